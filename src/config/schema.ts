@@ -1,0 +1,337 @@
+import { z } from 'zod';
+import { durationMs, percentRatio, tolerance } from './units.js';
+import { assertionSchema } from './assertions.js';
+
+/*
+ * The configuration contract (DESIGN §4), strict: unknown keys are errors. Durations and percentages are
+ * parsed here, once, into numbers (milliseconds and ratios). Field names follow DESIGN §4 exactly.
+ */
+
+const url = z.url({ error: 'expected an absolute URL such as http://127.0.0.1:9090' });
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'names use letters, digits, ".", "_" and "-" and start with a letter or digit');
+const headers = z.record(z.string(), z.string());
+
+export const basicAuthSchema = z.strictObject({ username: z.string(), password: z.string() });
+
+/** Connection options shared by every HTTP dependency (Prometheus, Loki, Alertmanager). */
+const httpDependency = {
+  url: z.union([url, z.literal('')]),
+  timeout: durationMs.default(10_000),
+  headers: headers.default({}),
+  bearerToken: z.string().optional(),
+  basicAuth: basicAuthSchema.optional(),
+  /** X-Scope-OrgID, for Mimir, Cortex, Thanos and multi-tenant Loki. */
+  tenant: z.string().optional(),
+};
+
+export const sourceSchema = z.strictObject(httpDependency);
+
+export const serverSchema = z.strictObject({
+  listen: z
+    .string()
+    .regex(/^(\[[0-9a-f:.]+\]|[^:\s]+):\d{1,5}$/i, 'expected host:port, e.g. 127.0.0.1:9469')
+    .default('127.0.0.1:9469'),
+  apiToken: z.string().default(''),
+  rateLimit: z
+    .strictObject({ max: z.int().positive().default(120), window: durationMs.default(60_000) })
+    .default({ max: 120, window: 60_000 }),
+  shutdownTimeout: durationMs.default(10_000),
+});
+
+export const storageSchema = z.strictObject({
+  path: z.string().min(1),
+  retention: durationMs.default(90 * 86_400_000),
+});
+
+export const alertmanagerSchema = z.strictObject({
+  ...httpDependency,
+  resendInterval: durationMs.default(60_000),
+  runbookBaseUrl: z.string().default('https://github.com/prep/vigil/blob/main/deploy/RUNBOOK.md'),
+  externalUrl: z.string().optional(),
+});
+
+export const loadProfileSchema = z.strictObject({
+  script: z.string().min(1),
+  vus: z.int().positive().optional(),
+  duration: durationMs.optional(),
+  iterations: z.int().positive().optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  /** Hard deadline for the whole k6 run; defaults to duration + 2m. */
+  timeout: durationMs.optional(),
+  compare: z
+    .strictObject({
+      p95: tolerance.optional(),
+      failedRate: tolerance.optional(),
+      throughput: tolerance.optional(),
+    })
+    .optional(),
+});
+
+export const loadtestsSchema = z.strictObject({
+  k6: z.string().default('k6'),
+  profiles: z.record(name, loadProfileSchema).default({}),
+  schedule: z.array(z.strictObject({ profile: name, cron: z.string().min(1) })).default([]),
+  gracePeriod: durationMs.default(10_000),
+});
+
+export const phaseSchema = z.enum(['smoke', 'load', 'bake']);
+export type Phase = z.infer<typeof phaseSchema>;
+
+export const watchSchema = z.strictObject({
+  duration: durationMs.default(24 * 3_600_000),
+  phases: z.array(phaseSchema).min(1).default(['smoke', 'load', 'bake']),
+  loadProfile: name.optional(),
+  evaluationInterval: durationMs.default(60_000),
+  window: durationMs.default(300_000),
+  smokeTimeout: durationMs.default(300_000),
+  failureLimit: z.int().positive().default(3),
+  inconclusiveLimit: durationMs.default(900_000),
+  initialDelay: durationMs.optional(),
+});
+
+export const webhookTargetSchema = z.strictObject({
+  name: name.optional(),
+  url: z.union([url, z.literal('')]),
+  secret: z.string().default(''),
+  headers: headers.default({}),
+  timeout: durationMs.default(10_000),
+  /** A JSON template rendered with the event; replaces the standard body (for GitHub, Argo, scripts). */
+  bodyTemplate: z.string().optional(),
+  dryRun: z.boolean().optional(),
+});
+
+export const notifyEventSchema = z.enum([
+  'watch.started',
+  'watch.phase',
+  'watch.passed',
+  'watch.failed',
+  'watch.inconclusive',
+]);
+
+export const actionsSchema = z.strictObject({
+  rollback: z.array(webhookTargetSchema).default([]),
+  notify: z
+    .array(webhookTargetSchema.extend({ events: z.array(notifyEventSchema).optional() }))
+    .default([]),
+  dryRun: z.boolean().default(false),
+  maxAge: durationMs.default(3_600_000),
+});
+
+export const rootConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  service: name,
+  target: z.strictObject({ baseUrl: url, headers: headers.default({}) }),
+  server: serverSchema.default({
+    listen: '127.0.0.1:9469',
+    apiToken: '',
+    rateLimit: { max: 120, window: 60_000 },
+    shutdownTimeout: 10_000,
+  }),
+  storage: storageSchema,
+  sources: z
+    .strictObject({ prometheus: sourceSchema.optional(), loki: sourceSchema.optional() })
+    .default({}),
+  alertmanager: alertmanagerSchema.optional(),
+  probes: z.array(z.string().min(1)).default([]),
+  slos: z.array(z.string().min(1)).default([]),
+  loadtests: loadtestsSchema.optional(),
+  watch: watchSchema.default(watchSchema.parse({})),
+  actions: actionsSchema.default(actionsSchema.parse({})),
+});
+
+// ---- probes ----------------------------------------------------------------------------------------
+
+export const authSchema = z.union([
+  z.strictObject({ bearer: z.string() }),
+  z.strictObject({ basic: basicAuthSchema }),
+]);
+
+export const requestSchema = z
+  .strictObject({
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
+    /** Path joined to target.baseUrl; use `url` instead for an absolute URL. */
+    path: z.string().optional(),
+    url: url.optional(),
+    headers: headers.default({}),
+    query: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    json: z.unknown().optional(),
+    body: z.string().optional(),
+    form: z.record(z.string(), z.string()).optional(),
+    auth: authSchema.optional(),
+  })
+  .superRefine((req, ctx) => {
+    if ((req.path === undefined) === (req.url === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a request needs exactly one of path or url' });
+    }
+    const bodies = [req.json, req.body, req.form].filter((b) => b !== undefined).length;
+    if (bodies > 1) ctx.addIssue({ code: 'custom', message: 'a request takes at most one of json, body, form' });
+  });
+
+export const extractSchema = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names are identifiers'),
+  z.union([
+    z.string(), // a JSONPath on the body, e.g. $.id
+    z.strictObject({ jsonPath: z.string() }),
+    z.strictObject({ header: z.string() }),
+    z.strictObject({ regex: z.string(), group: z.int().nonnegative().default(1) }),
+  ]),
+);
+
+export const stepSchema = z.strictObject({
+  name: name.optional(),
+  request: requestSchema,
+  expect: z.array(assertionSchema).default([]),
+  extract: extractSchema.optional(),
+});
+
+export const tlsOptionsSchema = z.strictObject({
+  caFile: z.string().optional(),
+  insecureSkipVerify: z.boolean().default(false),
+  serverName: z.string().optional(),
+});
+
+const probeCommon = {
+  name,
+  interval: durationMs.default(30_000),
+  timeout: durationMs.default(10_000),
+  failureThreshold: z.int().positive().default(2),
+  successThreshold: z.int().positive().default(1),
+  /** In-run retries for network-class failures only (dns, connect, tls, timeout, http). */
+  retries: z.int().nonnegative().max(5).default(0),
+  reuseConnection: z.boolean().default(false),
+  followRedirects: z.union([z.boolean(), z.int().nonnegative()]).default(false),
+  maxBodyBytes: z.int().positive().default(1_048_576),
+  ipVersion: z.enum(['any', 'ipv4', 'ipv6']).default('any'),
+  tls: tlsOptionsSchema.optional(),
+  baseUrl: url.optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+};
+
+export const smokeProbeSchema = z.strictObject({
+  ...probeCommon,
+  kind: z.literal('smoke'),
+  request: requestSchema,
+  expect: z.array(assertionSchema).default([]),
+});
+
+export const syntheticProbeSchema = z.strictObject({
+  ...probeCommon,
+  kind: z.literal('synthetic'),
+  steps: z.array(stepSchema).min(1),
+  teardown: z.array(stepSchema).default([]),
+});
+
+export const probeSchema = z.discriminatedUnion('kind', [smokeProbeSchema, syntheticProbeSchema]);
+export const probeFileSchema = z.array(probeSchema);
+
+// ---- SLO checks -------------------------------------------------------------------------------------
+
+export const objectiveSchema = z
+  .strictObject({ lt: z.number(), lte: z.number(), gt: z.number(), gte: z.number() })
+  .partial()
+  .refine((o) => Object.keys(o).length > 0, 'an objective needs at least one of lt, lte, gt, gte');
+export type Objective = z.infer<typeof objectiveSchema>;
+
+export const baselineSchema = z
+  .strictObject({
+    from: z.enum(['pre-deploy', 'offset', 'previous-watch', 'pinned']),
+    offset: durationMs.optional(),
+    count: z.int().positive().default(1),
+    aggregate: z.enum(['mean', 'median']).default('mean'),
+    watch: z.string().optional(),
+    version: z.string().optional(),
+    maxIncrease: tolerance.optional(),
+    maxDecrease: tolerance.optional(),
+    test: z.enum(['mann-whitney', 'proportion']).optional(),
+    confidence: z.number().gt(0).lt(1).default(0.98),
+    /** Shifts smaller than this (relative to the baseline median, or absolute) never fail a statistical test. */
+    effectSize: tolerance.optional(),
+    direction: z.enum(['increase', 'decrease', 'both']).default('increase'),
+    minSamples: z.int().positive().default(5),
+    minTotal: z.int().positive().default(30),
+    step: durationMs.optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.from === 'offset' && b.offset === undefined)
+      ctx.addIssue({ code: 'custom', path: ['offset'], message: 'from: offset needs an offset such as 1d or 7d' });
+    if (b.from === 'pinned' && b.watch === undefined && b.version === undefined)
+      ctx.addIssue({ code: 'custom', message: 'from: pinned needs a watch id or a version' });
+    if (b.maxIncrease === undefined && b.maxDecrease === undefined && b.test === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a baseline needs maxIncrease, maxDecrease or test' });
+  });
+export type BaselineConfig = z.infer<typeof baselineSchema>;
+
+export const probeSliSchema = z.strictObject({
+  probe: name,
+  measure: z.enum(['successRatio', 'latencyP50', 'latencyP90', 'latencyP95', 'latencyP99']),
+});
+
+export const sloSchema = z
+  .strictObject({
+    name,
+    description: z.string().optional(),
+    source: z.enum(['prometheus', 'loki', 'probes']),
+    query: z.string().optional(),
+    /** For ratio SLIs judged by the proportion test or with an error budget: good and total event queries. */
+    good: z.string().optional(),
+    bad: z.string().optional(),
+    total: z.string().optional(),
+    sli: probeSliSchema.optional(),
+    objective: objectiveSchema.optional(),
+    warn: objectiveSchema.optional(),
+    baseline: baselineSchema.optional(),
+    critical: z.boolean().default(false),
+    failureLimit: z.int().positive().optional(),
+    initialDelay: durationMs.optional(),
+    onNoData: z.enum(['inconclusive', 'pass', 'fail']).default('inconclusive'),
+    mode: z.enum(['enforce', 'shadow']).default('enforce'),
+    window: durationMs.optional(),
+    target: percentRatio.optional(),
+    budgetWindow: durationMs.optional(),
+    burnRate: z.boolean().default(true),
+    severity: z.enum(['page', 'ticket']).optional(),
+    runbook: z.string().optional(),
+  })
+  .superRefine((slo, ctx) => {
+    const queries = slo.source === 'probes' ? slo.sli !== undefined : slo.query !== undefined || slo.total !== undefined;
+    if (!queries) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          slo.source === 'probes' ? 'source probes needs sli: { probe, measure }' : `source ${slo.source} needs a query`,
+      });
+    }
+    if (slo.source !== 'probes' && slo.sli !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['sli'], message: 'sli is only for source: probes' });
+    if (slo.objective === undefined && slo.baseline === undefined && slo.target === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a check needs an objective, a baseline or a target' });
+    if ((slo.target === undefined) !== (slo.budgetWindow === undefined))
+      ctx.addIssue({ code: 'custom', message: 'target and budgetWindow go together' });
+    if (slo.total !== undefined && slo.good === undefined && slo.bad === undefined)
+      ctx.addIssue({ code: 'custom', path: ['total'], message: 'total needs good or bad beside it' });
+  });
+export const sloFileSchema = z.array(sloSchema);
+
+export type RootConfig = z.infer<typeof rootConfigSchema>;
+export type ProbeConfig = z.infer<typeof probeSchema>;
+export type SmokeProbeConfig = z.infer<typeof smokeProbeSchema>;
+export type SyntheticProbeConfig = z.infer<typeof syntheticProbeSchema>;
+export type StepConfig = z.infer<typeof stepSchema>;
+export type RequestConfig = z.infer<typeof requestSchema>;
+export type SloConfig = z.infer<typeof sloSchema>;
+export type LoadProfileConfig = z.infer<typeof loadProfileSchema>;
+export type WebhookTargetConfig = z.infer<typeof webhookTargetSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export type AlertmanagerConfig = z.infer<typeof alertmanagerSchema>;
+export type WatchConfig = z.infer<typeof watchSchema>;
+
+/** The whole loaded configuration: the root file plus every probe and SLO definition it points at. */
+export interface VigilConfig {
+  /** Absolute path of the root file; definition globs resolve relative to its folder. */
+  readonly file: string;
+  readonly root: RootConfig;
+  readonly probes: readonly ProbeConfig[];
+  readonly slos: readonly SloConfig[];
+}

@@ -1,0 +1,50 @@
+import type { ProbeConfig } from '../config/schema.js';
+
+/** Why a probe failed (DESIGN §2). */
+export type FailureClass = 'dns' | 'connect' | 'tls' | 'timeout' | 'http' | 'assertion' | 'extract';
+
+/** Timings of one HTTP exchange, in milliseconds; 0 for a phase that did not happen (e.g. tls on http). */
+export interface PhaseTimings {
+  dnsMs: number;
+  connectMs: number;
+  tlsMs: number;
+  ttfbMs: number;
+  transferMs: number;
+}
+
+export interface AssertionOutcome {
+  description: string;
+  passed: boolean;
+  actual: unknown;
+}
+
+/** TLS facts of an https exchange. */
+export interface TlsInfo {
+  protocol: string;
+  /** Leaf certificate expiry, ms since epoch. */
+  leafExpiresAt: number;
+  /** Earliest expiry in the presented chain, ms since epoch. */
+  chainExpiresAt: number;
+  issuer: string;
+  subjectAltNames: string[];
+}
+
+/** One probe run, as `vigil probe --json` prints it (DESIGN §2). Steps of a journey use the same shape. */
+export interface ProbeResult {
+  probe: string;
+  kind: ProbeConfig['kind'];
+  success: boolean;
+  /** ISO 8601. */
+  startedAt: string;
+  durationMs: number;
+  phases: PhaseTimings;
+  failure: { class: FailureClass; message: string } | null;
+  assertions: AssertionOutcome[];
+  steps: ProbeResult[];
+  status?: number;
+  tls?: TlsInfo;
+  /** Attempts made when in-run retries are on (1 when none). */
+  attempts?: number;
+  /** Set when the daemon itself was late or its event loop busy, so a slow result may be ours. */
+  late?: { scheduleLagMs: number; eventLoopDelayMs: number };
+}

@@ -1,0 +1,55 @@
+import { VigilError } from '../errors.js';
+
+/** One sample of an SLI: time (ms since epoch) and value. */
+export interface Sample {
+  at: number;
+  value: number;
+}
+
+/** The answer of an instant query: one value, and where it came from. */
+export interface InstantValue {
+  value: number;
+  at: number;
+}
+
+/**
+ * Where SLI values come from (DESIGN §11): Prometheus, Loki, or Vigil's own probe results.
+ * Implementations throw NoDataError for "the query matched nothing / NaN", QueryError for a bad
+ * query, and SourceUnavailableError when the backend cannot be reached or failed.
+ */
+export interface SliSource {
+  readonly kind: 'prometheus' | 'loki' | 'probes';
+  /** Evaluates `query` at `at` (ms since epoch); exactly one series is expected. */
+  query(query: string, at: number, signal?: AbortSignal): Promise<InstantValue>;
+  /** Samples of `query` between `start` and `end` (ms) every `stepMs`; one series expected. */
+  queryRange(query: string, start: number, end: number, stepMs: number, signal?: AbortSignal): Promise<Sample[]>;
+  /** Whether the backend answers; used by /health. */
+  isOnline(signal?: AbortSignal): Promise<{ online: boolean; latencyMs: number; error?: string }>;
+}
+
+/** The query answered, but with nothing to judge: empty result, NaN or ±Inf. */
+export class NoDataError extends VigilError {
+  constructor(message: string) {
+    super('NO_DATA', message);
+    this.name = 'NoDataError';
+  }
+}
+
+/** The query itself is wrong (bad syntax, several series where one is expected). */
+export class QueryError extends VigilError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('QUERY_ERROR', message, options);
+    this.name = 'QueryError';
+  }
+}
+
+/** The backend could not be reached or failed (timeout, 5xx, refused, circuit open). */
+export class SourceUnavailableError extends VigilError {
+  readonly reason: string;
+
+  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+    super('SOURCE_UNAVAILABLE', message, options);
+    this.name = 'SourceUnavailableError';
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Versioned schema migrations. Each entry moves the store from version i to i+1; the version lives in
+ * SQLite's `PRAGMA user_version`. Append only: never edit a migration that has shipped.
+ * Times are integers, milliseconds since the Unix epoch.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the whole initial schema (DESIGN §5–§7).
+  `
+  CREATE TABLE watches (
+    id               TEXT PRIMARY KEY,
+    service          TEXT NOT NULL,
+    version          TEXT NOT NULL,
+    previous_version TEXT,
+    status           TEXT NOT NULL CHECK (status IN ('running','passed','failed','inconclusive','aborted')),
+    verdict          TEXT NOT NULL CHECK (verdict IN ('pending','pass','warn','fail','inconclusive')),
+    phase            TEXT NOT NULL,
+    started_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    ended_at         INTEGER,
+    duration_ms      INTEGER NOT NULL,
+    phases_json      TEXT NOT NULL,
+    reasons_json     TEXT NOT NULL DEFAULT '[]',
+    state_json       TEXT NOT NULL DEFAULT '{}',
+    superseded_by    TEXT
+  );
+  CREATE INDEX watches_service_started ON watches (service, started_at DESC);
+  CREATE INDEX watches_status ON watches (status);
+
+  CREATE TABLE timeline_events (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    watch_id  TEXT NOT NULL REFERENCES watches (id) ON DELETE CASCADE,
+    at        INTEGER NOT NULL,
+    type      TEXT NOT NULL,
+    message   TEXT NOT NULL,
+    data_json TEXT
+  );
+  CREATE INDEX timeline_watch ON timeline_events (watch_id, id);
+
+  -- One row per check per evaluation. watch_id is NULL for continuous (non-watch) evaluation.
+  -- The unique key makes a replayed evaluation after a crash a no-op instead of a duplicate.
+  CREATE TABLE check_results (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    watch_id     TEXT REFERENCES watches (id) ON DELETE CASCADE,
+    evaluation   INTEGER NOT NULL,
+    check_name   TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    evaluated_at INTEGER NOT NULL,
+    result       TEXT NOT NULL CHECK (result IN ('pass','warn','fail','inconclusive')),
+    value        REAL,
+    baseline     REAL,
+    explanation  TEXT NOT NULL,
+    data_json    TEXT NOT NULL,
+    UNIQUE (watch_id, evaluation, check_name)
+  );
+  CREATE INDEX check_results_watch ON check_results (watch_id, check_name, evaluation);
+
+  -- SLI values by elapsed time since the deploy, for previous-watch and pinned baselines.
+  CREATE TABLE sli_snapshots (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    watch_id   TEXT NOT NULL,
+    service    TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    slo        TEXT NOT NULL,
+    elapsed_ms INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    value      REAL NOT NULL,
+    UNIQUE (watch_id, slo, elapsed_ms)
+  );
+  CREATE INDEX sli_snapshots_lookup ON sli_snapshots (service, slo, elapsed_ms);
+  CREATE INDEX sli_snapshots_version ON sli_snapshots (service, version, slo);
+  CREATE INDEX sli_snapshots_at ON sli_snapshots (at);
+
+  -- Per-probe, per-minute rollups: counts and a latency histogram (JSON array of bucket counts).
+  CREATE TABLE probe_rollups (
+    probe      TEXT NOT NULL,
+    minute     INTEGER NOT NULL,
+    successes  INTEGER NOT NULL,
+    total      INTEGER NOT NULL,
+    latency_sum_ms REAL NOT NULL,
+    latency_hist   TEXT NOT NULL,
+    PRIMARY KEY (probe, minute)
+  ) WITHOUT ROWID;
+
+  -- Webhook outbox: enqueued in the transaction that decides the event; delivered by a worker.
+  CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    watch_id        TEXT,
+    event           TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    dry_run         INTEGER NOT NULL DEFAULT 0,
+    manual          INTEGER NOT NULL DEFAULT 0,
+    status          TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    delivered_at    INTEGER,
+    last_error      TEXT,
+    UNIQUE (idempotency_key, target)
+  );
+  CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+
+  CREATE TABLE delivery_attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    at          INTEGER NOT NULL,
+    status_code INTEGER,
+    latency_ms  REAL NOT NULL,
+    error       TEXT
+  );
+  CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
+
+  -- Alertmanager alerts Vigil currently holds active (re-sent until resolved), keyed by label set.
+  CREATE TABLE alerts (
+    key              TEXT PRIMARY KEY,
+    labels_json      TEXT NOT NULL,
+    annotations_json TEXT NOT NULL,
+    starts_at        INTEGER NOT NULL,
+    ends_at          INTEGER,
+    last_sent_at     INTEGER,
+    state            TEXT NOT NULL CHECK (state IN ('firing','resolved'))
+  );
+
+  CREATE TABLE loadtest_runs (
+    id           TEXT PRIMARY KEY,
+    watch_id     TEXT,
+    profile      TEXT NOT NULL,
+    trigger      TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    ended_at     INTEGER,
+    exit_code    INTEGER,
+    result       TEXT CHECK (result IN ('pass','warn','fail','inconclusive')),
+    explanation  TEXT,
+    summary_json TEXT
+  );
+  CREATE INDEX loadtest_runs_profile ON loadtest_runs (profile, started_at DESC);
+  `,
+];

@@ -1,0 +1,172 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Buckets (seconds) for probe phases: loopback microseconds up to slow remote seconds. */
+const PROBE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5];
+const QUERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Every metric of DESIGN §8 on one registry. Created once in the composition root and passed to the
+ * parts that update it; tests create their own.
+ *
+ * @example
+ *   const metrics = createMetrics({ version: '0.1.0' });
+ *   metrics.probeSuccess.set({ probe: 'health', kind: 'smoke' }, 1);
+ *   const text = await metrics.registry.metrics();
+ */
+export function createMetrics(options: { version: string; defaultMetrics?: boolean }) {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const metrics = {
+    registry,
+    probeSuccess: new Gauge({
+      name: 'vigil_probe_success',
+      help: 'Whether the last run of the probe succeeded (1) or failed (0).',
+      labelNames: ['probe', 'kind'] as const,
+      registers,
+    }),
+    probeDuration: new Histogram({
+      name: 'vigil_probe_duration_seconds',
+      help: 'Probe duration by phase (dns, connect, tls, ttfb, transfer, total).',
+      labelNames: ['probe', 'kind', 'phase'] as const,
+      buckets: PROBE_BUCKETS,
+      registers,
+    }),
+    probeRuns: new Counter({
+      name: 'vigil_probe_runs_total',
+      help: 'Probe runs by result and failure class.',
+      labelNames: ['probe', 'kind', 'result', 'class'] as const,
+      registers,
+    }),
+    probeScheduleLag: new Histogram({
+      name: 'vigil_probe_schedule_lag_seconds',
+      help: 'How late a probe run started against its schedule.',
+      buckets: LAG_BUCKETS,
+      registers,
+    }),
+    tlsCertExpiry: new Gauge({
+      name: 'vigil_tls_cert_expiry_timestamp_seconds',
+      help: 'Earliest certificate expiry in the chain presented to the probe, as a Unix timestamp.',
+      labelNames: ['probe'] as const,
+      registers,
+    }),
+    sloValue: new Gauge({
+      name: 'vigil_slo_value',
+      help: 'Last evaluated SLI value.',
+      labelNames: ['slo'] as const,
+      registers,
+    }),
+    sloObjective: new Gauge({
+      name: 'vigil_slo_objective',
+      help: 'The objective threshold of the SLO check.',
+      labelNames: ['slo'] as const,
+      registers,
+    }),
+    sloBaselineValue: new Gauge({
+      name: 'vigil_slo_baseline_value',
+      help: 'The baseline value the SLI was compared with.',
+      labelNames: ['slo'] as const,
+      registers,
+    }),
+    sloResult: new Gauge({
+      name: 'vigil_slo_result',
+      help: '1 on the current result of the SLO check (pass, warn, fail, inconclusive).',
+      labelNames: ['slo', 'result'] as const,
+      registers,
+    }),
+    sloErrorBudgetRemaining: new Gauge({
+      name: 'vigil_slo_error_budget_remaining_ratio',
+      help: 'Share of the error budget left over the budget window (1 = untouched, <0 = overspent).',
+      labelNames: ['slo'] as const,
+      registers,
+    }),
+    sloBurnRate: new Gauge({
+      name: 'vigil_slo_burn_rate',
+      help: 'Error budget burn rate over a window.',
+      labelNames: ['slo', 'window'] as const,
+      registers,
+    }),
+    watchVerdict: new Gauge({
+      name: 'vigil_watch_verdict',
+      help: '1 on the current verdict of the watch of a service version.',
+      labelNames: ['service', 'version', 'verdict'] as const,
+      registers,
+    }),
+    watchPhase: new Gauge({
+      name: 'vigil_watch_phase',
+      help: '1 on the current phase of the watch of a service version.',
+      labelNames: ['service', 'version', 'phase'] as const,
+      registers,
+    }),
+    watchesTotal: new Counter({
+      name: 'vigil_watches_total',
+      help: 'Watches ended, by result.',
+      labelNames: ['service', 'result'] as const,
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'vigil_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by event and result.',
+      labelNames: ['event', 'result'] as const,
+      registers,
+    }),
+    alertsSent: new Counter({
+      name: 'vigil_alerts_sent_total',
+      help: 'Alerts posted to Alertmanager by alert name and result.',
+      labelNames: ['alertname', 'result'] as const,
+      registers,
+    }),
+    sourceQueryDuration: new Histogram({
+      name: 'vigil_source_query_duration_seconds',
+      help: 'Duration of queries to SLI sources.',
+      labelNames: ['source'] as const,
+      buckets: QUERY_BUCKETS,
+      registers,
+    }),
+    sourceErrors: new Counter({
+      name: 'vigil_source_errors_total',
+      help: 'Failed queries to SLI sources, by reason.',
+      labelNames: ['source', 'reason'] as const,
+      registers,
+    }),
+    loadtestRuns: new Counter({
+      name: 'vigil_loadtest_runs_total',
+      help: 'k6 load profile runs by result.',
+      labelNames: ['profile', 'result'] as const,
+      registers,
+    }),
+    configLastReloadSuccessful: new Gauge({
+      name: 'vigil_config_last_reload_successful',
+      help: 'Whether the last configuration reload succeeded.',
+      registers,
+    }),
+    buildInfo: new Gauge({
+      name: 'vigil_build_info',
+      help: 'Build information; always 1.',
+      labelNames: ['version'] as const,
+      registers,
+    }),
+  };
+  metrics.buildInfo.set({ version: options.version }, 1);
+  metrics.configLastReloadSuccessful.set(1);
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Sets a one-hot gauge: 1 on `current`, 0 on every other value of the `key` label.
+ *
+ * @example setOneHot(metrics.sloResult, { slo: 'p95' }, 'result', ['pass','warn','fail','inconclusive'], 'fail')
+ */
+export function setOneHot<L extends string>(
+  gauge: Gauge<L>,
+  labels: Partial<Record<L, string>>,
+  key: L,
+  values: readonly string[],
+  current: string,
+): void {
+  for (const value of values) gauge.set({ ...labels, [key]: value } as Partial<Record<L, string>>, value === current ? 1 : 0);
+}
