@@ -55,7 +55,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describe(subject: AssertionSubject, selector: string | undefined, op: AssertionOperator, expected: unknown) {
+function describe(
+  subject: AssertionSubject,
+  selector: string | undefined,
+  op: AssertionOperator,
+  expected: unknown,
+) {
   const what = selector === undefined ? subject : `${subject} ${selector}`;
   if (op === 'exists') return `${what} ${expected === false ? 'does not exist' : 'exists'}`;
   const shown = expected instanceof RegExp ? String(expected) : JSON.stringify(expected);
@@ -98,7 +103,10 @@ export function parseAssertion(raw: Record<string, unknown>, ctx: z.RefinementCt
     const value = raw[subject];
     const extra = Object.keys(raw).filter((k) => k !== subject);
     if (extra.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `unknown key ${extra.map((k) => `"${k}"`).join(', ')} beside ${subject}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown key ${extra.map((k) => `"${k}"`).join(', ')} beside ${subject}`,
+      });
       return undefined;
     }
     operands = isRecord(value) ? value : { equals: value };
@@ -113,13 +121,20 @@ export function parseAssertion(raw: Record<string, unknown>, ctx: z.RefinementCt
     return undefined;
   }
   if (keys.length !== 1) {
-    const message = keys.length === 0 ? `${subject} needs an operator` : `one operator per assertion, found ${keys.join(', ')}`;
+    const message =
+      keys.length === 0
+        ? `${subject} needs an operator`
+        : `one operator per assertion, found ${keys.join(', ')}`;
     ctx.addIssue({ code: 'custom', message });
     return undefined;
   }
   const operator = keys[0] as AssertionOperator;
   let expected = operands[operator];
-  const path = SELECTOR_SUBJECTS.has(subject) ? [operator] : isRecord(raw[subject]) ? [subject, operator] : [subject];
+  const path = SELECTOR_SUBJECTS.has(subject)
+    ? [operator]
+    : isRecord(raw[subject])
+      ? [subject, operator]
+      : [subject];
   if (NUMERIC_OPERATORS.has(operator) && typeof expected !== 'number') {
     ctx.addIssue({ code: 'custom', path, message: `${operator} takes a number` });
     return undefined;
@@ -140,7 +155,11 @@ export function parseAssertion(raw: Record<string, unknown>, ctx: z.RefinementCt
     try {
       expected = new RegExp(expected);
     } catch (error) {
-      ctx.addIssue({ code: 'custom', path, message: `invalid regular expression: ${(error as Error).message}` });
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `invalid regular expression: ${(error as Error).message}`,
+      });
       return undefined;
     }
   }
@@ -148,7 +167,13 @@ export function parseAssertion(raw: Record<string, unknown>, ctx: z.RefinementCt
     ctx.addIssue({ code: 'custom', path, message: 'contains takes a string' });
     return undefined;
   }
-  return Object.freeze({ subject, selector, operator, expected, description: describe(subject, selector, operator, expected) });
+  return Object.freeze({
+    subject,
+    selector,
+    operator,
+    expected,
+    description: describe(subject, selector, operator, expected),
+  });
 }
 
 /** Zod schema for one assertion: a mapping parsed by parseAssertion. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { durationMs, percentRatio, tolerance } from './units.js';
 import { assertionSchema } from './assertions.js';
+import { durationMs, percentRatio, tolerance } from './units.js';
 
 /*
  * The configuration contract (DESIGN §4), strict: unknown keys are errors. Durations and percentages are
@@ -10,7 +10,10 @@ import { assertionSchema } from './assertions.js';
 const url = z.url({ error: 'expected an absolute URL such as http://127.0.0.1:9090' });
 const name = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'names use letters, digits, ".", "_" and "-" and start with a letter or digit');
+  .regex(
+    /^[a-z0-9][a-z0-9_.-]*$/i,
+    'names use letters, digits, ".", "_" and "-" and start with a letter or digit',
+  );
 const headers = z.record(z.string(), z.string());
 
 export const basicAuthSchema = z.strictObject({ username: z.string(), password: z.string() });
@@ -112,9 +115,7 @@ export const notifyEventSchema = z.enum([
 
 export const actionsSchema = z.strictObject({
   rollback: z.array(webhookTargetSchema).default([]),
-  notify: z
-    .array(webhookTargetSchema.extend({ events: z.array(notifyEventSchema).optional() }))
-    .default([]),
+  notify: z.array(webhookTargetSchema.extend({ events: z.array(notifyEventSchema).optional() })).default([]),
   dryRun: z.boolean().default(false),
   maxAge: durationMs.default(3_600_000),
 });
@@ -130,9 +131,7 @@ export const rootConfigSchema = z.strictObject({
     shutdownTimeout: 10_000,
   }),
   storage: storageSchema,
-  sources: z
-    .strictObject({ prometheus: sourceSchema.optional(), loki: sourceSchema.optional() })
-    .default({}),
+  sources: z.strictObject({ prometheus: sourceSchema.optional(), loki: sourceSchema.optional() }).default({}),
   alertmanager: alertmanagerSchema.optional(),
   probes: z.array(z.string().min(1)).default([]),
   slos: z.array(z.string().min(1)).default([]),
@@ -166,7 +165,8 @@ export const requestSchema = z
       ctx.addIssue({ code: 'custom', message: 'a request needs exactly one of path or url' });
     }
     const bodies = [req.json, req.body, req.form].filter((b) => b !== undefined).length;
-    if (bodies > 1) ctx.addIssue({ code: 'custom', message: 'a request takes at most one of json, body, form' });
+    if (bodies > 1)
+      ctx.addIssue({ code: 'custom', message: 'a request takes at most one of json, body, form' });
   });
 
 export const extractSchema = z.record(
@@ -255,7 +255,11 @@ export const baselineSchema = z
   })
   .superRefine((b, ctx) => {
     if (b.from === 'offset' && b.offset === undefined)
-      ctx.addIssue({ code: 'custom', path: ['offset'], message: 'from: offset needs an offset such as 1d or 7d' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['offset'],
+        message: 'from: offset needs an offset such as 1d or 7d',
+      });
     if (b.from === 'pinned' && b.watch === undefined && b.version === undefined)
       ctx.addIssue({ code: 'custom', message: 'from: pinned needs a watch id or a version' });
     if (b.maxIncrease === undefined && b.maxDecrease === undefined && b.test === undefined)
@@ -295,12 +299,15 @@ export const sloSchema = z
     runbook: z.string().optional(),
   })
   .superRefine((slo, ctx) => {
-    const queries = slo.source === 'probes' ? slo.sli !== undefined : slo.query !== undefined || slo.total !== undefined;
+    const queries =
+      slo.source === 'probes' ? slo.sli !== undefined : slo.query !== undefined || slo.total !== undefined;
     if (!queries) {
       ctx.addIssue({
         code: 'custom',
         message:
-          slo.source === 'probes' ? 'source probes needs sli: { probe, measure }' : `source ${slo.source} needs a query`,
+          slo.source === 'probes'
+            ? 'source probes needs sli: { probe, measure }'
+            : `source ${slo.source} needs a query`,
       });
     }
     if (slo.source !== 'probes' && slo.sli !== undefined)

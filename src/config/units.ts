@@ -68,7 +68,10 @@ export const percentRatio = z
   .transform((text, ctx) => {
     const match = PERCENT_RE.exec(text.trim());
     if (!match) {
-      ctx.addIssue({ code: 'custom', message: `invalid percentage "${text}": use a number followed by % (e.g. 10%)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid percentage "${text}": use a number followed by % (e.g. 10%)`,
+      });
       return z.NEVER;
     }
     return Number(match[1]) / 100;
@@ -79,6 +82,9 @@ export const percentRatio = z
 export type Tolerance = { kind: 'relative'; ratio: number } | { kind: 'absolute'; amount: number };
 
 export const tolerance = z.union([
-  z.number().nonnegative().transform((amount): Tolerance => ({ kind: 'absolute', amount })),
+  z
+    .number()
+    .nonnegative()
+    .transform((amount): Tolerance => ({ kind: 'absolute', amount })),
   percentRatio.transform((ratio): Tolerance => ({ kind: 'relative', ratio })),
 ]);

@@ -22,7 +22,13 @@ export interface SliSource {
   /** Evaluates `query` at `at` (ms since epoch); exactly one series is expected. */
   query(query: string, at: number, signal?: AbortSignal): Promise<InstantValue>;
   /** Samples of `query` between `start` and `end` (ms) every `stepMs`; one series expected. */
-  queryRange(query: string, start: number, end: number, stepMs: number, signal?: AbortSignal): Promise<Sample[]>;
+  queryRange(
+    query: string,
+    start: number,
+    end: number,
+    stepMs: number,
+    signal?: AbortSignal,
+  ): Promise<Sample[]>;
   /** Whether the backend answers; used by /health. */
   isOnline(signal?: AbortSignal): Promise<{ online: boolean; latencyMs: number; error?: string }>;
 }

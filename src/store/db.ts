@@ -21,9 +21,13 @@ export function openDatabase(path: string): Db {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (error) {
-      throw new VigilError('STORE_OPEN', `cannot create the store folder for ${path}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new VigilError(
+        'STORE_OPEN',
+        `cannot create the store folder for ${path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   let db: Db;
@@ -34,7 +38,9 @@ export function openDatabase(path: string): Db {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
   } catch (error) {
-    throw new VigilError('STORE_OPEN', `cannot open the store ${path}: ${(error as Error).message}`, { cause: error });
+    throw new VigilError('STORE_OPEN', `cannot open the store ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   try {
     migrate(db, path);

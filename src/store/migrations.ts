@@ -112,11 +112,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
 
-  -- Alertmanager alerts Vigil currently holds active (re-sent until resolved), keyed by label set.
+  -- Alertmanager alerts Vigil holds (re-sent until resolved), keyed by the caller's key. For a firing
+  -- alert ends_at is an optional auto-resolve deadline; for a resolved one, when it ended. A resolved
+  -- row stays until Alertmanager has accepted the resolution (last_sent_at NULL = still to send).
   CREATE TABLE alerts (
     key              TEXT PRIMARY KEY,
     labels_json      TEXT NOT NULL,
     annotations_json TEXT NOT NULL,
+    generator_url    TEXT,
     starts_at        INTEGER NOT NULL,
     ends_at          INTEGER,
     last_sent_at     INTEGER,

@@ -168,5 +168,6 @@ export function setOneHot<L extends string>(
   values: readonly string[],
   current: string,
 ): void {
-  for (const value of values) gauge.set({ ...labels, [key]: value } as Partial<Record<L, string>>, value === current ? 1 : 0);
+  for (const value of values)
+    gauge.set({ ...labels, [key]: value } as Partial<Record<L, string>>, value === current ? 1 : 0);
 }

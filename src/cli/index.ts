@@ -1,0 +1,77 @@
+import type { CliContext, Command } from './types.js';
+
+/** Loads a command module lazily so `vigil validate` does not pay for the daemon's imports. */
+type CommandLoader = () => Promise<Command>;
+
+/**
+ * Every command of DESIGN §2, by the words that name it. Lazy imports keep one-shot commands fast.
+ */
+export const COMMANDS = {
+  serve: async () => (await import('./serve.js')).serve,
+  validate: async () => (await import('./validate.js')).validate,
+  probe: async () => (await import('./probe.js')).probe,
+  'watch start': async () => (await import('./watch.js')).watchStart,
+  wait: async () => (await import('./wait.js')).wait,
+  evaluate: async () => (await import('./evaluate.js')).evaluate,
+  demo: async () => (await import('./demo.js')).demo,
+  schema: async () => (await import('./schema.js')).schema,
+} satisfies Record<string, CommandLoader>;
+
+export const USAGE = `Usage: vigil <command> [options]
+
+Commands:
+  serve                         run the daemon
+  validate                      check the config, probes, SLOs, load profiles and every query
+  probe [--probe NAME]... [--json]
+                                run probes once, now
+  watch start --service S --version V [--previous-version P] [--duration D] [--json]
+                                ask the daemon to start watching a deploy
+  wait ID [--until smoke|load|complete] [--timeout D] [--json]
+                                follow a watch until its verdict
+  evaluate [--since TIME] [--at TIME] [--slo NAME]... [--json]
+                                evaluate SLO checks once (CI gates, replaying history)
+  demo                          run the whole story on loopback with no external service
+  schema                        print the JSON Schema of the config file
+
+Common options:
+  -c, --config FILE             config file (default ./vigil.yaml)
+  --server URL                  daemon address for watch/wait (default $VIGIL_SERVER or http://127.0.0.1:9469)
+  -h, --help                    this text
+`;
+
+/**
+ * Finds the command named by the first argument(s) and runs it; unknown commands print usage and return 2.
+ *
+ * @example await runCli(['validate', '-c', 'vigil.yaml'], ctx) // 0 when valid
+ */
+export async function runCli(args: string[], ctx: Omit<CliContext, 'argv'>): Promise<number> {
+  const [first, second] = args;
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    ctx.stderr.write(USAGE);
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === 'version') {
+    const { VERSION } = await import('../version.js');
+    ctx.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const twoWords = `${first} ${second ?? ''}`;
+  let key: keyof typeof COMMANDS | undefined;
+  let rest: string[];
+  if (twoWords in COMMANDS) {
+    key = twoWords as keyof typeof COMMANDS;
+    rest = args.slice(2);
+  } else if (first in COMMANDS && first !== 'watch') {
+    key = first as keyof typeof COMMANDS;
+    rest = args.slice(1);
+  } else {
+    ctx.stderr.write(`vigil: unknown command "${first === 'watch' ? twoWords.trim() : first}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes('-h') || rest.includes('--help')) {
+    ctx.stderr.write(USAGE);
+    return 0;
+  }
+  const command = await COMMANDS[key]();
+  return command({ ...ctx, argv: rest });
+}
