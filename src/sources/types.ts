@@ -29,8 +29,10 @@ export interface SliSource {
     stepMs: number,
     signal?: AbortSignal,
   ): Promise<Sample[]>;
-  /** Whether the backend answers; used by /health. */
-  isOnline(signal?: AbortSignal): Promise<{ online: boolean; latencyMs: number; error?: string }>;
+  /** Whether the backend answers; used by /health. `version` when the backend reports one (buildinfo). */
+  isOnline(
+    signal?: AbortSignal,
+  ): Promise<{ online: boolean; latencyMs: number; error?: string; version?: string }>;
 }
 
 /** The query answered, but with nothing to judge: empty result, NaN or ±Inf. */

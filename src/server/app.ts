@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyRequest,
+} from 'fastify';
+import type { ProbeResult } from '../prober/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { authHook } from './auth.js';
+import { handleError, routeIndex } from './error-handler.js';
+import type { HealthReporter } from './health.js';
+
+/** Request bodies larger than this are refused with 413 (DESIGN §3). */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** At most `max` requests per client per `windowMs`. */
+export interface RateLimitSettings {
+  max: number;
+  windowMs: number;
+}
+
+/** Everything the HTTP app reads; built by the composition root (src/main.ts) and by tests. */
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  /** Read on every `/api/v1` request so a SIGHUP reload of `server.apiToken` takes effect at once. */
+  apiToken: () => string;
+  /**
+   * Per-client budget on `/api/v1` (config `server.rateLimit`). Pass a function to have a SIGHUP reload
+   * take effect; it is read on every request.
+   */
+  rateLimit: RateLimitSettings | (() => RateLimitSettings);
+  /** True once config is loaded and the store is open, false again from the start of shutdown. */
+  isReady: () => boolean;
+  /** When true, `/ready` says "shutting down" instead of "not ready". */
+  isShuttingDown?: () => boolean;
+  health: HealthReporter;
+  /** Latest result per probe, for `GET /api/v1/probes`. */
+  probes?: () => ProbeResult[];
+  /** Every SLO's current state, for `GET /api/v1/slos`. */
+  slos?: () => unknown[];
+  /**
+   * Plugins registered inside the `/api/v1` scope, after auth and rate limiting: a plugin declaring
+   * `app.post('/watches', …)` serves `POST /api/v1/watches` behind the token.
+   */
+  routes?: FastifyPluginAsync[];
+}
+
+/** An incoming `X-Request-Id` is reused only when it is short and plain, so it is safe in logs and headers. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Query parameters whose values never reach a log line. */
+const SECRET_QUERY = /^(token|access_token|api_key|apikey|key|secret|password|sig|signature|auth)$/i;
+
+/**
+ * The request URL as logged: values of credential-like query parameters replaced, so a client that puts
+ * a token in the URL does not leave it in the logs.
+ *
+ * @example redactUrl('/x?token=abc&wait=30s') // '/x?token=[Redacted]&wait=30s'
+ */
+export function redactUrl(url: string): string {
+  const index = url.indexOf('?');
+  if (index < 0) return url;
+  const params = new URLSearchParams(url.slice(index + 1));
+  for (const name of [...params.keys()]) {
+    if (SECRET_QUERY.test(name)) params.set(name, '[Redacted]');
+  }
+  return `${url.slice(0, index)}?${params.toString()}`;
+}
+
+/** Whether a request is a long poll: it carries a `wait` query parameter (DESIGN §3 verdict route). */
+export function isLongPoll(request: FastifyRequest): boolean {
+  const query = request.query as Record<string, unknown> | undefined;
+  return query !== undefined && query !== null && typeof query === 'object' && 'wait' in query;
+}
+
+function requestId(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** Probe-style routes log at warn so a scrape every few seconds does not flood the log. */
+const QUIET = { logLevel: 'warn' } as const;
+
+/**
+ * Builds the HTTP app of DESIGN §3 without listening; `listen()` (src/server/listen.ts) binds it in main.
+ *
+ * Rate limiting counts a client's requests per socket address before the token is checked, so token
+ * guessing is limited too. Long polls (requests with `wait`) are counted in a separate bucket per client:
+ * a `vigil wait` loop neither uses up nor is refused by the budget of ordinary calls.
+ *
+ * @example
+ *   const app = await buildApp({ logger, metrics, apiToken: () => config.server.apiToken,
+ *     rateLimit: { max: 120, windowMs: 60_000 }, isReady: () => ready, health, routes: [watchRoutes(deps)] });
+ *   const res = await app.inject({ method: 'GET', url: '/live' });
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Typed as fastify's base logger so the app is a plain FastifyInstance that any plugin can extend.
+  const httpLogger: FastifyBaseLogger = deps.logger.child(
+    { component: 'http' },
+    {
+      serializers: {
+        // Headers are left out entirely: Authorization must never reach a log line.
+        req: (req: FastifyRequest) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          remoteAddress: req.ip,
+        }),
+      },
+    },
+  );
+  const app = Fastify({
+    loggerInstance: httpLogger,
+    genReqId: requestId,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: false,
+  });
+
+  const routes = routeIndex();
+  app.addHook('onRoute', routes.onRoute);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(routes.notFound);
+  // The API speaks JSON only; anything else is 415 rather than a string handed to a route.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(helmet, {
+    // A JSON API needs no content policy beyond "load nothing, frame nowhere".
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    // Served on plain http by default; HSTS belongs to the TLS-terminating proxy.
+    strictTransportSecurity: false,
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+
+  app.get('/live', QUIET, async () => ({ status: 'ok' }));
+
+  app.get('/ready', QUIET, async (_request, reply) => {
+    if (deps.isReady()) return { status: 'ok' };
+    return reply.code(503).send({ status: deps.isShuttingDown?.() ? 'shutting down' : 'not ready' });
+  });
+
+  app.get('/health', QUIET, async (_request, reply) => {
+    const report = await deps.health.report();
+    return reply.code(report.status === 'down' ? 503 : 200).send(report);
+  });
+
+  app.get('/metrics', QUIET, async (_request, reply) => {
+    const text = await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(text);
+  });
+
+  await app.register(
+    async (api) => {
+      const limits =
+        typeof deps.rateLimit === 'function' ? deps.rateLimit : () => deps.rateLimit as RateLimitSettings;
+      await api.register(rateLimit, {
+        max: () => limits().max,
+        timeWindow: () => limits().windowMs,
+        keyGenerator: (request) => `${request.ip}${isLongPoll(request) ? '|long-poll' : ''}`,
+      });
+      // preParsing runs after the rate limiter's onRequest hook and before a body is read.
+      const checkToken = authHook(deps.apiToken);
+      api.addHook('preParsing', async (request, reply, payload) => {
+        await checkToken(request, reply);
+        return payload;
+      });
+      api.get('/probes', async () => ({ probes: deps.probes?.() ?? [] }));
+      api.get('/slos', async () => ({ slos: deps.slos?.() ?? [] }));
+      for (const plugin of deps.routes ?? []) await api.register(plugin);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}

@@ -1,0 +1,156 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { type Dispatcher, request } from 'undici';
+import type { RootConfig } from '../config/schema.js';
+import type { CheckOutcome, HealthCheck, HealthChecks } from './health.js';
+
+/*
+ * Ready-made checks for the dependencies `/health` lists (DESIGN §3). Each only answers "reachable or
+ * not"; the deadline and latency come from the HealthReporter.
+ */
+
+/** The part of a better-sqlite3 database a store check needs. */
+export interface QueryableStore {
+  prepare(sql: string): { get(): unknown };
+}
+
+/**
+ * The store is up when it answers a trivial query (it fails once the handle is closed or the file is gone).
+ *
+ * @example checks: () => ({ store: storeCheck(db) })
+ */
+export function storeCheck(db: QueryableStore): HealthCheck {
+  return async () => {
+    db.prepare('SELECT 1').get();
+    return { status: 'ok' };
+  };
+}
+
+/** Connection options of an HTTP dependency, as in the config's `sources.*` and `alertmanager`. */
+export interface HttpDependency {
+  url: string;
+  headers?: Record<string, string>;
+  bearerToken?: string;
+  basicAuth?: { username: string; password: string };
+  tenant?: string;
+}
+
+/** Request headers for a dependency: its own headers, then credentials and the tenant. */
+export function dependencyHeaders(dependency: HttpDependency): Record<string, string> {
+  const headers: Record<string, string> = { ...dependency.headers };
+  if (dependency.bearerToken) headers.authorization = `Bearer ${dependency.bearerToken}`;
+  if (dependency.basicAuth) {
+    const { username, password } = dependency.basicAuth;
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  }
+  if (dependency.tenant) headers['x-scope-orgid'] = dependency.tenant;
+  return headers;
+}
+
+/**
+ * Readiness paths of the dependencies Vigil talks to: Prometheus and Alertmanager serve `/-/ready`,
+ * Loki serves `/ready`.
+ */
+export const READY_PATHS = {
+  prometheus: '/-/ready',
+  alertmanager: '/-/ready',
+  loki: '/ready',
+} as const;
+
+/**
+ * A dependency is up when its readiness endpoint answers 2xx. The answer names the status only, never
+ * the URL, so credentials in it cannot reach `/health`.
+ *
+ * @example checks: () => ({ prometheus: httpCheck(config.sources.prometheus, READY_PATHS.prometheus) })
+ */
+export function httpCheck(dependency: HttpDependency, path: string, dispatcher?: Dispatcher): HealthCheck {
+  // Keep any path prefix of the base URL (e.g. Mimir's `/prometheus`): append rather than resolve.
+  const target = new URL(dependency.url);
+  target.pathname = `${target.pathname.replace(/\/$/, '')}${path}`;
+  target.search = '';
+  return async (signal): Promise<CheckOutcome> => {
+    const response = await request(target, {
+      method: 'GET',
+      headers: dependencyHeaders(dependency),
+      signal,
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    await response.body.dump();
+    if (response.statusCode >= 200 && response.statusCode < 300) return { status: 'ok' };
+    return { status: 'down', error: `readiness answered HTTP ${response.statusCode}` };
+  };
+}
+
+/**
+ * An external program (k6) is up when it is an executable file: an absolute or relative path as given,
+ * or a bare name searched on `searchPath` (the PATH value, passed in by the composition root).
+ *
+ * @example checks: () => ({ k6: executableCheck(env.VIGIL_K6_PATH ?? 'k6', env.PATH) })
+ */
+export function executableCheck(command: string, searchPath: string | undefined): HealthCheck {
+  const candidates =
+    isAbsolute(command) || command.includes('/')
+      ? [command]
+      : (searchPath ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((dir) => join(dir, command));
+  return async (): Promise<CheckOutcome> => {
+    for (const candidate of candidates) {
+      try {
+        await access(candidate, constants.X_OK);
+        return { status: 'ok' };
+      } catch {
+        // Not here; try the next PATH entry.
+      }
+    }
+    return { status: 'down', error: `${command} not found or not executable` };
+  };
+}
+
+/** IO the standard dependency checks need, passed in by the composition root. */
+export interface DependencyCheckIo {
+  db: QueryableStore;
+  dispatcher?: Dispatcher;
+  /** The k6 command (`VIGIL_K6_PATH`, else `loadtests.k6`); undefined when load tests are not configured. */
+  k6Command?: string;
+  /** The PATH value used to find a bare k6 command. */
+  searchPath?: string;
+}
+
+/**
+ * The five checks of `/health` (DESIGN §3) for a loaded config: store always; Prometheus, Loki and
+ * Alertmanager when configured with a URL; k6 when a command is known. Call it from the reporter's
+ * `checks` function so a reload switches dependencies on and off.
+ *
+ * @example createHealthReporter({ clock, checks: () => dependencyChecks(current().root, { db, k6Command, searchPath }) })
+ */
+export function dependencyChecks(config: RootConfig, io: DependencyCheckIo): HealthChecks {
+  const http = (dependency: HttpDependency | undefined, path: string): HealthCheck | 'disabled' =>
+    dependency?.url ? httpCheck(dependency, path, io.dispatcher) : 'disabled';
+  return {
+    store: storeCheck(io.db),
+    prometheus: http(config.sources.prometheus, READY_PATHS.prometheus),
+    loki: http(config.sources.loki, READY_PATHS.loki),
+    alertmanager: http(config.alertmanager, READY_PATHS.alertmanager),
+    k6: io.k6Command ? executableCheck(io.k6Command, io.searchPath) : 'disabled',
+  };
+}
+
+/**
+ * Configuration that is valid but leaves a failing verdict without its remedy; each warning makes
+ * `/health` report `degraded` so the gap is visible before the day it matters.
+ *
+ * @example createHealthReporter({ ..., warnings: () => configWarnings(current().root) })
+ */
+export function configWarnings(config: RootConfig): string[] {
+  const warnings: string[] = [];
+  if (!config.actions.rollback.some((target) => target.url !== '')) {
+    warnings.push('no rollback webhook is configured (actions.rollback): a failing verdict cannot roll back');
+  }
+  if (config.actions.dryRun) {
+    warnings.push('actions.dryRun is on: rollback webhooks are recorded but not sent');
+  }
+  return warnings;
+}

@@ -1,0 +1,137 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { phaseSchema } from '../../config/schema.js';
+import { parseDurationMs } from '../../config/units.js';
+import type { CreateWatchInput, WatchManager } from '../../watch/manager.js';
+import { WAIT_UNTIL } from '../../watch/outcome.js';
+import { WATCH_STATUSES } from '../../watch/types.js';
+import { parseBody, parseParams, parseQuery, sendProblems } from '../problems.js';
+
+/** Longest long poll (DESIGN §3). */
+export const MAX_WAIT_MS = 120_000;
+
+/** The part of WatchManager the routes use. */
+export type WatchApi = Pick<WatchManager, 'create' | 'get' | 'list' | 'waitForChange' | 'override'>;
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : parseDurationMs(text.trim());
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration "${text}": use e.g. 30s, 5m, 24h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** RFC 3339 or Unix seconds, as everywhere in Vigil (DESIGN §2). */
+const time = z.union([z.string(), z.number()]).transform((input, ctx) => {
+  const ms =
+    typeof input === 'number' || /^\d+(\.\d+)?$/.test(input)
+      ? Number(input) * 1000
+      : /^\d{4}-\d\d-\d\dT/.test(input)
+        ? Date.parse(input)
+        : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an RFC 3339 time or Unix seconds' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const label = z.string().trim().min(1).max(128);
+
+const createBody = z.strictObject({
+  service: label.regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'service names use letters, digits, ".", "_" and "-"'),
+  version: label,
+  previousVersion: label.optional(),
+  duration: duration.refine((ms) => ms > 0, 'duration must be positive').optional(),
+  phases: z.array(phaseSchema).min(1).optional(),
+  startedAt: time.optional(),
+});
+
+const listQuery = z.object({
+  service: z.string().min(1).optional(),
+  status: z.enum(WATCH_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const verdictQuery = z.object({
+  wait: duration.optional(),
+  until: z.enum(WAIT_UNTIL).optional(),
+  /** The `updatedAt` the client last saw: a change after it answers at once (no change is lost between polls). */
+  since: time.optional(),
+});
+
+const idParams = z.object({ id: z.string().min(1).max(64) });
+const overrideBody = z.strictObject({ reason: z.string().trim().min(1, 'say why').max(1000) });
+
+/** Who asked, for the timeline: the token holder (a token is required when one is configured) and the address. */
+function requester(request: FastifyRequest): string {
+  return request.headers.authorization ? `token holder (${request.ip})` : `loopback client (${request.ip})`;
+}
+
+function notFound(reply: FastifyReply, id: string): FastifyReply {
+  return reply.code(404).send({ error: 'not found', message: `no watch ${id}` });
+}
+
+/**
+ * The watch routes of DESIGN §3, as a plugin for the authenticated `/api/v1` scope of buildApp.
+ *
+ * @example await buildApp({ ...deps, routes: [watchRoutes(manager)] }) // POST /api/v1/watches …
+ */
+export function watchRoutes(watches: WatchApi): FastifyPluginAsync {
+  return async (app) => {
+    app.post('/watches', async (request, reply) => {
+      const body = parseBody(createBody, request);
+      const input: CreateWatchInput = { service: body.service, version: body.version };
+      if (body.previousVersion !== undefined) input.previousVersion = body.previousVersion;
+      if (body.duration !== undefined) input.durationMs = body.duration;
+      if (body.phases !== undefined) input.phases = body.phases;
+      if (body.startedAt !== undefined) input.startedAt = body.startedAt;
+      const outcome = watches.create(input);
+      if (!outcome.ok) {
+        return sendProblems(
+          reply,
+          outcome.problems.map((p) => ({ path: `body.${p.path}`, message: p.message })),
+        );
+      }
+      return reply.code(201).send(outcome.watch);
+    });
+
+    app.get('/watches', async (request) => {
+      const query = parseQuery(listQuery, request);
+      return { watches: watches.list(query) };
+    });
+
+    app.get('/watches/:id', async (request, reply) => {
+      const { id } = parseParams(idParams, request);
+      const watch = watches.get(id);
+      return watch ?? notFound(reply, id);
+    });
+
+    app.get('/watches/:id/verdict', async (request, reply) => {
+      const { id } = parseParams(idParams, request);
+      const query = parseQuery(verdictQuery, request);
+      const abort = new AbortController();
+      // The response's close fires when the client goes away mid-poll: stop waiting for it.
+      reply.raw.once('close', () => abort.abort());
+      const verdict = await watches.waitForChange(id, {
+        timeoutMs: Math.min(query.wait ?? 0, MAX_WAIT_MS),
+        signal: abort.signal,
+        ...(query.until !== undefined ? { until: query.until } : {}),
+        ...(query.since !== undefined ? { since: query.since } : {}),
+      });
+      return verdict ?? notFound(reply, id);
+    });
+
+    for (const action of ['abort', 'promote', 'rollback'] as const) {
+      app.post(`/watches/:id/${action}`, async (request, reply) => {
+        const { id } = parseParams(idParams, request);
+        const { reason } = parseBody(overrideBody, request);
+        const outcome = watches.override(id, action, { who: requester(request), reason });
+        if (outcome.ok) return outcome.watch;
+        if (outcome.code === 'not-found') return notFound(reply, id);
+        return reply.code(409).send({ error: 'conflict', message: outcome.message });
+      });
+    }
+  };
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import type { InstantValue, Sample } from './types.js';
+import { NoDataError, QueryError, SourceUnavailableError } from './types.js';
+
+/*
+ * The answer shapes Prometheus and Loki share (REFERENCE §1.4, §2.2–2.3): label sets, `[seconds, "value"]`
+ * pairs, vectors, matrices and scalars. Sample values are strings because JSON cannot carry NaN or ±Inf.
+ */
+
+const labels = z.record(z.string(), z.string());
+const samplePair = z.tuple([z.number(), z.string()]);
+
+export const vectorSchema = z.array(z.looseObject({ metric: labels, value: samplePair }));
+export const matrixSchema = z.array(z.looseObject({ metric: labels, values: z.array(samplePair) }));
+export const scalarSchema = samplePair;
+
+export type SeriesLabels = z.infer<typeof labels>;
+export type SamplePair = z.infer<typeof samplePair>;
+
+/**
+ * Parses a sample value as Prometheus and Loki write it. `Number("+Inf")` is NaN in JS, so the
+ * infinities are mapped first.
+ *
+ * @example parseSampleValue('+Inf') // Infinity
+ */
+export function parseSampleValue(text: string): number {
+  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
+  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
+  if (text === 'NaN') return Number.NaN;
+  const value = Number(text);
+  // Number('') is 0: an empty or garbled value must not pass as a real zero.
+  if (text.trim() === '' || Number.isNaN(value)) {
+    const shown = text.slice(0, 40);
+    throw new SourceUnavailableError(
+      'bad_response',
+      `the source answered a sample value "${shown}" that is not a number`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Formats a label set the PromQL way, for messages naming series.
+ *
+ * @example formatLabels({ job: 'api', code: '500' }) // '{code="500",job="api"}'
+ */
+export function formatLabels(metric: SeriesLabels): string {
+  const pairs = Object.keys(metric)
+    .sort()
+    .map((key) => `${key}=${JSON.stringify(metric[key])}`);
+  return `{${pairs.join(',')}}`;
+}
+
+/**
+ * The one series an SLI query must return: an empty result is no data; several series are a query
+ * mistake (usually a missing `sum`), reported with the label sets so the user sees what to aggregate.
+ *
+ * @example pickSingleSeries([{ metric: {}, value: [1, '2'] }], 'sum(x)')
+ */
+export function pickSingleSeries<T extends { metric: SeriesLabels }>(result: readonly T[], query: string): T {
+  const [first, ...rest] = result;
+  if (first === undefined) throw new NoDataError(`the query returned no series: ${shorten(query)}`);
+  if (rest.length > 0) {
+    const shown = result.slice(0, 5).map((s) => formatLabels(s.metric));
+    const more = result.length > 5 ? ` and ${result.length - 5} more` : '';
+    throw new QueryError(
+      `the query returned ${result.length} series where one is expected (aggregate them, e.g. with sum): ` +
+        `${shown.join(', ')}${more}`,
+    );
+  }
+  return first;
+}
+
+/**
+ * An instant sample as an SLI value; NaN (e.g. 0/0 with no traffic) and ±Inf are no data, with the reason.
+ *
+ * @example toInstantValue([1767225600, '0.25']) // { value: 0.25, at: 1767225600000 }
+ */
+export function toInstantValue(pair: SamplePair): InstantValue {
+  const value = parseSampleValue(pair[1]);
+  const at = Math.round(pair[0] * 1000);
+  if (!Number.isFinite(value)) throw new NoDataError(nonFiniteReason(value));
+  return { value, at };
+}
+
+/**
+ * Range samples as SLI samples. Non-finite points (a 0/0 step with no traffic) are dropped: they carry no
+ * measurement. When nothing finite is left the range is no data.
+ *
+ * @example toSamples([[1, '1'], [2, 'NaN']]) // [{ at: 1000, value: 1 }]
+ */
+export function toSamples(pairs: readonly SamplePair[]): Sample[] {
+  const samples: Sample[] = [];
+  let nonFinite = 0;
+  for (const [seconds, text] of pairs) {
+    const value = parseSampleValue(text);
+    if (Number.isFinite(value)) samples.push({ at: Math.round(seconds * 1000), value });
+    else nonFinite++;
+  }
+  if (samples.length === 0) {
+    throw new NoDataError(
+      nonFinite > 0 ? `all ${nonFinite} points of the range were NaN or ±Inf` : 'the range holds no points',
+    );
+  }
+  return samples;
+}
+
+function nonFiniteReason(value: number): string {
+  if (Number.isNaN(value)) return 'the query returned NaN (often 0/0: no traffic in the window)';
+  return `the query returned ${value > 0 ? '+Inf' : '-Inf'} (a division by zero)`;
+}
+
+/** Shortens a query for a message; queries can be many lines long. */
+export function shorten(query: string, max = 160): string {
+  const flat = query.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
