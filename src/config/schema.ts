@@ -11,7 +11,7 @@ const url = z.url({ error: 'expected an absolute URL such as http://127.0.0.1:90
 const name = z
   .string()
   .regex(
-    /^[a-z0-9][a-z0-9_.-]*$/i,
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
     'names use letters, digits, ".", "_" and "-" and start with a letter or digit',
   );
 const headers = z.record(z.string(), z.string());
@@ -34,7 +34,7 @@ export const sourceSchema = z.strictObject(httpDependency);
 export const serverSchema = z.strictObject({
   listen: z
     .string()
-    .regex(/^(\[[0-9a-f:.]+\]|[^:\s]+):\d{1,5}$/i, 'expected host:port, e.g. 127.0.0.1:9469')
+    .regex(/^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9469')
     .default('127.0.0.1:9469'),
   apiToken: z.string().default(''),
   rateLimit: z
@@ -100,6 +100,8 @@ export const webhookTargetSchema = z.strictObject({
   secret: z.string().default(''),
   headers: headers.default({}),
   timeout: durationMs.default(10_000),
+  /** HTTP method; POST unless a receiver needs another (Kubernetes PATCH, Argo Rollouts dashboard PUT). */
+  method: z.enum(['POST', 'PUT', 'PATCH']).optional(),
   /** A JSON template rendered with the event; replaces the standard body (for GitHub, Argo, scripts). */
   bodyTemplate: z.string().optional(),
   dryRun: z.boolean().optional(),

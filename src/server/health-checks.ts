@@ -150,7 +150,7 @@ export function configWarnings(config: RootConfig): string[] {
     warnings.push('no rollback webhook is configured (actions.rollback): a failing verdict cannot roll back');
   }
   if (config.actions.dryRun) {
-    warnings.push('actions.dryRun is on: rollback webhooks are recorded but not sent');
+    warnings.push('actions.dryRun is on: rollback webhooks are sent with "dryRun": true and nothing is rolled back');
   }
   return warnings;
 }

@@ -1,0 +1,286 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { fullJitterGenerator, type IExponentialBackoffOptions } from 'cockatiel';
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
+import { errorMessage } from '../errors.js';
+import type { Db } from '../store/db.js';
+import {
+  claimDelivery,
+  type DeliveryRow,
+  failDelivery,
+  listDue,
+  nextDueAt,
+  recordAttempt,
+} from '../store/outbox.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { sendRequest } from './http.js';
+import type { ActionEvent, AttemptHook, DeliveryAttemptEvent } from './types.js';
+import { buildSignedHeaders, type WebhookTarget } from './webhook.js';
+
+export interface BackoffOptions {
+  /** First retry waits up to this long (full jitter: uniformly in [0, initialDelayMs)). Default 1s. */
+  initialDelayMs: number;
+  /** Cap of one wait. Default 5m. */
+  maxDelayMs: number;
+}
+
+export interface DeliveryWorkerDeps {
+  db: Db;
+  /** The current enabled targets; a getter so a config reload takes effect on the next attempt. */
+  targets: () => readonly WebhookTarget[];
+  clock: Clock;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  metrics: Pick<Metrics, 'webhookDeliveries'>;
+  /** How long a delivery is retried before it is given up (`actions.maxAge`); a getter for reloads. */
+  maxAgeMs: number | (() => number);
+  userAgent: string;
+  onAttempt?: AttemptHook;
+  /** Called once when a delivery is given up (the facade raises VigilActionFailed). */
+  onGiveUp?: (delivery: DeliveryRow, lastError: string) => void;
+  backoff?: Partial<BackoffOptions>;
+  /** Upper bound of the idle wait between scans. Default 1s. */
+  pollIntervalMs?: number;
+  batchSize?: number;
+}
+
+/** Sends what the outbox holds; see createDeliveryWorker. */
+export interface DeliveryWorker {
+  /** Sends every delivery due now (concurrently) and resolves when all attempts are recorded. */
+  runDue(): Promise<number>;
+  /** Starts the background loop. */
+  start(): void;
+  /** Makes the loop scan now (after an enqueue) instead of at its next poll. */
+  wake(): void;
+  /**
+   * Stops the loop and waits up to `deadlineMs` (real time) for attempts in flight; then aborts them.
+   * An aborted attempt is not recorded: its lease runs out and it is retried after the restart.
+   */
+  stop(deadlineMs: number): Promise<void>;
+}
+
+/** Beyond the request timeout, how long a claimed delivery stays reserved for the worker that claimed it. */
+const LEASE_MARGIN_MS = 5_000;
+
+/**
+ * The outbox delivery worker: claims due deliveries, signs and sends them with the target's timeout,
+ * records every attempt (status, latency, error), retries failures with exponential backoff and full
+ * jitter (cockatiel's generator) until `maxAgeMs` after the enqueue, then gives up. Any 2xx is delivered.
+ * The backoff state is just the stored attempt count, so it survives restarts.
+ *
+ * @example
+ *   const worker = createDeliveryWorker({ db, targets: () => targets, clock, dispatcher, logger, metrics,
+ *     maxAgeMs: 3_600_000, userAgent: 'vigil/0.1.0' });
+ *   worker.start(); … await worker.stop(10_000);
+ */
+export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
+  const backoff: IExponentialBackoffOptions<number> = {
+    generator: fullJitterGenerator,
+    initialDelay: deps.backoff?.initialDelayMs ?? 1_000,
+    maxDelay: deps.backoff?.maxDelayMs ?? 300_000,
+    exponent: 2,
+  };
+  const pollIntervalMs = deps.pollIntervalMs ?? 1_000;
+  const batchSize = deps.batchSize ?? 16;
+  const inFlight = new Map<string, Promise<void>>();
+  const abortSends = new AbortController();
+  let wakeController = new AbortController();
+  let loop: Promise<void> | undefined;
+  let stopping = false;
+
+  function report(event: DeliveryAttemptEvent): void {
+    if (!deps.onAttempt) return;
+    try {
+      deps.onAttempt(event);
+    } catch (error) {
+      deps.logger.error({ err: errorMessage(error) }, 'onAttempt hook threw');
+    }
+  }
+
+  async function attempt(row: DeliveryRow, target: WebhookTarget): Promise<void> {
+    const at = deps.clock.now();
+    if (row.dryRun && target.template && !target.template.usesDryRun) {
+      skipDryRun(row, at);
+      return;
+    }
+    const headers = buildSignedHeaders({
+      target,
+      event: row.event as ActionEvent,
+      deliveryId: row.id,
+      idempotencyKey: row.idempotencyKey,
+      timestampSec: Math.floor(at / 1000),
+      body: row.body,
+      userAgent: deps.userAgent,
+    });
+    const result = await sendRequest({
+      dispatcher: deps.dispatcher,
+      url: target.url,
+      method: target.method,
+      headers,
+      body: row.body,
+      timeoutMs: target.timeoutMs,
+      signal: abortSends.signal,
+    });
+    if (abortSends.signal.aborted) return; // stopping: leave the lease, retry after the restart
+    const delivered = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    const error = delivered
+      ? null
+      : (result.error ??
+        `HTTP ${result.statusCode}${result.answer ? `: ${result.answer.slice(0, 200)}` : ''}`);
+    const now = deps.clock.now();
+    const giveUpAt = row.createdAt + (typeof deps.maxAgeMs === 'number' ? deps.maxAgeMs : deps.maxAgeMs());
+    const [waitMs] = fullJitterGenerator(row.attempts, backoff);
+    const outcome = delivered ? 'delivered' : now >= giveUpAt ? 'failed' : 'retrying';
+    const nextAttemptAt = outcome === 'retrying' ? Math.min(now + waitMs, giveUpAt) : now;
+    const attemptNo = recordAttempt(deps.db, {
+      deliveryId: row.id,
+      at,
+      statusCode: result.statusCode,
+      latencyMs: result.latencyMs,
+      error,
+      status: outcome === 'retrying' ? 'pending' : outcome,
+      nextAttemptAt,
+    });
+    const metricResult = outcome === 'retrying' ? 'retried' : outcome;
+    deps.metrics.webhookDeliveries.inc({ event: row.event, result: metricResult });
+    const log = deps.logger.child({
+      deliveryId: row.id,
+      watchId: row.watchId,
+      event: row.event,
+      target: row.target,
+    });
+    if (outcome === 'delivered')
+      log.info({ statusCode: result.statusCode, attempt: attemptNo }, 'webhook delivered');
+    else if (outcome === 'retrying')
+      log.warn({ error, attempt: attemptNo, nextAttemptAt }, 'webhook attempt failed');
+    else log.error({ error, attempt: attemptNo }, 'webhook delivery given up');
+    report({
+      deliveryId: row.id,
+      watchId: row.watchId,
+      event: row.event as ActionEvent,
+      target: row.target,
+      attempt: attemptNo,
+      at,
+      statusCode: result.statusCode,
+      latencyMs: result.latencyMs,
+      error,
+      outcome,
+      nextAttemptAt: outcome === 'retrying' ? nextAttemptAt : null,
+      dryRun: row.dryRun,
+      manual: row.manual,
+    });
+    if (outcome === 'failed') deps.onGiveUp?.(row, error ?? 'failed');
+  }
+
+  /**
+   * A dry run must perform nothing, but a templated body without {{dryRun}} (an Argo abort, say) would
+   * act for real: such a delivery is recorded as done without calling the target.
+   */
+  function skipDryRun(row: DeliveryRow, at: number): void {
+    const attemptNo = recordAttempt(deps.db, {
+      deliveryId: row.id,
+      at,
+      statusCode: null,
+      latencyMs: 0,
+      error: null,
+      status: 'delivered',
+      nextAttemptAt: at,
+    });
+    deps.metrics.webhookDeliveries.inc({ event: row.event, result: 'skipped' });
+    deps.logger.info(
+      { deliveryId: row.id, target: row.target },
+      'dry run: target not called, its bodyTemplate does not carry {{dryRun}}',
+    );
+    report({
+      deliveryId: row.id,
+      watchId: row.watchId,
+      event: row.event as ActionEvent,
+      target: row.target,
+      attempt: attemptNo,
+      at,
+      statusCode: null,
+      latencyMs: 0,
+      error: null,
+      outcome: 'delivered',
+      nextAttemptAt: null,
+      dryRun: true,
+      manual: row.manual,
+    });
+  }
+
+  async function runDue(): Promise<number> {
+    const now = deps.clock.now();
+    const targets = new Map(deps.targets().map((t) => [t.key, t]));
+    const started: Promise<void>[] = [];
+    for (const row of listDue(deps.db, now, batchSize)) {
+      if (inFlight.has(row.id)) continue;
+      const target = targets.get(row.target);
+      if (!target) {
+        const reason = `target ${row.target} is no longer configured (or its url is empty)`;
+        failDelivery(deps.db, row.id, reason);
+        deps.metrics.webhookDeliveries.inc({ event: row.event, result: 'failed' });
+        deps.logger.error({ deliveryId: row.id, target: row.target }, reason);
+        deps.onGiveUp?.(row, reason);
+        continue;
+      }
+      if (!claimDelivery(deps.db, row.id, now, now + target.timeoutMs + LEASE_MARGIN_MS)) continue;
+      const job = attempt(row, target)
+        .catch((error: unknown) => {
+          deps.logger.error({ deliveryId: row.id, err: errorMessage(error) }, 'delivery attempt crashed');
+        })
+        .finally(() => inFlight.delete(row.id));
+      inFlight.set(row.id, job);
+      started.push(job);
+    }
+    await Promise.all(started);
+    return started.length;
+  }
+
+  function nextWaitMs(): number {
+    const next = nextDueAt(deps.db);
+    if (next === null) return pollIntervalMs;
+    return Math.max(10, Math.min(pollIntervalMs, next - deps.clock.now()));
+  }
+
+  async function run(): Promise<void> {
+    while (!stopping) {
+      try {
+        await runDue();
+      } catch (error) {
+        // A store error (disk full, locked) must not kill the loop; the rows stay for the next scan.
+        deps.logger.error({ err: errorMessage(error) }, 'outbox scan failed');
+      }
+      if (stopping) break;
+      try {
+        await deps.clock.sleep(nextWaitMs(), wakeController.signal);
+      } catch {
+        wakeController = new AbortController();
+      }
+    }
+  }
+
+  return {
+    runDue,
+    start() {
+      if (loop || stopping) return;
+      loop = run();
+    },
+    wake() {
+      wakeController.abort();
+    },
+    async stop(deadlineMs) {
+      stopping = true;
+      wakeController.abort();
+      const pending = Promise.allSettled([loop, ...inFlight.values()]);
+      const timer = new AbortController();
+      await Promise.race([
+        pending,
+        delay(deadlineMs, undefined, { signal: timer.signal }).catch(() => undefined),
+      ]);
+      timer.abort();
+      abortSends.abort();
+      await Promise.allSettled([loop, ...inFlight.values()]);
+    },
+  };
+}

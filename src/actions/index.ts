@@ -1,0 +1,269 @@
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
+import type { AlertmanagerConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { Db } from '../store/db.js';
+import { type DeliveryView, listDeliveries } from '../store/outbox.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { type AlertState, createAlertState } from './alert-state.js';
+import {
+  actionFailedAlert,
+  createAlertmanagerClient,
+  type DependencyHealth,
+  watchFailedAlert,
+} from './alertmanager.js';
+import { type BackoffOptions, createDeliveryWorker } from './delivery-worker.js';
+import { enqueueManualRollback, enqueueNotification, enqueueRollback } from './outbox.js';
+import type {
+  AttemptHook,
+  EnqueuedDelivery,
+  ManualTrigger,
+  NotifyEvent,
+  VerdictObject,
+  WatchRef,
+} from './types.js';
+import { type ActionsConfig, resolveTargets } from './webhook.js';
+
+/** Keys under which the facade holds alerts, so the watch engine can fire and resolve the same ones. */
+export const alertKeys = {
+  watchFailed: (watchId: string) => `watch-failed:${watchId}`,
+  blind: (watchId: string) => `blind:${watchId}`,
+  slo: (sloName: string, watchId?: string) => `slo:${sloName}${watchId ? `:${watchId}` : ''}`,
+  actionFailed: (watchId: string, event: string) => `action-failed:${watchId}:${event}`,
+};
+
+/** VigilWatchFailed and VigilActionFailed describe events, not conditions: they resolve by themselves. */
+const EVENT_ALERT_TTL_MS = 24 * 3_600_000;
+
+export interface ActionsDeps {
+  db: Db;
+  /** The root config's `service`: the service label when a delivery's watch is unknown. */
+  service: string;
+  actions: ActionsConfig;
+  /** Absent or with an empty url: alerts are off. */
+  alertmanager?: AlertmanagerConfig;
+  clock: Clock;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  metrics: Pick<Metrics, 'webhookDeliveries' | 'alertsSent'>;
+  /** `vigil/<version>`; GitHub's API refuses requests without a User-Agent. */
+  userAgent: string;
+  /** Every delivery attempt, for the watch timeline. */
+  onAttempt?: AttemptHook;
+  /** The root config file, named in config problems. */
+  configFile?: string;
+  backoff?: Partial<BackoffOptions>;
+  pollIntervalMs?: number;
+  alertTickIntervalMs?: number;
+}
+
+/** What the watch engine and the API call. All enqueue methods are synchronous and transaction-safe. */
+export interface Actions {
+  /**
+   * A watch failed: enqueue its automatic rollback (a no-op if already enqueued), its `watch.failed`
+   * notifications, fire VigilWatchFailed and resolve the watch's condition alerts. Call it INSIDE the
+   * transaction that marks the watch failed.
+   */
+  onWatchFailed(watch: WatchRef, verdict: VerdictObject): EnqueuedDelivery[];
+  /** A lifecycle event for notify targets. Terminal events also resolve the watch's condition alerts. */
+  onWatchEvent(event: NotifyEvent, watch: WatchRef, verdict: VerdictObject): EnqueuedDelivery[];
+  /** Call when a watch is aborted or superseded: resolves its SLO and blind alerts. */
+  onWatchEnded(watchId: string): void;
+  /** An operator's `POST …/rollback`: always one more rollback, recorded as manual. */
+  manualRollback(watch: WatchRef, verdict: VerdictObject, trigger: ManualTrigger): EnqueuedDelivery[];
+  alerts: AlertState;
+  /**
+   * SIGHUP: takes new webhook targets (and maxAge) for the next enqueues and attempts; throws
+   * ConfigError and keeps the old ones when the new section is invalid. Pending deliveries are kept and
+   * sent to the target of the same key. Alertmanager settings need a restart.
+   */
+  reload(actions: ActionsConfig): void;
+  /** Every delivery of a watch with its attempts (for the watch API). */
+  listDeliveries(watchId: string): DeliveryView[];
+  /** Keys of targets that are off (empty url), for /health warnings. */
+  disabledTargets(): string[];
+  /** Whether an Alertmanager url is configured. */
+  alertmanagerEnabled(): boolean;
+  /** The `alertmanager` entry of `/health`: `disabled` without a url, else a `/-/ready` probe. */
+  alertmanagerHealth(signal?: AbortSignal): Promise<DependencyHealth | { status: 'disabled' }>;
+  /** Starts the delivery worker and the alert ticker. */
+  start(): void;
+  /** Stops both, waiting up to `deadlineMs` for deliveries in flight; the outbox stays intact. */
+  stop(deadlineMs: number): Promise<void>;
+  /** Sends what is due now (tests, the demo). */
+  flush(): Promise<void>;
+}
+
+/**
+ * Builds the actions layer: webhook targets from `actions`, the outbox worker, the Alertmanager client
+ * and alert state. Throws ConfigError when a target is misconfigured (short secret, bad template).
+ *
+ * @example
+ *   const actions = createActions({ db, service: root.service, actions: root.actions,
+ *     alertmanager: root.alertmanager, clock: systemClock, dispatcher, logger, metrics, userAgent: 'vigil/0.1.0',
+ *     onAttempt: (a) => watches.recordDelivery(a) });
+ *   actions.start();
+ *   db.transaction(() => { markFailed(watch); actions.onWatchFailed(watch, verdict); })();
+ */
+export function createActions(deps: ActionsDeps): Actions {
+  let resolved = checkedTargets(deps.actions, deps.configFile);
+  let maxAgeMs = deps.actions.maxAge;
+  warnDisabled(resolved.disabled, deps.logger);
+  const am = deps.alertmanager;
+  const client =
+    am && am.url !== ''
+      ? createAlertmanagerClient({ config: am, dispatcher: deps.dispatcher, userAgent: deps.userAgent })
+      : null;
+  const alerts = createAlertState({
+    db: deps.db,
+    client,
+    runbookBaseUrl: am?.runbookBaseUrl ?? '',
+    resendIntervalMs: am?.resendInterval ?? 60_000,
+    clock: deps.clock,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    ...(deps.alertTickIntervalMs ? { tickIntervalMs: deps.alertTickIntervalMs } : {}),
+  });
+
+  function watchLabels(watchId: string | null): { service: string; version?: string } {
+    if (watchId === null) return { service: deps.service };
+    // The watches table belongs to the watch engine; read-only, and tolerant of it changing shape.
+    try {
+      const row = deps.db.prepare('SELECT service, version FROM watches WHERE id = ?').get(watchId) as
+        | { service: string; version: string }
+        | undefined;
+      return row ?? { service: deps.service };
+    } catch {
+      return { service: deps.service };
+    }
+  }
+
+  const worker = createDeliveryWorker({
+    db: deps.db,
+    targets: () => resolved.targets,
+    clock: deps.clock,
+    dispatcher: deps.dispatcher,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    maxAgeMs: () => maxAgeMs,
+    userAgent: deps.userAgent,
+    ...(deps.backoff ? { backoff: deps.backoff } : {}),
+    ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}),
+    onAttempt(attempt) {
+      if (attempt.outcome === 'delivered' && attempt.watchId) {
+        alerts.resolve(alertKeys.actionFailed(attempt.watchId, attempt.event));
+      }
+      deps.onAttempt?.(attempt);
+    },
+    onGiveUp(delivery, lastError) {
+      const labels = watchLabels(delivery.watchId);
+      alerts.fire(
+        alertKeys.actionFailed(delivery.watchId ?? delivery.id, delivery.event),
+        actionFailedAlert({
+          ...labels,
+          event: delivery.event,
+          target: delivery.target,
+          ...(delivery.watchId ? { watchId: delivery.watchId } : {}),
+          lastError,
+        }),
+        { autoResolveAt: deps.clock.now() + EVENT_ALERT_TTL_MS },
+      );
+    },
+  });
+
+  function endConditions(watchId: string): void {
+    alerts.resolveMatching({ watch_id: watchId, alertname: 'VigilSLOViolation' });
+    alerts.resolveMatching({ watch_id: watchId, alertname: 'VigilBlind' });
+  }
+
+  const input = (watch: WatchRef, verdict: VerdictObject) => ({
+    targets: resolved.targets,
+    watch,
+    verdict,
+    clock: deps.clock,
+  });
+
+  return {
+    onWatchFailed(watch, verdict) {
+      const deliveries = [
+        ...enqueueRollback(deps.db, input(watch, verdict)),
+        ...enqueueNotification(deps.db, input(watch, verdict), 'watch.failed'),
+      ];
+      endConditions(watch.id);
+      // A newer watch of the service, or a day, resolves it (see onWatchEvent('watch.started')).
+      alerts.fire(alertKeys.watchFailed(watch.id), watchFailedAlert(verdict), {
+        autoResolveAt: deps.clock.now() + EVENT_ALERT_TTL_MS,
+      });
+      worker.wake();
+      return deliveries;
+    },
+    onWatchEvent(event, watch, verdict) {
+      if (event === 'watch.failed') return this.onWatchFailed(watch, verdict);
+      const deliveries = enqueueNotification(deps.db, input(watch, verdict), event);
+      if (event === 'watch.started') {
+        alerts.resolveMatching({ service: watch.service, alertname: 'VigilWatchFailed' });
+      }
+      if (event === 'watch.passed' || event === 'watch.inconclusive') endConditions(watch.id);
+      worker.wake();
+      return deliveries;
+    },
+    onWatchEnded: endConditions,
+    manualRollback(watch, verdict, trigger) {
+      const deliveries = enqueueManualRollback(deps.db, input(watch, verdict), trigger);
+      worker.wake();
+      return deliveries;
+    },
+    alerts,
+    reload(actions) {
+      const next = checkedTargets(actions, deps.configFile);
+      resolved = next;
+      maxAgeMs = actions.maxAge;
+      warnDisabled(next.disabled, deps.logger);
+    },
+    listDeliveries: (watchId) => listDeliveries(deps.db, watchId),
+    disabledTargets: () => [...resolved.disabled],
+    alertmanagerEnabled: () => client !== null,
+    alertmanagerHealth: async (signal) => (client ? client.health(signal) : { status: 'disabled' }),
+    start() {
+      worker.start();
+      alerts.start();
+    },
+    async stop(deadlineMs) {
+      await Promise.all([worker.stop(deadlineMs), alerts.stop()]);
+    },
+    async flush() {
+      await worker.runDue();
+      await alerts.tick();
+    },
+  };
+}
+
+function checkedTargets(
+  actions: ActionsConfig,
+  configFile = 'vigil.yaml',
+): ReturnType<typeof resolveTargets> {
+  const resolved = resolveTargets(actions);
+  if (resolved.problems.length > 0) {
+    throw new ConfigError(
+      resolved.problems.map((p) => ({ file: configFile, path: p.path, message: p.message })),
+    );
+  }
+  return resolved;
+}
+
+function warnDisabled(disabled: readonly string[], logger: Logger): void {
+  for (const key of disabled) logger.warn({ target: key }, 'webhook target has an empty url: it is off');
+}
+
+export { signPayload, verifySignature } from './sign.js';
+export type {
+  ActionEvent,
+  DeliveryAttemptEvent,
+  EnqueuedDelivery,
+  ManualTrigger,
+  NotifyEvent,
+  VerdictObject,
+  WatchRef,
+} from './types.js';
+export { resolveTargets } from './webhook.js';
