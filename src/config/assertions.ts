@@ -155,10 +155,12 @@ export function parseAssertion(raw: Record<string, unknown>, ctx: z.RefinementCt
     try {
       expected = new RegExp(expected);
     } catch (error) {
+      // V8 says "Invalid regular expression: /(/: Unterminated group"; keep the reason, show the source as written.
+      const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
       ctx.addIssue({
         code: 'custom',
         path,
-        message: `invalid regular expression: ${(error as Error).message}`,
+        message: `invalid regular expression ${JSON.stringify(expected)}: ${reason}`,
       });
       return undefined;
     }

@@ -74,7 +74,8 @@ export const percentRatio = z
       });
       return z.NEVER;
     }
-    return Number(match[1]) / 100;
+    // Shift the decimal point in the text: 99.9 / 100 is 0.9990000000000001, Number('99.9e-2') is 0.999.
+    return Number(`${match[1]}e-2`);
   })
   .meta({ type: 'string', pattern: PERCENT_RE.source, examples: ['10%', '99.9%'] });
 

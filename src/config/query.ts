@@ -1,0 +1,196 @@
+import { parser as logqlParser } from '@grafana/lezer-logql';
+import type { LRParser } from '@lezer/lr';
+import { parser as promqlParser } from '@prometheus-io/lezer-promql';
+import { VigilError } from '../errors.js';
+import { formatDuration } from './units.js';
+
+/*
+ * SLI query templates (DESIGN §4): `{{window}}`, `{{service}}`, `{{version}}`, `{{previousVersion}}`.
+ * A `{{name}}` with any other identifier is a load error, never an empty string. In LogQL, `{{.field}}` and
+ * `{{ __line__ }}` belong to Loki's own line_format/label_format templates and are left alone.
+ */
+
+export const QUERY_VARIABLES = ['window', 'service', 'version', 'previousVersion'] as const;
+export type QueryVariable = (typeof QUERY_VARIABLES)[number];
+export type QueryLanguage = 'prometheus' | 'loki';
+
+/** Values for a query template. `windowMs` renders as a duration (`300000` → `5m`). */
+export interface QueryVars {
+  windowMs: number;
+  service: string;
+  version?: string;
+  previousVersion?: string;
+}
+
+const TEMPLATE = /\{\{(.*?)\}\}/g;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LOKI_BUILTINS: ReadonlySet<string> = new Set(['__line__', '__timestamp__']);
+const KNOWN: ReadonlySet<string> = new Set(QUERY_VARIABLES);
+
+type Reference =
+  | { kind: 'known'; name: QueryVariable }
+  | { kind: 'foreign' }
+  | { kind: 'unknown'; text: string };
+
+function classify(inner: string, language: QueryLanguage): Reference {
+  const name = inner.trim();
+  if (KNOWN.has(name)) return { kind: 'known', name: name as QueryVariable };
+  if (language === 'loki' && (!IDENTIFIER.test(name) || LOKI_BUILTINS.has(name))) return { kind: 'foreign' };
+  return { kind: 'unknown', text: `{{${inner}}}` };
+}
+
+/**
+ * Values go inside double-quoted PromQL/LogQL strings (`job="{{service}}"`); escaping backslash and double
+ * quote keeps a value from ending the string. Only those two: both lexers reject an escaped single quote
+ * inside a double-quoted string.
+ */
+function escapeValue(value: string): string {
+  return value.replace(/[\\"]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Substitutes the known variables into a query template. Throws a VigilError (`QUERY_TEMPLATE`) when the
+ * template uses `{{version}}`/`{{previousVersion}}` and no value is given (e.g. outside a watch) — the
+ * caller reports the check as inconclusive rather than querying with an empty label.
+ *
+ * @example
+ *   renderQuery('rate(x{job="{{service}}"}[{{window}}])', { windowMs: 300_000, service: 'prep-api' })
+ *   // 'rate(x{job="prep-api"}[5m])'
+ */
+export function renderQuery(
+  template: string,
+  vars: QueryVars,
+  language: QueryLanguage = 'prometheus',
+): string {
+  return template.replace(TEMPLATE, (whole, inner: string) => {
+    const ref = classify(inner, language);
+    if (ref.kind === 'foreign') return whole;
+    if (ref.kind === 'unknown')
+      throw new VigilError('QUERY_TEMPLATE', `unknown template variable ${ref.text}`);
+    if (ref.name === 'window') return formatDuration(vars.windowMs);
+    const value = vars[ref.name];
+    if (value === undefined || value === '') {
+      throw new VigilError(
+        'QUERY_TEMPLATE',
+        `the query uses {{${ref.name}}} but no ${ref.name} is known here`,
+      );
+    }
+    return escapeValue(value);
+  });
+}
+
+/** Placeholders that parse wherever a variable may stand: a range (`[5m]`), a string, or a name. */
+const PLACEHOLDERS: Record<QueryVariable, string> = {
+  window: '5m',
+  service: 'vigil_service',
+  version: 'vigil_version',
+  previousVersion: 'vigil_previous_version',
+};
+
+/** Where a piece of the rendered query came from: literal text maps 1:1, a placeholder maps to its `{{`. */
+interface Segment {
+  renderedAt: number;
+  templateAt: number;
+  literal: boolean;
+}
+
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - (before.lastIndexOf('\n') + 1) + 1;
+  return `${line}:${column}`;
+}
+
+const PARSERS: Record<QueryLanguage, { parser: LRParser; name: string }> = {
+  prometheus: { parser: promqlParser, name: 'PromQL' },
+  loki: { parser: logqlParser, name: 'LogQL' },
+};
+
+/** A template with its variables replaced by placeholders, and a map back to template positions. */
+interface Placeholdered {
+  rendered: string;
+  unknown: string[];
+  toTemplate: (offset: number) => number;
+}
+
+function withPlaceholders(language: QueryLanguage, template: string, unknownAs: string): Placeholdered {
+  const segments: Segment[] = [];
+  const unknown: string[] = [];
+  let rendered = '';
+  let last = 0;
+  for (const match of template.matchAll(TEMPLATE)) {
+    const ref = classify(match[1] ?? '', language);
+    if (ref.kind === 'foreign') continue;
+    segments.push({ renderedAt: rendered.length, templateAt: last, literal: true });
+    rendered += template.slice(last, match.index);
+    segments.push({ renderedAt: rendered.length, templateAt: match.index, literal: false });
+    if (ref.kind === 'unknown') unknown.push(ref.text);
+    rendered += ref.kind === 'unknown' ? unknownAs : PLACEHOLDERS[ref.name];
+    last = match.index + match[0].length;
+  }
+  segments.push({ renderedAt: rendered.length, templateAt: last, literal: true });
+  rendered += template.slice(last);
+  const toTemplate = (offset: number): number => {
+    const segment = segments.findLast((s) => s.renderedAt <= offset) ?? {
+      renderedAt: 0,
+      templateAt: 0,
+      literal: true,
+    };
+    return segment.literal ? segment.templateAt + (offset - segment.renderedAt) : segment.templateAt;
+  };
+  return { rendered, unknown, toTemplate };
+}
+
+/** The first syntax error of a placeholdered query, located in the template; undefined when it parses. */
+function syntaxError(language: QueryLanguage, template: string, query: Placeholdered): string | undefined {
+  const { parser, name } = PARSERS[language];
+  const { rendered, toTemplate } = query;
+  const end = rendered.trimEnd().length;
+  let message: string | undefined;
+  parser.parse(rendered).iterate({
+    enter: (node) => {
+      if (message !== undefined) return false;
+      if (!node.type.isError) return true;
+      // An error past the last token means something is missing: point just after the last character.
+      const where = lineColumn(template, toTemplate(Math.min(node.from, end)));
+      const text =
+        rendered.slice(node.from, node.to) || (/^(?:[\w.:]+|\S)/.exec(rendered.slice(node.from))?.[0] ?? '');
+      message =
+        node.from >= end
+          ? `${name} syntax error at ${where}: unexpected end of query`
+          : `${name} syntax error at ${where}: unexpected "${text}"`;
+      return false;
+    },
+  });
+  return message;
+}
+
+/**
+ * Checks a query template: unknown template variables, then syntax (PromQL via lezer-promql, LogQL via
+ * lezer-logql, after replacing variables with placeholders: `{{window}}` becomes `5m` so a range selector
+ * stays valid), and that a LogQL SLI is a metric query. Returns one message per problem; positions are
+ * line:column in the template as written.
+ *
+ * @example lintQuery('prometheus', 'sum(rate(x[{{window}}])') // ['PromQL syntax error at 1:24: unexpected end of query']
+ */
+export function lintQuery(language: QueryLanguage, template: string): string[] {
+  const asName = withPlaceholders(language, template, 'vigil_unknown');
+  const problems = asName.unknown.map(
+    (text) => `unknown template variable ${text} (known: ${QUERY_VARIABLES.join(', ')})`,
+  );
+  if (asName.rendered.trim() === '') return [...problems, 'query is empty'];
+  const error = syntaxError(language, template, asName);
+  // An unknown variable may stand where a duration belongs: it is already reported, so no second error for it.
+  const retry = error !== undefined && asName.unknown.length > 0;
+  const syntax = retry ? syntaxError(language, template, withPlaceholders(language, template, '5m')) : error;
+  if (syntax !== undefined) problems.push(syntax);
+  else if (
+    language === 'loki' &&
+    PARSERS.loki.parser.parse(asName.rendered).topNode.firstChild?.firstChild?.name === 'LogExpr'
+  ) {
+    problems.push(
+      'a Loki SLI needs a metric query such as sum(count_over_time({app="x"} |= "error" [{{window}}]))',
+    );
+  }
+  return problems;
+}

@@ -1,0 +1,176 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import type { Located } from './definitions.js';
+import { formatPath, type PathSegment, type ProblemList } from './problems.js';
+import type { ProbeConfig, RootConfig, SloConfig } from './schema.js';
+
+/*
+ * Checks that need more than one field or more than one file: names unique across files, references that
+ * resolve, secrets strong enough where a target is on, and files that must exist.
+ */
+
+/** Webhook secrets sign rollback requests (HMAC-SHA256); shorter ones are guessable. */
+export const MIN_SECRET_LENGTH = 16;
+
+export interface SemanticInput {
+  rootFile: string;
+  /** Absolute folder of the root file; relative paths in config resolve against it. */
+  rootDir: string;
+  /** The root file's folder as the user gave it, for showing paths. */
+  displayDir: string;
+  /** The root config, or the top-level sections of it that are valid when the whole is not. */
+  root: Partial<RootConfig> | undefined;
+  /** Top-level sections of the root file that failed validation (their checks here are skipped). */
+  invalidSections: ReadonlySet<string>;
+  probes: readonly Located<ProbeConfig>[];
+  slos: readonly Located<SloConfig>[];
+  probeNames: readonly Located<string>[];
+  sloNames: readonly Located<string>[];
+}
+
+function listed(names: Iterable<string>): string {
+  const all = [...names];
+  return all.length === 0 ? 'none defined' : all.join(', ');
+}
+
+function checkUnique(kind: string, names: readonly Located<string>[], problems: ProblemList): void {
+  const first = new Map<string, Located<string>>();
+  for (const name of names) {
+    const seen = first.get(name.value);
+    if (seen === undefined) first.set(name.value, name);
+    else {
+      const where = `${seen.file}:${formatPath(seen.path)}`;
+      problems.add(
+        name.file,
+        name.path,
+        `duplicate ${kind} name "${name.value}" (first defined at ${where})`,
+      );
+    }
+  }
+}
+
+function checkSlo(
+  slo: Located<SloConfig>,
+  input: SemanticInput,
+  probeNames: Set<string>,
+  problems: ProblemList,
+) {
+  const { value: check, file } = slo;
+  const at = (...rest: PathSegment[]) => [...slo.path, ...rest];
+  if (check.source === 'probes') {
+    if (check.sli !== undefined && !probeNames.has(check.sli.probe)) {
+      problems.add(
+        file,
+        at('sli', 'probe'),
+        `unknown probe "${check.sli.probe}" (probes: ${listed(probeNames)})`,
+      );
+    }
+    return;
+  }
+  if (
+    check.baseline?.test === 'proportion' &&
+    (check.total === undefined || (check.good ?? check.bad) === undefined)
+  ) {
+    problems.add(file, at('baseline', 'test'), 'test: proportion needs good (or bad) and total queries');
+  }
+  const sources = input.root?.sources;
+  const source = sources?.[check.source];
+  if (sources !== undefined && (source === undefined || source.url === '')) {
+    problems.add(
+      file,
+      at('source'),
+      `source ${check.source} is not configured (set sources.${check.source}.url in ${input.rootFile})`,
+    );
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function checkRoot(input: SemanticInput, root: Partial<RootConfig>, problems: ProblemList): void {
+  const file = input.rootFile;
+  const profiles = Object.keys(root.loadtests?.profiles ?? {});
+  // A loadtests section that is itself invalid would make every profile look unknown.
+  const profilesKnown = !input.invalidSections.has('loadtests');
+  const profileProblem = (name: string) =>
+    `unknown load profile "${name}" (loadtests.profiles: ${listed(profiles)})`;
+  const loadProfile = root.watch?.loadProfile;
+  if (profilesKnown && loadProfile !== undefined && !profiles.includes(loadProfile)) {
+    problems.add(file, ['watch', 'loadProfile'], profileProblem(loadProfile));
+  }
+  for (const [index, entry] of (root.loadtests?.schedule ?? []).entries()) {
+    if (!profiles.includes(entry.profile)) {
+      problems.add(file, ['loadtests', 'schedule', index, 'profile'], profileProblem(entry.profile));
+    }
+  }
+  const targets = [
+    ...(root.actions?.rollback ?? []).map((target, index) => ({
+      target,
+      path: ['actions', 'rollback', index],
+      required: true,
+    })),
+    ...(root.actions?.notify ?? []).map((target, index) => ({
+      target,
+      path: ['actions', 'notify', index],
+      required: false,
+    })),
+  ];
+  for (const { target, path: at, required } of targets) {
+    if (target.url === '') continue;
+    if (target.secret === '') {
+      if (required) {
+        problems.add(
+          file,
+          [...at, 'secret'],
+          `required (${MIN_SECRET_LENGTH} or more characters) when url is set`,
+        );
+      }
+    } else if (target.secret.length < MIN_SECRET_LENGTH) {
+      problems.add(
+        file,
+        [...at, 'secret'],
+        `too short (${target.secret.length} characters; ${MIN_SECRET_LENGTH} or more required)`,
+      );
+    }
+  }
+}
+
+/**
+ * Runs every cross-field and cross-file check, recording problems. Paths of files that must exist (load
+ * profile scripts, probe CA files) are checked relative to the root file's folder.
+ *
+ * @example await checkSemantics({ rootFile: 'vigil.yaml', rootDir: '/srv', displayDir: '.', root, probes, slos, probeNames, sloNames }, problems);
+ */
+export async function checkSemantics(input: SemanticInput, problems: ProblemList): Promise<void> {
+  checkUnique('probe', input.probeNames, problems);
+  checkUnique('SLO', input.sloNames, problems);
+  const probeNames = new Set(input.probeNames.map((name) => name.value));
+  for (const slo of input.slos) checkSlo(slo, input, probeNames, problems);
+  if (input.root !== undefined) checkRoot(input, input.root, problems);
+
+  const mustExist: { file: string; at: readonly PathSegment[]; target: string }[] = [];
+  for (const [name, profile] of Object.entries(input.root?.loadtests?.profiles ?? {})) {
+    mustExist.push({
+      file: input.rootFile,
+      at: ['loadtests', 'profiles', name, 'script'],
+      target: profile.script,
+    });
+  }
+  for (const probe of input.probes) {
+    const caFile = probe.value.tls?.caFile;
+    if (caFile !== undefined)
+      mustExist.push({ file: probe.file, at: [...probe.path, 'tls', 'caFile'], target: caFile });
+  }
+  for (const entry of mustExist) {
+    if (!(await exists(path.resolve(input.rootDir, entry.target)))) {
+      const shown = path.isAbsolute(entry.target) ? entry.target : path.join(input.displayDir, entry.target);
+      problems.add(entry.file, entry.at, `file not found: ${shown}`);
+    }
+  }
+}
