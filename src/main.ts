@@ -21,6 +21,9 @@ runCli(args, {
 }).then(
   (code) => {
     process.exitCode = code;
+    // The daemon's own handles (sockets, timers of a stop cut short by a second signal) must not keep
+    // the process alive once serve/demo has decided to exit.
+    if (args[0] === 'serve' || args[0] === 'demo') setImmediate(() => process.exit(code));
   },
   (error: unknown) => {
     process.stderr.write(`vigil: ${error instanceof Error ? error.message : String(error)}\n`);

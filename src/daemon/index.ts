@@ -1,0 +1,366 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Agent } from 'undici';
+import { sloViolationAlert } from '../actions/alertmanager.js';
+import { alertKeys, createActions } from '../actions/index.js';
+import { createWatchHooks, deliveryTimelineEvent } from '../actions/watch-hooks.js';
+import { type Clock, systemClock } from '../clock.js';
+import { configWarnings as loaderWarnings } from '../config/load.js';
+import type { VigilConfig } from '../config/schema.js';
+import { errorMessage, formatProblem } from '../errors.js';
+import { createContinuousEvaluator } from '../evaluator/continuous.js';
+import { evaluateChecks, snapshotValues } from '../evaluator/evaluate.js';
+import { createLoadRunner, type LoadRunner } from '../loadtest/runner.js';
+import { type LoadSchedule, startLoadSchedule } from '../loadtest/schedule.js';
+import { createProber, type Prober } from '../prober/service.js';
+import { buildApp } from '../server/app.js';
+import { createHealthReporter } from '../server/health.js';
+import { configWarnings, dependencyChecks } from '../server/health-checks.js';
+import { listen } from '../server/listen.js';
+import { watchRoutes } from '../server/routes/watches.js';
+import { createSources, type Sources } from '../sources/index.js';
+import { openDatabase } from '../store/db.js';
+import { createProbeRollups } from '../store/rollups.js';
+import { createSnapshotReader, pruneSnapshots, saveSnapshots } from '../store/snapshots.js';
+import { createWatchStore } from '../store/watches.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import { VERSION } from '../version.js';
+import { WatchManager } from '../watch/manager.js';
+import type { WatchDeps, WatchSettings } from '../watch/types.js';
+import { syntheticProbeChecks } from './probe-checks.js';
+
+export interface DaemonOptions {
+  config: VigilConfig;
+  logger: Logger;
+  /** PATH, used to find a bare `k6`. */
+  searchPath: string;
+  clock?: Clock;
+  /** Default metrics (process, GC) on; tests that build many daemons turn them off. */
+  defaultMetrics?: boolean;
+}
+
+export interface Daemon {
+  readonly app: FastifyInstance;
+  readonly metrics: Metrics;
+  readonly watches: WatchManager;
+  readonly config: () => VigilConfig;
+  /** Starts probing, evaluation, deliveries and resumes watches, then listens; resolves with the bound port. */
+  start(): Promise<{ address: string; port: number }>;
+  /** SIGHUP: swaps in a validated config (probes, SLOs, token, rate limit, webhook targets). */
+  reload(next: VigilConfig): void;
+  /** Graceful stop: not ready, no new work, in-flight work under `deadlineMs`, store closed. */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+const RETENTION_SWEEP_MS = 3_600_000;
+
+function watchSettings(config: VigilConfig): WatchSettings {
+  const w = config.root.watch;
+  const smokeIntervals = config.probes.filter((p) => p.kind === 'smoke').map((p) => p.interval);
+  return {
+    durationMs: w.duration,
+    phases: w.phases,
+    ...(w.loadProfile !== undefined ? { loadProfile: w.loadProfile } : {}),
+    evaluationIntervalMs: w.evaluationInterval,
+    smokeTimeoutMs: w.smokeTimeout,
+    failureLimit: w.failureLimit,
+    inconclusiveLimitMs: w.inconclusiveLimit,
+    ...(w.initialDelay !== undefined ? { initialDelayMs: w.initialDelay } : {}),
+    smokeRetryMs: smokeIntervals.length > 0 ? Math.min(...smokeIntervals) : 15_000,
+  };
+}
+
+/**
+ * Wires every part of the daemon from one loaded config: store, metrics, probes, sources, evaluator,
+ * watches, actions, k6 and the HTTP app. Building it opens the store but starts nothing; `start()`
+ * does. This is the one place that knows how the parts fit.
+ *
+ * @example
+ *   const daemon = await createDaemon({ config, logger, searchPath: process.env.PATH ?? '' });
+ *   const { port } = await daemon.start();
+ *   process.once('SIGTERM', () => daemon.stop().then(() => process.exit(0)));
+ */
+export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  let config = options.config;
+  const metrics = createMetrics({ version: VERSION, defaultMetrics: options.defaultMetrics !== false });
+  const db = openDatabase(config.root.storage.path);
+  const dispatcher = new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
+  const rollups = createProbeRollups(db);
+  const snapshots = createSnapshotReader(db);
+  const watchStore = createWatchStore(db);
+  const configDir = path.dirname(config.file);
+  let ready = false;
+  let stopping = false;
+  const background = new AbortController();
+
+  const sources: Sources = {};
+  const rebuildSources = (): void => {
+    for (const key of Object.keys(sources) as (keyof Sources)[]) delete sources[key];
+    Object.assign(
+      sources,
+      createSources(config.root, {
+        dispatcher,
+        metrics,
+        logger: logger.child({ component: 'sources' }),
+        rollups,
+      }),
+    );
+  };
+  rebuildSources();
+
+  const actions = createActions({
+    db,
+    service: config.root.service,
+    actions: config.root.actions,
+    ...(config.root.alertmanager ? { alertmanager: config.root.alertmanager } : {}),
+    clock,
+    dispatcher,
+    logger: logger.child({ component: 'actions' }),
+    metrics,
+    userAgent: `vigil/${VERSION}`,
+    configFile: config.file,
+    onAttempt: (attempt) => {
+      if (!attempt.watchId) return;
+      try {
+        watchStore.appendEvent(attempt.watchId, deliveryTimelineEvent(attempt));
+      } catch (error) {
+        logger.warn({ err: errorMessage(error) }, 'cannot record a delivery in the watch timeline');
+      }
+    },
+  });
+
+  let prober: Prober = createProber({
+    config,
+    clock,
+    metrics,
+    logger: logger.child({ component: 'prober' }),
+    rollups,
+  });
+
+  const loadtests = config.root.loadtests;
+  const loadRunner: LoadRunner | undefined = loadtests
+    ? createLoadRunner({
+        k6Path: loadtests.k6,
+        profiles: loadtests.profiles,
+        targetBaseUrl: config.root.target.baseUrl,
+        db,
+        clock,
+        logger,
+        metrics,
+        gracePeriodMs: loadtests.gracePeriod,
+        cwd: configDir,
+        searchPath: options.searchPath,
+      })
+    : undefined;
+  let loadSchedule: LoadSchedule | undefined;
+
+  const watchDeps: WatchDeps = {
+    db,
+    clock,
+    logger: logger.child({ component: 'watch' }),
+    metrics,
+    runSmokeProbes: async (_signal, only) => {
+      const smoke = config.probes.filter((p) => p.kind === 'smoke').map((p) => p.name);
+      const names = only ? smoke.filter((n) => only.includes(n)) : smoke;
+      return names.length === 0 ? [] : prober.scheduler.runOnce(names);
+    },
+    evaluate: async (context, signal) => {
+      const checks = await evaluateChecks(config.slos, {
+        sources,
+        at: context.at,
+        deployedAt: context.deployedAt,
+        windowMs: config.root.watch.window,
+        vars: context.vars,
+        watchId: context.watchId,
+        snapshots,
+        signal,
+      });
+      return [
+        ...checks,
+        ...syntheticProbeChecks(
+          config.probes,
+          prober.scheduler.states(),
+          prober.scheduler.latest(),
+          context.at,
+        ),
+      ];
+    },
+    ...(loadRunner && config.root.watch.loadProfile
+      ? {
+          runLoad: async (watchId: string, signal: AbortSignal, onProgress: (line: string) => void) => {
+            const profile = config.root.watch.loadProfile as string;
+            const result = await loadRunner.run(profile, {
+              watchId,
+              trigger: 'watch',
+              signal,
+              onProgress: (p) =>
+                onProgress(
+                  `k6 ${profile}: ${Math.round(p.elapsedMs / 1000)}s, ${p.vus ?? '?'} VUs, ${p.requests ?? 0} requests, ` +
+                    `failed ${p.failedRate === null || p.failedRate === undefined ? '?' : (p.failedRate * 100).toFixed(2)} %, ` +
+                    `p95 ${p.p95Ms === null || p.p95Ms === undefined ? '?' : p.p95Ms.toFixed(0)} ms`,
+                ),
+            });
+            return result.check;
+          },
+        }
+      : {}),
+    saveSnapshots: (tx, snapshot) => saveSnapshots(tx, snapshot),
+    ...createWatchHooks(actions, clock),
+  };
+  const watches = new WatchManager(watchDeps, watchSettings(config));
+
+  const continuous = createContinuousEvaluator({
+    slos: () => config.slos,
+    sources,
+    clock,
+    metrics,
+    logger: logger.child({ component: 'evaluator' }),
+    intervalMs: config.root.watch.evaluationInterval,
+    windowMs: config.root.watch.window,
+    vars: () => {
+      const last = watchStore.last(config.root.service);
+      return {
+        service: config.root.service,
+        ...(last ? { version: last.version } : {}),
+        ...(last?.previousVersion ? { previousVersion: last.previousVersion } : {}),
+      };
+    },
+    lastDeployAt: () => watchStore.last(config.root.service)?.startedAt,
+    snapshots,
+    onEvaluation: (_states, checks) => {
+      for (const check of checks) {
+        const slo = config.slos.find((s) => s.name === check.name);
+        if (!slo || check.shadow) continue;
+        const key = alertKeys.slo(check.name);
+        if (check.result === 'fail') {
+          actions.alerts.fire(
+            key,
+            sloViolationAlert(check, {
+              service: config.root.service,
+              severity: slo.severity ?? (slo.critical ? 'page' : 'ticket'),
+            }),
+          );
+        } else if (check.result === 'pass' || check.result === 'warn') {
+          actions.alerts.resolve(key);
+        }
+      }
+    },
+  });
+
+  const health = createHealthReporter({
+    clock,
+    checks: () => {
+      const checks = dependencyChecks(config.root, {
+        db,
+        dispatcher,
+        ...(loadtests ? { k6Command: loadtests.k6 } : {}),
+        searchPath: options.searchPath,
+      });
+      if (loadRunner) {
+        checks.k6 = async (signal) => {
+          const k6 = await loadRunner.health(signal);
+          return k6.status === 'disabled' ? { status: 'ok' } : k6;
+        };
+      }
+      return checks;
+    },
+    warnings: () => [
+      ...configWarnings(config.root),
+      ...actions.disabledTargets().map((key) => `webhook target ${key} is off (empty url)`),
+    ],
+  });
+
+  const app = await buildApp({
+    logger,
+    metrics,
+    health,
+    apiToken: () => config.root.server.apiToken,
+    rateLimit: () => ({
+      max: config.root.server.rateLimit.max,
+      windowMs: config.root.server.rateLimit.window,
+    }),
+    isReady: () => ready && !stopping,
+    isShuttingDown: () => stopping,
+    probes: () => prober.scheduler.latest(),
+    slos: () => continuous.getStates(),
+    routes: [watchRoutes(watches)],
+  });
+
+  async function retentionLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const removed = pruneSnapshots(db, clock.now() - config.root.storage.retention);
+        if (removed > 0) logger.debug({ removed }, 'pruned old SLI snapshots');
+      } catch (error) {
+        logger.error({ err: errorMessage(error) }, 'cannot prune SLI snapshots');
+      }
+      await clock.sleep(RETENTION_SWEEP_MS, signal).catch(() => {});
+    }
+  }
+
+  function startSchedule(): void {
+    if (loadRunner && config.root.loadtests && config.root.loadtests.schedule.length > 0) {
+      loadSchedule = startLoadSchedule({
+        entries: config.root.loadtests.schedule,
+        runner: loadRunner,
+        logger: logger.child({ component: 'loadtest-schedule' }),
+      });
+    }
+  }
+
+  return {
+    app,
+    metrics,
+    watches,
+    config: () => config,
+    async start() {
+      for (const warning of loaderWarnings(config)) logger.warn(formatProblem(warning));
+      const bound = await listen(app, config.root.server.listen);
+      actions.start();
+      prober.start();
+      void continuous.run(background.signal);
+      void retentionLoop(background.signal);
+      startSchedule();
+      const resumed = watches.start();
+      if (resumed > 0) logger.info({ resumed }, 'resumed running watches');
+      ready = true;
+      logger.info({ address: bound.address, port: bound.port, version: VERSION }, 'vigil is serving');
+      return bound;
+    },
+    reload(next) {
+      actions.reload(next.root.actions);
+      const previousProber = prober;
+      config = next;
+      rebuildSources();
+      prober = createProber({
+        config,
+        clock,
+        metrics,
+        logger: logger.child({ component: 'prober' }),
+        rollups,
+      });
+      if (ready) {
+        void previousProber.stop().then(() => prober.start());
+        void loadSchedule?.stop().then(startSchedule);
+      }
+      logger.info({ probes: next.probes.length, slos: next.slos.length }, 'configuration reloaded');
+    },
+    async stop(deadlineMs = config.root.server.shutdownTimeout) {
+      stopping = true;
+      const deadline = clock.now() + deadlineMs;
+      const left = (): number => Math.max(0, deadline - clock.now());
+      background.abort(new Error('shutting down'));
+      const closeApp = app.close();
+      await Promise.allSettled([prober.stop(), loadSchedule?.stop(), watches.stop()]);
+      const timer = setTimeout(() => app.server.closeAllConnections(), left());
+      await closeApp.catch(() => {});
+      clearTimeout(timer);
+      await actions.stop(left());
+      await dispatcher.close().catch(() => {});
+      db.close();
+    },
+  };
+}
