@@ -1,0 +1,129 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DemoFilesOptions {
+  dir: string;
+  targetUrl: string;
+  prometheusUrl?: string;
+  sinkUrl: string;
+  secret: string;
+  apiToken: string;
+}
+
+/** Watch timings short enough for the demo's two-minute budget, long enough for 1 s scrapes. */
+export const DEMO_WATCH = {
+  goodDurationS: 20,
+  evaluationIntervalS: 2,
+  windowS: 10,
+} as const;
+
+const PROBES = `# The demo service's probes: smoke checks that gate the deploy, and a booking journey.
+- name: health
+  kind: smoke
+  interval: 1s
+  timeout: 2s
+  request: { method: GET, path: /health }
+  expect:
+    - status: 200
+    - jsonPath: $.status
+      equals: ok
+    - jsonPath: $.dependencies.database
+      equals: ok
+    - latencyMs: { lt: 500 }
+- name: ready
+  kind: smoke
+  interval: 1s
+  timeout: 2s
+  request: { method: GET, path: /ready }
+  expect: [ { status: 200 } ]
+- name: live
+  kind: smoke
+  interval: 1s
+  timeout: 2s
+  request: { method: GET, path: /live }
+  expect: [ { status: 200 } ]
+- name: booking-journey
+  kind: synthetic
+  interval: 1s
+  timeout: 5s
+  failureThreshold: 2
+  steps:
+    - name: create
+      request: { method: POST, path: /api/bookings, json: { kitchenId: k-1, slot: "2026-12-01T10:00:00Z" } }
+      expect: [ { status: 201 } ]
+      extract: { bookingId: $.id }
+    - name: read
+      request: { method: GET, path: "/api/bookings/{{bookingId}}" }
+      expect: [ { status: 200 }, { jsonPath: $.id, equals: "{{bookingId}}" } ]
+  teardown:
+    - request: { method: DELETE, path: "/api/bookings/{{bookingId}}" }
+`;
+
+const PROMETHEUS_SLOS = `# SLO checks judged from the Prometheus that scrapes the demo service every second.
+- name: error-rate
+  source: prometheus
+  query: |
+    (sum(rate(http_requests_total{job="prep-api",route=~"/api/.*",code=~"5.."}[{{window}}])) or vector(0))
+    / sum(rate(http_requests_total{job="prep-api",route=~"/api/.*"}[{{window}}]))
+  objective: { lt: 0.01 }
+  critical: true
+- name: p95-latency
+  source: prometheus
+  query: histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="prep-api",route=~"/api/.*"}[{{window}}])))
+  objective: { lt: 0.5 }
+- name: journey-availability
+  source: probes
+  sli: { probe: booking-journey, measure: successRatio }
+  objective: { gte: 0.99 }
+`;
+
+const PROBE_SLOS = `# No Prometheus on PATH: SLO checks judged from Vigil's own probe results.
+- name: journey-availability
+  source: probes
+  sli: { probe: booking-journey, measure: successRatio }
+  objective: { gte: 0.99 }
+  critical: true
+- name: journey-p95-latency
+  source: probes
+  sli: { probe: booking-journey, measure: latencyP95 }
+  objective: { lt: 0.5 }
+`;
+
+/**
+ * Writes the demo's config (vigil.yaml, probes/, slo/) into `dir`, in the same shape as the shipped
+ * Prep config, so the demo exercises the real loader and validation. Returns the root file's path.
+ *
+ * @example const file = writeDemoFiles({ dir, targetUrl, sinkUrl, secret, apiToken });
+ */
+export function writeDemoFiles(options: DemoFilesOptions): string {
+  mkdirSync(join(options.dir, 'probes'), { recursive: true });
+  mkdirSync(join(options.dir, 'slo'), { recursive: true });
+  writeFileSync(join(options.dir, 'probes', 'demo.yaml'), PROBES);
+  writeFileSync(join(options.dir, 'slo', 'demo.yaml'), options.prometheusUrl ? PROMETHEUS_SLOS : PROBE_SLOS);
+  const root = [
+    'service: prep-api',
+    `target: { baseUrl: "${options.targetUrl}" }`,
+    `server: { listen: "127.0.0.1:0", apiToken: "${options.apiToken}" }`,
+    `storage: { path: "${join(options.dir, 'vigil.db')}" }`,
+    ...(options.prometheusUrl
+      ? [`sources: { prometheus: { url: "${options.prometheusUrl}", timeout: 2s } }`]
+      : []),
+    'probes: [probes/*.yaml]',
+    'slos: [slo/*.yaml]',
+    'watch:',
+    `  duration: ${DEMO_WATCH.goodDurationS}s`,
+    '  phases: [smoke, bake]',
+    `  evaluationInterval: ${DEMO_WATCH.evaluationIntervalS}s`,
+    `  window: ${DEMO_WATCH.windowS}s`,
+    '  smokeTimeout: 15s',
+    '  failureLimit: 2',
+    '  inconclusiveLimit: 30s',
+    'actions:',
+    '  rollback:',
+    `    - { name: demo-sink, url: "${options.sinkUrl}", secret: "${options.secret}", timeout: 2s }`,
+    '',
+  ].join('\n');
+  const file = join(options.dir, 'vigil.yaml');
+  writeFileSync(file, root);
+  return file;
+}

@@ -1,0 +1,229 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createDaemonClient } from '../cli/client.js';
+import { loadConfig } from '../config/load.js';
+import { createDaemon, type Daemon } from '../daemon/index.js';
+import { errorMessage } from '../errors.js';
+import type { WatchView } from '../watch/types.js';
+import { DEMO_WATCH, writeDemoFiles } from './files.js';
+import { type PrepService, startPrepService } from './prep-service.js';
+import { type DemoPrometheus, findOnPath, startDemoPrometheus } from './prometheus.js';
+import { startWebhookSink, type WebhookSink } from './sink.js';
+import { startTraffic, type Traffic } from './traffic.js';
+
+export interface DemoOptions {
+  /** Where the readable timeline goes (stderr for the CLI). */
+  out: Writable;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  /** Force the `probes` source even when prometheus is on PATH. */
+  withoutPrometheus?: boolean;
+}
+
+export interface DemoOutcome {
+  ok: boolean;
+  usedPrometheus: boolean;
+  good: WatchView | null;
+  bad: WatchView | null;
+  rollbackSignatureValid: boolean;
+  problems: string[];
+}
+
+const WARMUP_MS = 6_000;
+const BAD_DEADLINE_MS = 45_000;
+
+/**
+ * The whole story of DESIGN §10 on loopback: a Prep-like service, a signature-checking webhook sink,
+ * the daemon on a temporary store (and a real Prometheus when one is on PATH); deploy "good" and watch
+ * it pass; deploy "bad" and watch the verdict turn to fail with its reasons and the signed rollback arrive.
+ *
+ * @example const outcome = await runDemo({ out: process.stderr, env: process.env, signal });
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
+  const started = Date.now();
+  const say = (line: string): void => {
+    const t = ((Date.now() - started) / 1000).toFixed(1).padStart(5);
+    options.out.write(`[${t}s] ${line}\n`);
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-demo-'));
+  const outcome: DemoOutcome = {
+    ok: false,
+    usedPrometheus: false,
+    good: null,
+    bad: null,
+    rollbackSignatureValid: false,
+    problems: [],
+  };
+  let service: PrepService | undefined;
+  let sink: WebhookSink | undefined;
+  let prometheus: DemoPrometheus | undefined;
+  let daemon: Daemon | undefined;
+  let traffic: Traffic | undefined;
+  const logFile = join(dir, 'vigil.log');
+  try {
+    const secret = randomBytes(24).toString('hex');
+    const apiToken = randomBytes(24).toString('hex');
+    service = await startPrepService();
+    say(`prep-api demo service listening on ${service.url} (version "good")`);
+    sink = await startWebhookSink(secret);
+    say(`rollback webhook sink listening on ${sink.url} (verifies X-Vigil-Signature)`);
+    const binary = options.withoutPrometheus ? undefined : findOnPath('prometheus', options.env.PATH);
+    if (binary) {
+      prometheus = await startDemoPrometheus(binary, `127.0.0.1:${service.port}`, 'prep-api');
+      outcome.usedPrometheus = true;
+      say(`Prometheus (${binary}) scraping the service every 1s at ${prometheus.url}`);
+    } else {
+      say('prometheus is not on PATH: judging SLOs from Vigil\'s own probe results (source "probes")');
+    }
+    const file = writeDemoFiles({
+      dir,
+      targetUrl: service.url,
+      ...(prometheus ? { prometheusUrl: prometheus.url } : {}),
+      sinkUrl: sink.url,
+      secret,
+      apiToken,
+    });
+    const config = await loadConfig(file, {});
+    const logger = pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }));
+    daemon = await createDaemon({
+      config,
+      logger,
+      searchPath: options.env.PATH ?? '',
+      defaultMetrics: false,
+    });
+    const { port } = await daemon.start();
+    const server = `http://127.0.0.1:${port}`;
+    say(`vigil daemon serving on ${server} (store ${join(dir, 'vigil.db')})`);
+    traffic = startTraffic(service.url, { ratePerSecond: 20 });
+    say(`sending user traffic (bookings and payments, 20 req/s); warming up ${WARMUP_MS / 1000}s`);
+    await sleep(WARMUP_MS, options.signal);
+
+    const client = createDaemonClient({ server, token: apiToken, timeoutMs: 5_000 });
+    try {
+      say('── deploy 1: version "good" ──────────────────────────────────────');
+      service.deploy('good');
+      outcome.good = await follow(client, server, apiToken, { version: 'good', previousVersion: 'v0' }, say, {
+        timeoutMs: (DEMO_WATCH.goodDurationS + 30) * 1000,
+        signal: options.signal,
+      });
+      if (outcome.good.status !== 'passed') {
+        outcome.problems.push(`the good deploy ended ${outcome.good.status}, expected passed`);
+      }
+
+      say('── deploy 2: version "bad" (errors and slow answers) ─────────────');
+      service.deploy('bad');
+      outcome.bad = await follow(client, server, apiToken, { version: 'bad', previousVersion: 'good' }, say, {
+        timeoutMs: BAD_DEADLINE_MS,
+        signal: options.signal,
+      });
+      if (outcome.bad.status !== 'failed') {
+        outcome.problems.push(`the bad deploy ended ${outcome.bad.status}, expected failed`);
+      } else {
+        say('reasons:');
+        for (const reason of outcome.bad.reasons) say(`  • ${reason}`);
+        const badId = outcome.bad.id;
+        const delivery = await sink.waitFor(
+          (d) => d.event === 'rollback' && d.idempotencyKey.startsWith(badId),
+          20_000,
+        );
+        outcome.rollbackSignatureValid = delivery.signatureValid;
+        say(
+          `rollback webhook arrived: delivery ${delivery.deliveryId}, Idempotency-Key ${delivery.idempotencyKey}, ` +
+            `signature ${delivery.signatureValid ? 'valid ✔' : `INVALID (${delivery.signatureError})`}`,
+        );
+        if (!delivery.signatureValid) outcome.problems.push('the rollback webhook signature did not verify');
+        const rollbacks = sink.deliveries.filter((d) => d.event === 'rollback').length;
+        if (rollbacks !== 1) outcome.problems.push(`expected exactly one rollback webhook, got ${rollbacks}`);
+      }
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    outcome.problems.push(errorMessage(error));
+  } finally {
+    await traffic?.stop().catch(() => {});
+    await daemon?.stop(5_000).catch(() => {});
+    await prometheus?.stop().catch(() => {});
+    await sink?.close().catch(() => {});
+    await service?.close().catch(() => {});
+    if (outcome.problems.length === 0) rmSync(dir, { recursive: true, force: true });
+  }
+  outcome.ok = outcome.problems.length === 0;
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (outcome.ok) {
+    say(
+      `demo finished in ${seconds}s: good deploy passed, bad deploy failed, signed rollback delivered once`,
+    );
+  } else {
+    say(`demo FAILED after ${seconds}s:`);
+    for (const problem of outcome.problems) say(`  ✘ ${problem}`);
+    say(`daemon log kept at ${logFile}`);
+  }
+  return outcome;
+}
+
+type Say = (line: string) => void;
+
+/** Starts a watch through the API (as CI would) and prints its timeline until it ends. */
+async function follow(
+  client: ReturnType<typeof createDaemonClient>,
+  server: string,
+  token: string,
+  deploy: { version: string; previousVersion: string },
+  say: Say,
+  options: { timeoutMs: number; signal: AbortSignal },
+): Promise<WatchView> {
+  const created = await client.startWatch({ service: 'prep-api', ...deploy }, options.signal);
+  say(`watch ${created.id} started for prep-api ${deploy.version} (duration ${created.duration})`);
+  const deadline = Date.now() + options.timeoutMs;
+  let shown = 0;
+  let lastChecks = '';
+  for (;;) {
+    await client.verdict(created.id, { waitMs: 3_000 }, options.signal).catch(() => undefined);
+    const watch = await getWatch(server, token, created.id, options.signal);
+    for (const event of watch.timeline.slice(shown)) say(`  ${event.type.padEnd(10)} ${event.message}`);
+    shown = watch.timeline.length;
+    const checks = watch.checks
+      .map((c) => `${c.name}=${c.result}${c.value === null ? '' : `(${formatNumber(c.value)})`}`)
+      .join(' ');
+    if (checks && checks !== lastChecks && watch.status === 'running') say(`  checks     ${checks}`);
+    lastChecks = checks;
+    if (watch.status !== 'running') {
+      say(`watch ${watch.id}: status ${watch.status}, verdict ${watch.verdict}`);
+      return watch;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`watch ${created.id} for ${deploy.version} did not end in time`);
+  }
+}
+
+async function getWatch(server: string, token: string, id: string, signal: AbortSignal): Promise<WatchView> {
+  const res = await fetch(`${server}/api/v1/watches/${id}`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
+  });
+  if (!res.ok) throw new Error(`GET /api/v1/watches/${id} answered ${res.status}`);
+  return (await res.json()) as WatchView;
+}
+
+function formatNumber(value: number): string {
+  return Math.abs(value) >= 100 || Number.isInteger(value) ? String(Math.round(value)) : value.toPrecision(3);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
