@@ -190,8 +190,10 @@ async function follow(
     const checks = watch.checks
       .map((c) => `${c.name}=${c.result}${c.value === null ? '' : `(${formatNumber(c.value)})`}`)
       .join(' ');
-    if (checks && checks !== lastChecks && watch.status === 'running') say(`  checks     ${checks}`);
-    lastChecks = checks;
+    // Print the check line when a result changes, not on every new value.
+    const results = watch.checks.map((c) => `${c.name}=${c.result}`).join(' ');
+    if (checks && results !== lastChecks && watch.status === 'running') say(`  checks     ${checks}`);
+    lastChecks = results;
     if (watch.status !== 'running') {
       say(`watch ${watch.id}: status ${watch.status}, verdict ${watch.verdict}`);
       return watch;

@@ -20,4 +20,45 @@ export interface CheckResult {
   /** True for `mode: shadow` checks: reported, never failing the watch. */
   shadow?: boolean;
   critical?: boolean;
+  /** Per-check override of the watch's failureLimit (SLO config); `critical` means 1. */
+  failureLimit?: number;
+  /** Per-check override of the watch's initialDelay, in ms. */
+  initialDelayMs?: number;
+  /** False when the evaluation fell within initialDelay and does not count towards failures. */
+  counted?: boolean;
+  /** Short phrase naming the broken bound, for verdict reasons: `0.034 ≥ objective 0.01`. */
+  violation?: string;
+  /** Where the baseline came from (`pre-deploy`, `offset 7d`, …), when the check has one. */
+  baselineFrom?: string;
+  /** For checks with a target and budgetWindow: share of the error budget left (1 untouched, <0 overspent). */
+  errorBudgetRemaining?: number | null;
+  /** For checks with a target and budgetWindow: burn rate per window (`5m` … `3d`), null without data. */
+  burnRates?: Record<string, number | null>;
+}
+
+/** A stored baseline value, or why there is none. */
+export type BaselineLookup = { value: number; description: string } | { value: null; reason: string };
+
+/**
+ * Read side of the SLI snapshot store (src/store/snapshots.ts), for `previous-watch` and `pinned`
+ * baselines: values recorded by earlier watches at the same elapsed time since their deploy.
+ */
+export interface SnapshotReader {
+  /** Aggregate of the last `count` passed watches of the service (excluding `excludeWatchId`). */
+  previousWatches(query: {
+    service: string;
+    slo: string;
+    elapsedMs: number;
+    count: number;
+    aggregate: 'mean' | 'median';
+    excludeWatchId?: string;
+  }): BaselineLookup;
+  /** The value of one named watch, or of the latest watch of one version. */
+  pinned(query: {
+    service: string;
+    slo: string;
+    elapsedMs: number;
+    watchId?: string;
+    version?: string;
+  }): BaselineLookup;
 }

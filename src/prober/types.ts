@@ -4,7 +4,13 @@ import type { ProbeConfig } from '../config/schema.js';
 export type FailureClass = 'dns' | 'connect' | 'tls' | 'timeout' | 'http' | 'assertion' | 'extract';
 
 /** Classes a retry may cure: the network or the server's transport, never what the service answered. */
-export const NETWORK_FAILURE_CLASSES: ReadonlySet<FailureClass> = new Set(['dns', 'connect', 'tls', 'timeout', 'http']);
+export const NETWORK_FAILURE_CLASSES: ReadonlySet<FailureClass> = new Set([
+  'dns',
+  'connect',
+  'tls',
+  'timeout',
+  'http',
+]);
 
 /** Why a probe failed, with a message that names the actual value beside the expected one. */
 export interface ProbeFailure {
@@ -62,6 +68,8 @@ export interface ProbeResult {
   attempts?: number;
   /** The failed attempts before the reported one, oldest first (absent when none were retried). */
   retried?: RetriedAttempt[];
+  /** A teardown step not run, and why (the variables it needs were never extracted). */
+  skipped?: string;
   /** Set when the response body passed maxBodyBytes and only its start was read. */
   bodyTruncated?: boolean;
   /** Set when the daemon itself was late or its event loop busy, so a slow result may be ours. */

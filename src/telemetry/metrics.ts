@@ -137,6 +137,12 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
       labelNames: ['profile', 'result'] as const,
       registers,
     }),
+    loadtestProgress: new Gauge({
+      name: 'vigil_loadtest_progress',
+      help: 'Live figures of the running k6 profile (vus, requests, failed_ratio, p95_seconds, elapsed_seconds); removed when the run ends.',
+      labelNames: ['profile', 'measure'] as const,
+      registers,
+    }),
     configLastReloadSuccessful: new Gauge({
       name: 'vigil_config_last_reload_successful',
       help: 'Whether the last configuration reload succeeded.',
