@@ -58,7 +58,12 @@ export async function runServe(ctx: Parameters<Command>[0], signals: SignalSourc
   try {
     logger = loggerFromEnv(ctx.env);
     config = await loadConfig(file, ctx.env);
-    daemon = await createDaemon({ config, logger, searchPath: ctx.env.PATH ?? '' });
+    daemon = await createDaemon({
+      config,
+      logger,
+      searchPath: ctx.env.PATH ?? '',
+      ...(ctx.env.HOME ? { home: ctx.env.HOME } : {}),
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       ctx.stderr.write(`vigil serve: invalid configuration (${error.problems.length} problems)\n`);

@@ -194,7 +194,11 @@ function convertSlo(ctx: Context, doc: Obj, index: number, problemsSoFar: () => 
   };
   if (objective.op !== undefined || objective.value !== undefined) {
     if (fields?.query === undefined) report(where, 'op and value belong to a thresholdMetric');
-    else check.objective = { [String(objective.op)]: objective.value };
+    else {
+      check.objective = { [String(objective.op)]: objective.value };
+      // A threshold SLI (e.g. a P95) is not an error ratio: judging it by burn rate would read 0.3 s as 30x.
+      check.burnRate = false;
+    }
   }
   // A check with problems already explained would only add follow-on schema errors.
   return problemsSoFar() > before ? undefined : check;

@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
+import { validateCron } from '../loadtest/schedule.js';
 import type { Located } from './definitions.js';
 import { formatPath, type PathSegment, type ProblemList } from './problems.js';
 import type { ProbeConfig, RootConfig, SloConfig } from './schema.js';
@@ -108,6 +109,8 @@ function checkRoot(input: SemanticInput, root: Partial<RootConfig>, problems: Pr
     if (!profiles.includes(entry.profile)) {
       problems.add(file, ['loadtests', 'schedule', index, 'profile'], profileProblem(entry.profile));
     }
+    const cronProblem = validateCron(entry.cron);
+    if (cronProblem !== undefined) problems.add(file, ['loadtests', 'schedule', index, 'cron'], cronProblem);
   }
   const targets = [
     ...(root.actions?.rollback ?? []).map((target, index) => ({

@@ -9,7 +9,7 @@ import { configWarnings as loaderWarnings } from '../config/load.js';
 import type { VigilConfig } from '../config/schema.js';
 import { errorMessage, formatProblem } from '../errors.js';
 import { createContinuousEvaluator } from '../evaluator/continuous.js';
-import { evaluateChecks, snapshotValues } from '../evaluator/evaluate.js';
+import { evaluateChecks } from '../evaluator/evaluate.js';
 import { createLoadRunner, type LoadRunner } from '../loadtest/runner.js';
 import { type LoadSchedule, startLoadSchedule } from '../loadtest/schedule.js';
 import { createProber, type Prober } from '../prober/service.js';
@@ -20,6 +20,7 @@ import { listen } from '../server/listen.js';
 import { watchRoutes } from '../server/routes/watches.js';
 import { createSources, type Sources } from '../sources/index.js';
 import { openDatabase } from '../store/db.js';
+import { createLoadRunStore } from '../store/loadtests.js';
 import { createProbeRollups } from '../store/rollups.js';
 import { createSnapshotReader, pruneSnapshots, saveSnapshots } from '../store/snapshots.js';
 import { createWatchStore } from '../store/watches.js';
@@ -33,8 +34,10 @@ import { syntheticProbeChecks } from './probe-checks.js';
 export interface DaemonOptions {
   config: VigilConfig;
   logger: Logger;
-  /** PATH, used to find a bare `k6`. */
+  /** PATH, used to find a bare `k6` (and the only PATH k6 sees). */
   searchPath: string;
+  /** HOME for the k6 process. */
+  home?: string;
   clock?: Clock;
   /** Default metrics (process, GC) on; tests that build many daemons turn them off. */
   defaultMetrics?: boolean;
@@ -153,8 +156,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         gracePeriodMs: loadtests.gracePeriod,
         cwd: configDir,
         searchPath: options.searchPath,
+        // k6 gets PATH and HOME only, never the daemon's whole environment (tokens, secrets).
+        baseEnv: { PATH: options.searchPath, ...(options.home ? { HOME: options.home } : {}) },
       })
     : undefined;
+  // Runs left open by a crash are closed as interrupted, so they never count as a previous good run.
+  if (loadRunner) createLoadRunStore(db).closeInterrupted(clock.now());
   let loadSchedule: LoadSchedule | undefined;
 
   const watchDeps: WatchDeps = {

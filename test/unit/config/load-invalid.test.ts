@@ -170,6 +170,11 @@ const cases: [string, string, string][] = [
     'invalid-unknown-load-profile.yaml:watch.loadProfile: unknown load profile "soak" (loadtests.profiles: none defined)',
   ],
   [
+    'a schedule entry with an invalid cron expression',
+    'invalid-bad-cron/vigil.yaml',
+    'invalid-bad-cron/vigil.yaml:loadtests.schedule[0].cron: invalid cron expression "61 * * * *": minute: 61 is a invalid expression for minute',
+  ],
+  [
     'an SLO referencing an unknown probe',
     'invalid-unknown-probe/vigil.yaml',
     'invalid-unknown-probe/slo/checks.yaml:[0].sli.probe: unknown probe "heatlh" (probes: health)',

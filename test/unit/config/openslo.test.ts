@@ -14,6 +14,7 @@ describe('OpenSLO v1 import', () => {
         total: 'sum(rate(http_requests_total{job="checkout"}[{{window}}]))',
         target: 0.999,
         budgetWindow: 30 * 86_400_000,
+        burnRate: true,
       }),
       expect.objectContaining({
         name: 'checkout-latency',
@@ -23,6 +24,8 @@ describe('OpenSLO v1 import', () => {
         objective: { lt: 0.5 },
         target: 0.99,
         budgetWindow: 7 * 86_400_000,
+        // a latency is not an error ratio: no burn-rate check on it
+        burnRate: false,
       }),
     ]);
   });

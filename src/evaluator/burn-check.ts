@@ -1,0 +1,125 @@
+import type { SloConfig } from '../config/schema.js';
+import { formatDuration } from '../config/units.js';
+import { errorMessage } from '../errors.js';
+import {
+  BURN_RATE_PAIRS,
+  BURN_WINDOW_NAMES,
+  BURN_WINDOWS,
+  type BurnWindow,
+  burnRate,
+  burnRateFactor,
+  errorBudgetRemaining,
+  evaluateBurnPairs,
+  judgeBurnRates,
+} from './burnrate.js';
+import { formatValue } from './objective.js';
+import { type Read, readValue } from './read.js';
+import { checkShell, type EvaluationContext, withJudgement } from './result.js';
+import { errorRatioPlan, renderFor } from './sli.js';
+import type { CheckResult } from './types.js';
+
+/*
+ * The burn-rate check of an SLO with `target` and `budgetWindow`: one instant query of the error ratio per
+ * window (5m … 3d) plus one over the whole budget window, all at the same `time=`. Named
+ * `<slo>:burn-rate`, kind `burn-rate`; it fails when the fast page pair (1h/5m) fires.
+ */
+
+/** The check name of an SLO's burn-rate check. */
+export function burnCheckName(slo: string): string {
+  return `${slo}:burn-rate`;
+}
+
+/** Extrapolated rates may overshoot a ratio slightly; anything further out is not a ratio at all. */
+const RATIO_SLACK = 1e-3;
+
+function errorRatio(read: Read<number>, invert: boolean): Read<number> {
+  if (!read.ok) return read;
+  if (read.value < -RATIO_SLACK || read.value > 1 + RATIO_SLACK) {
+    return {
+      ok: false,
+      kind: 'error',
+      reason: `the error-ratio query answered ${formatValue(read.value)}, not a ratio in [0, 1]`,
+    };
+  }
+  const ratio = invert ? 1 - read.value : read.value;
+  return { ok: true, value: Math.min(1, Math.max(0, ratio)) };
+}
+
+/**
+ * Evaluates error budget and burn rates of one SLO; undefined when the SLO has no target/budgetWindow
+ * or no readable error ratio.
+ *
+ * @example const check = await evaluateBurnCheck(slo, ctx); check?.burnRates?.['1h']
+ */
+export async function evaluateBurnCheck(
+  slo: SloConfig,
+  ctx: EvaluationContext,
+): Promise<CheckResult | undefined> {
+  const target = slo.target;
+  const budgetWindowMs = slo.budgetWindow;
+  if (target === undefined || budgetWindowMs === undefined || !slo.burnRate) return undefined;
+  const shell = checkShell(slo, ctx, 'burn-rate', burnCheckName(slo.name));
+  const fastFactor = burnRateFactor(BURN_RATE_PAIRS[0] as (typeof BURN_RATE_PAIRS)[number], budgetWindowMs);
+  shell.objective = { lte: fastFactor };
+  const source = ctx.sources[slo.source];
+  if (source === undefined) {
+    return withJudgement(shell, {
+      result: 'inconclusive',
+      explanation: `source ${slo.source} is not configured`,
+    });
+  }
+  const plan = errorRatioPlan(slo);
+  if (plan === undefined) {
+    return withJudgement(shell, {
+      result: 'inconclusive',
+      explanation: 'no error ratio for burn rates: give good/bad and total queries, or a ratio query',
+    });
+  }
+  const windows: { name: BurnWindow | 'budget'; ms: number }[] = [
+    ...BURN_WINDOW_NAMES.map((name) => ({ name, ms: BURN_WINDOWS[name] })),
+    { name: 'budget', ms: budgetWindowMs },
+  ];
+  let reads: Read<number>[];
+  try {
+    reads = await Promise.all(
+      windows.map((w) =>
+        readValue(source, renderFor(slo, plan.template(w.ms), ctx.vars, w.ms), ctx.at, ctx.signal),
+      ),
+    );
+  } catch (error) {
+    if (ctx.signal?.aborted) throw error;
+    return withJudgement(shell, { result: 'inconclusive', explanation: errorMessage(error) });
+  }
+  const ratios = reads.map((r) => errorRatio(r, plan.invert));
+  const rates: Partial<Record<BurnWindow, number | null>> = {};
+  let budgetRatio: number | null = null;
+  windows.forEach((w, i) => {
+    const r = ratios[i] as Read<number>;
+    const ratio = r.ok ? r.value : null;
+    if (w.name === 'budget') budgetRatio = ratio;
+    else rates[w.name] = ratio === null ? null : burnRate(ratio, target);
+  });
+  const failures = ratios.flatMap((r) => (!r.ok && r.kind === 'error' ? [r.reason] : []));
+  const judgement = judgeBurnRates(evaluateBurnPairs(rates, budgetWindowMs), budgetWindowMs);
+  const remaining = budgetRatio === null ? null : errorBudgetRemaining(budgetRatio, target);
+  const budgetText =
+    remaining === null
+      ? `error budget over ${formatDuration(budgetWindowMs)}: no data`
+      : `error budget left ${formatValue(remaining * 100)}% of ${formatDuration(budgetWindowMs)} at target ${formatValue(target * 100)}%`;
+  const explanation = [
+    judgement.explanation,
+    budgetText,
+    ...(failures.length > 0 ? [`errors: ${failures[0]}`] : []),
+  ].join('; ');
+  return withJudgement(
+    shell,
+    { ...judgement, explanation },
+    {
+      value: rates['1h'] ?? null,
+      samples: null,
+      query: renderFor(slo, plan.template(BURN_WINDOWS['1h']), ctx.vars, BURN_WINDOWS['1h']),
+      burnRates: rates,
+      errorBudgetRemaining: remaining,
+    },
+  );
+}

@@ -1,0 +1,181 @@
+import type { Clock } from '../clock.js';
+import type { Objective, SloConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../telemetry/logger.js';
+import { type Metrics, setOneHot } from '../telemetry/metrics.js';
+import { burnCheckName } from './burn-check.js';
+import { evaluateChecks } from './evaluate.js';
+import type { EvaluationContext } from './result.js';
+import type { EvaluationVars } from './sli.js';
+import type { CheckOutcome, CheckResult, SnapshotReader } from './types.js';
+
+/*
+ * Continuous evaluation (DESIGN §1, §8): every `evaluationInterval`, watches or not, every SLO is evaluated
+ * and the SLO metrics and the state behind `GET /api/v1/slos` are updated. Ticks are aligned to the start
+ * time (start + k·interval) so a slow evaluation does not make the schedule drift; a tick that overruns
+ * the next one is skipped, not queued.
+ */
+
+const OUTCOMES: readonly CheckOutcome[] = ['pass', 'warn', 'fail', 'inconclusive'];
+
+/** One SLO's latest state, as `GET /api/v1/slos` shows it. */
+export interface SloState {
+  slo: string;
+  description?: string;
+  value: number | null;
+  objective: Objective | null;
+  baseline: number | null;
+  /** The main check's result; for an SLO with only a target, its burn-rate check's result. */
+  result: CheckOutcome;
+  explanation: string;
+  errorBudgetRemaining: number | null;
+  burnRates: Record<string, number | null>;
+  /** The burn-rate check's result when the SLO has a target. */
+  burnRateResult: CheckOutcome | null;
+  evaluatedAt: string;
+}
+
+export interface ContinuousDeps {
+  /** The SLOs to evaluate; a function so a config reload is picked up at the next tick. */
+  slos: () => readonly SloConfig[];
+  sources: EvaluationContext['sources'];
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+  intervalMs: number;
+  windowMs: number;
+  /** Template variables; version is the currently deployed one when known. */
+  vars: () => EvaluationVars;
+  /**
+   * The last deploy, for `pre-deploy` baselines outside a watch. Without one, pre-deploy compares with the
+   * window just before the current one.
+   */
+  lastDeployAt?: () => number | undefined;
+  snapshots?: SnapshotReader;
+  /** Called after each evaluation (e.g. to raise VigilSLOViolation alerts). Must not throw. */
+  onEvaluation?: (states: readonly SloState[], checks: readonly CheckResult[]) => void;
+}
+
+/** The single bound of an objective as a number for `vigil_slo_objective` (the first of lt, lte, gt, gte). */
+export function objectiveBound(objective: Objective | null): number | undefined {
+  if (objective === null) return undefined;
+  return objective.lt ?? objective.lte ?? objective.gt ?? objective.gte;
+}
+
+/**
+ * Folds one evaluation's checks into per-SLO states (main check and burn-rate check together).
+ *
+ * @example toSloStates(config.slos, checks)[0].burnRates['1h']
+ */
+export function toSloStates(slos: readonly SloConfig[], checks: readonly CheckResult[]): SloState[] {
+  const byName = new Map(checks.map((c) => [c.name, c]));
+  return slos.flatMap((slo) => {
+    const main = byName.get(slo.name);
+    const burn = byName.get(burnCheckName(slo.name));
+    const lead = main ?? burn;
+    if (lead === undefined) return [];
+    const state: SloState = {
+      slo: slo.name,
+      value: main?.value ?? null,
+      objective: main?.objective ?? null,
+      baseline: main?.baseline ?? null,
+      result: lead.result,
+      explanation: lead.explanation,
+      errorBudgetRemaining: burn?.errorBudgetRemaining ?? null,
+      burnRates: burn?.burnRates ?? {},
+      burnRateResult: burn?.result ?? null,
+      evaluatedAt: lead.evaluatedAt,
+    };
+    if (slo.description !== undefined) state.description = slo.description;
+    return [state];
+  });
+}
+
+function setOrRemove(gauge: Metrics['sloValue'], slo: string, value: number | null | undefined): void {
+  if (value === null || value === undefined || !Number.isFinite(value)) gauge.remove({ slo });
+  else gauge.set({ slo }, value);
+}
+
+/**
+ * Writes the §8 SLO metrics for a set of states. A value that is unknown now is removed rather than left
+ * at its last number, so Grafana shows a gap instead of a stale line.
+ */
+export function exportSloMetrics(metrics: Metrics, states: readonly SloState[]): void {
+  for (const s of states) {
+    setOrRemove(metrics.sloValue, s.slo, s.value);
+    setOrRemove(metrics.sloObjective, s.slo, objectiveBound(s.objective));
+    setOrRemove(metrics.sloBaselineValue, s.slo, s.baseline);
+    setOneHot(metrics.sloResult, { slo: s.slo }, 'result', OUTCOMES, s.result);
+    setOrRemove(metrics.sloErrorBudgetRemaining, s.slo, s.errorBudgetRemaining);
+    for (const [window, rate] of Object.entries(s.burnRates)) {
+      if (rate === null || !Number.isFinite(rate)) metrics.sloBurnRate.remove({ slo: s.slo, window });
+      else metrics.sloBurnRate.set({ slo: s.slo, window }, rate);
+    }
+  }
+}
+
+export interface ContinuousEvaluator {
+  /** Runs until `signal` aborts; resolves then. */
+  run(signal: AbortSignal): Promise<void>;
+  /** One evaluation now (also what each tick does). */
+  evaluateOnce(signal?: AbortSignal): Promise<SloState[]>;
+  /** The latest state of every SLO, for GET /api/v1/slos. */
+  getStates(): SloState[];
+}
+
+/**
+ * Creates the continuous evaluation loop.
+ *
+ * @example
+ *   const continuous = createContinuousEvaluator({ slos: () => config.slos, sources, clock, metrics, logger,
+ *     intervalMs: 60_000, windowMs: 300_000, vars: () => ({ service: 'prep-api' }) });
+ *   void continuous.run(shutdown.signal);
+ */
+export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvaluator {
+  let states: SloState[] = [];
+
+  async function evaluateOnce(signal?: AbortSignal): Promise<SloState[]> {
+    const at = deps.clock.now();
+    const slos = deps.slos();
+    const ctx: EvaluationContext = {
+      sources: deps.sources,
+      at,
+      deployedAt: deps.lastDeployAt?.() ?? at - deps.windowMs,
+      windowMs: deps.windowMs,
+      vars: deps.vars(),
+    };
+    if (deps.snapshots !== undefined) ctx.snapshots = deps.snapshots;
+    if (signal !== undefined) ctx.signal = signal;
+    const checks = await evaluateChecks(slos, ctx);
+    states = toSloStates(slos, checks);
+    exportSloMetrics(deps.metrics, states);
+    try {
+      deps.onEvaluation?.(states, checks);
+    } catch (error) {
+      deps.logger.error({ err: errorMessage(error) }, 'continuous evaluation listener failed');
+    }
+    return states;
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    const startedAt = deps.clock.now();
+    let tick = 0;
+    while (!signal.aborted) {
+      try {
+        await evaluateOnce(signal);
+      } catch (error) {
+        if (signal.aborted) break;
+        deps.logger.error({ err: errorMessage(error) }, 'continuous SLO evaluation failed');
+      }
+      // Next aligned tick strictly in the future: an overrun skips ticks instead of bunching them.
+      tick = Math.max(tick + 1, Math.floor((deps.clock.now() - startedAt) / deps.intervalMs) + 1);
+      try {
+        await deps.clock.sleep(startedAt + tick * deps.intervalMs - deps.clock.now(), signal);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  return { run, evaluateOnce, getStates: () => states };
+}

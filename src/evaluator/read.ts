@@ -1,0 +1,73 @@
+import { errorMessage, VigilError } from '../errors.js';
+import type { Sample, SliSource } from '../sources/types.js';
+import { NoDataError, QueryError, SourceUnavailableError } from '../sources/types.js';
+
+/*
+ * Source reads as typed outcomes (DESIGN §6): a query error or an unreachable source is `error` (the check
+ * is inconclusive, onNoData does not apply); an empty answer, NaN or ±Inf is `nodata` (onNoData applies).
+ * An aborted evaluation rethrows: the caller is shutting down, not judging.
+ */
+
+export type Read<T> = { ok: true; value: T } | { ok: false; kind: 'nodata' | 'error'; reason: string };
+
+async function guarded<T>(
+  source: SliSource,
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+): Promise<Read<T>> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    if (error instanceof NoDataError) return { ok: false, kind: 'nodata', reason: error.message };
+    if (error instanceof QueryError)
+      return { ok: false, kind: 'error', reason: `query error: ${error.message}` };
+    if (error instanceof SourceUnavailableError) {
+      return { ok: false, kind: 'error', reason: `${source.kind} unavailable: ${error.message}` };
+    }
+    if (error instanceof VigilError && error.code === 'QUERY_TEMPLATE') {
+      return { ok: false, kind: 'error', reason: error.message };
+    }
+    return { ok: false, kind: 'error', reason: `${source.kind} query failed: ${errorMessage(error)}` };
+  }
+}
+
+/**
+ * One instant value; a non-finite answer counts as no data even if the source let it through.
+ *
+ * @example const read = await readValue(prometheus, 'up', Date.now(), signal);
+ */
+export async function readValue(
+  source: SliSource,
+  query: string,
+  at: number,
+  signal?: AbortSignal,
+): Promise<Read<number>> {
+  const read = await guarded(source, signal, () => source.query(query, at, signal));
+  if (!read.ok) return read;
+  if (!Number.isFinite(read.value.value))
+    return { ok: false, kind: 'nodata', reason: `value is ${read.value.value}` };
+  return { ok: true, value: read.value.value };
+}
+
+/**
+ * Samples of a range query, without non-finite points; none left is no data.
+ *
+ * @example const read = await readSamples(prometheus, q, at - 300_000, at, 30_000, signal);
+ */
+export async function readSamples(
+  source: SliSource,
+  query: string,
+  start: number,
+  end: number,
+  stepMs: number,
+  signal?: AbortSignal,
+): Promise<Read<number[]>> {
+  const read = await guarded<Sample[]>(source, signal, () =>
+    source.queryRange(query, start, end, stepMs, signal),
+  );
+  if (!read.ok) return read;
+  const values = read.value.map((s) => s.value).filter((v) => Number.isFinite(v));
+  if (values.length === 0) return { ok: false, kind: 'nodata', reason: 'no finite samples in the range' };
+  return { ok: true, value: values };
+}

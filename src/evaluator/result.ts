@@ -1,0 +1,91 @@
+import type { SloConfig } from '../config/schema.js';
+import type { SliSource } from '../sources/types.js';
+import type { Judgement } from './objective.js';
+import type { Read } from './read.js';
+import type { EvaluationVars } from './sli.js';
+import type { CheckResult, SnapshotReader } from './types.js';
+
+/** What one evaluation of SLO checks needs: sources, times, template variables and the snapshot store. */
+export interface EvaluationContext {
+  /** Configured sources by kind; a missing one makes its checks inconclusive ("source loki is not configured"). */
+  sources: Partial<Record<SliSource['kind'], SliSource>>;
+  /** Evaluation time, ms since epoch: every query is evaluated at this instant. */
+  at: number;
+  /** The deploy (watch start), ms since epoch: `pre-deploy` baselines end here. */
+  deployedAt: number;
+  /** The range each SLI query covers (`{{window}}`) unless the SLO sets its own `window`. */
+  windowMs: number;
+  vars: EvaluationVars;
+  /** The current watch, excluded from `previous-watch` baselines. */
+  watchId?: string;
+  snapshots?: SnapshotReader;
+  signal?: AbortSignal;
+  /** Whether to evaluate error budgets and burn rates (SLOs with target and budgetWindow); default true. */
+  burnRates?: boolean;
+  /** How many SLOs are evaluated at once; default 4. */
+  concurrency?: number;
+}
+
+/** The fields of a check that do not depend on what the queries answered. */
+export function checkShell(
+  slo: SloConfig,
+  ctx: EvaluationContext,
+  kind: CheckResult['kind'],
+  name: string,
+): CheckResult {
+  const shell: CheckResult = {
+    name,
+    kind,
+    result: 'inconclusive',
+    value: null,
+    objective: kind === 'slo' ? (slo.objective ?? null) : null,
+    baseline: null,
+    samples: null,
+    query: null,
+    explanation: '',
+    consecutiveFailures: 0,
+    evaluatedAt: new Date(ctx.at).toISOString(),
+    shadow: slo.mode === 'shadow',
+    critical: slo.critical,
+  };
+  if (slo.failureLimit !== undefined) shell.failureLimit = slo.failureLimit;
+  if (slo.initialDelay !== undefined) shell.initialDelayMs = slo.initialDelay;
+  return shell;
+}
+
+/** Applies a judgement to a check shell. */
+export function withJudgement(
+  shell: CheckResult,
+  judgement: Judgement,
+  extra: Partial<CheckResult> = {},
+): CheckResult {
+  const out: CheckResult = {
+    ...shell,
+    ...extra,
+    result: judgement.result,
+    explanation: judgement.explanation,
+  };
+  if (judgement.violation !== undefined) out.violation = judgement.violation;
+  else delete out.violation;
+  return out;
+}
+
+/**
+ * The judgement when the SLI itself could not be read: an error is inconclusive whatever onNoData says;
+ * no data follows `onNoData`.
+ */
+export function judgeMissingValue(
+  read: Extract<Read<unknown>, { ok: false }>,
+  onNoData: SloConfig['onNoData'],
+): Judgement {
+  if (read.kind === 'error') return { result: 'inconclusive', explanation: read.reason };
+  if (onNoData === 'pass') return { result: 'pass', explanation: `no data (onNoData: pass): ${read.reason}` };
+  if (onNoData === 'fail') {
+    return {
+      result: 'fail',
+      explanation: `no data (onNoData: fail): ${read.reason}`,
+      violation: 'has no data',
+    };
+  }
+  return { result: 'inconclusive', explanation: `no data: ${read.reason}` };
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { LoadProfileConfig } from '../config/schema.js';
+import { errorMessage, VigilError } from '../errors.js';
+import type { CheckResult } from '../evaluator/types.js';
+import type { Db } from '../store/db.js';
+import { createLoadRunStore, type LoadRunTrigger } from '../store/loadtests.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { compareWithPrevious, type LoadComparison } from './compare.js';
+import { executeProfile, type RunOutcome } from './execute.js';
+import { classifyEnding, type EndingVerdict } from './exit-codes.js';
+import { judgeLoadRun, lastK6Message } from './judge.js';
+import { checkK6, type K6Health, locateK6 } from './k6-process.js';
+import type { LoadProgress } from './progress.js';
+import { createRunQueue } from './queue.js';
+import type { LoadSummary } from './summary.js';
+
+export interface LoadRunnerDeps {
+  /** `loadtests.k6`: a path (used as given) or a bare name searched in `searchPath`. */
+  k6Path: string;
+  profiles: Readonly<Record<string, LoadProfileConfig>>;
+  /** `target.baseUrl`: the only URL profiles ever run against. */
+  targetBaseUrl: string;
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  /** `loadtests.gracePeriod`: SIGINT → SIGKILL. */
+  gracePeriodMs: number;
+  /** Folder profile scripts resolve against (the config file's folder). */
+  cwd: string;
+  /** PATH used to find a bare `k6`. */
+  searchPath: string;
+  /** Base environment of the k6 process (PATH, HOME…); never the daemon's whole environment. */
+  baseEnv?: Record<string, string>;
+  progressIntervalMs?: number;
+  /** Parent folder of the per-run temp dirs. */
+  tmpDir?: string;
+  /** How long a `/health` answer about k6 is reused. */
+  healthCacheMs?: number;
+}
+
+export interface RunOptions {
+  watchId?: string;
+  trigger?: LoadRunTrigger;
+  /** Aborting stops k6 (SIGINT, then SIGKILL after the grace period) or leaves the queue. */
+  signal?: AbortSignal;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** Everything one run produced; `check` is what the watch records. */
+export interface LoadRunResult {
+  runId: string;
+  profile: string;
+  check: CheckResult;
+  /** How k6 ended, as a stable label (`passed`, `thresholds-failed`, `deadline`, `not-found`, …). */
+  ending: EndingVerdict['label'];
+  exitCode: number | null;
+  signal: string | null;
+  summary: LoadSummary | null;
+  comparison: LoadComparison | null;
+  startedAt: number;
+  endedAt: number;
+  /** Last 64 KiB of k6's stderr. */
+  stderr: string;
+}
+
+export interface LoadRunner {
+  run(profile: string, options?: RunOptions): Promise<LoadRunResult>;
+  /** k6's state for `/health` (cached; `disabled` when no profile is configured). */
+  health(signal?: AbortSignal): Promise<K6Health>;
+  readonly busy: boolean;
+  readonly queued: number;
+}
+
+/**
+ * Creates the daemon's k6 runner: one run at a time, recorded in `loadtest_runs`, judged into a
+ * `load` check with the previous good run of the same profile as comparison.
+ *
+ * @example
+ *   const runner = createLoadRunner({ k6Path: 'k6', profiles, targetBaseUrl, db, clock, logger, metrics,
+ *     gracePeriodMs: 10_000, cwd: configDir, searchPath: process.env.PATH ?? '' });
+ *   const { check } = await runner.run('smoke', { watchId, signal, onProgress });
+ */
+export function createLoadRunner(deps: LoadRunnerDeps): LoadRunner {
+  const queue = createRunQueue();
+  const store = createLoadRunStore(deps.db);
+  const log = deps.logger.child({ component: 'loadtest' });
+  let cachedHealth: { at: number; health: K6Health } | undefined;
+
+  async function run(profileName: string, options: RunOptions = {}): Promise<LoadRunResult> {
+    const profile = deps.profiles[profileName];
+    if (!profile) {
+      const known = Object.keys(deps.profiles).join(', ') || 'none';
+      throw new VigilError(
+        'LOADTEST_UNKNOWN_PROFILE',
+        `unknown load profile "${profileName}" (configured: ${known})`,
+      );
+    }
+    const runId = `lr_${randomUUID()}`;
+    let release: () => void;
+    try {
+      release = await queue.acquire({
+        ...(options.signal ? { signal: options.signal } : {}),
+        onQueued: (position) => options.onProgress?.(queuedProgress(profileName, position)),
+      });
+    } catch (error) {
+      return finish(profileName, profile, runId, options, deps.clock.now(), {
+        ending: { kind: 'cancelled', reason: `while waiting for another k6 run: ${errorMessage(error)}` },
+      });
+    }
+    const startedAt = deps.clock.now();
+    try {
+      store.insert({
+        id: runId,
+        watchId: options.watchId ?? null,
+        profile: profileName,
+        trigger: options.trigger ?? (options.watchId ? 'watch' : 'manual'),
+        startedAt,
+      });
+      const outcome = await executeProfile(deps, log, { profileName, profile, runId, options });
+      return finish(profileName, profile, runId, options, startedAt, outcome, true);
+    } finally {
+      release();
+    }
+  }
+
+  function finish(
+    profileName: string,
+    profile: LoadProfileConfig,
+    runId: string,
+    options: RunOptions,
+    startedAt: number,
+    outcome: RunOutcome,
+    recorded = false,
+  ): LoadRunResult {
+    const ending = classifyEnding(outcome.ending);
+    const summary = outcome.summary ?? null;
+    const fingerprint = outcome.fingerprint ?? '';
+    let comparison: LoadComparison | null = null;
+    if (summary && ending.result !== 'inconclusive' && fingerprint) {
+      const previous = store.findPrevious(profileName, { fingerprint, excludeId: runId });
+      comparison = compareWithPrevious(
+        summary,
+        previous?.summary
+          ? {
+              runId: previous.id,
+              watchId: previous.watchId,
+              startedAt: previous.startedAt,
+              summary: previous.summary,
+            }
+          : null,
+        profile.compare,
+      );
+    }
+    const endedAt = deps.clock.now();
+    const stderr = outcome.process?.stderr ?? '';
+    const check = judgeLoadRun({
+      profile: profileName,
+      script: profile.script,
+      ending,
+      summary,
+      summaryError: outcome.summaryError ?? null,
+      comparison,
+      stderrMessage: lastK6Message(stderr),
+      evaluatedAt: endedAt,
+    });
+    if (recorded) {
+      store.finish(runId, {
+        endedAt,
+        exitCode: outcome.process?.exitCode ?? null,
+        result: check.result,
+        explanation: check.explanation,
+        summary,
+        comparison,
+        fingerprint,
+      });
+    }
+    // A run cancelled while still queued never ran: it is neither recorded nor counted.
+    if (recorded) deps.metrics.loadtestRuns.inc({ profile: profileName, result: check.result });
+    log[check.result === 'pass' ? 'info' : 'warn'](
+      { profile: profileName, runId, watchId: options.watchId, result: check.result, ending: ending.label },
+      check.explanation,
+    );
+    return {
+      runId,
+      profile: profileName,
+      check,
+      ending: ending.label,
+      exitCode: outcome.process?.exitCode ?? null,
+      signal: outcome.process?.signal ?? null,
+      summary,
+      comparison,
+      startedAt,
+      endedAt,
+      stderr,
+    };
+  }
+
+  return {
+    run,
+    async health(signal) {
+      if (Object.keys(deps.profiles).length === 0) return { status: 'disabled' };
+      const now = deps.clock.now();
+      if (cachedHealth && now - cachedHealth.at < (deps.healthCacheMs ?? 60_000)) return cachedHealth.health;
+      const k6 = await locateK6(deps.k6Path, deps.searchPath, deps.cwd);
+      const health: K6Health = k6
+        ? await checkK6(k6, { env: deps.baseEnv ?? {}, ...(signal ? { signal } : {}) })
+        : { status: 'down', error: 'k6 not found (set VIGIL_K6_PATH)' };
+      cachedHealth = { at: now, health };
+      return health;
+    },
+    get busy() {
+      return queue.busy;
+    },
+    get queued() {
+      return queue.waiting;
+    },
+  };
+}
+
+function queuedProgress(profile: string, position: number): LoadProgress {
+  return {
+    profile,
+    state: 'queued',
+    queuePosition: position,
+    elapsedMs: 0,
+    vus: null,
+    vusMax: null,
+    requests: null,
+    requestsPerSecond: null,
+    failedRate: null,
+    p95Ms: null,
+    iterations: null,
+    thresholdsBreached: null,
+  };
+}

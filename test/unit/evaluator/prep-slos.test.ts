@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import { evaluateChecks } from '../../../src/evaluator/evaluate.js';
+import type { SliSource } from '../../../src/sources/types.js';
+
+// The Prep platform's SLO file (slo/prep.yaml) is data the daemon ships with: it must load through the
+// real loader and every check must evaluate to a judgement, not an error about its own definition.
+
+const AT = Date.parse('2026-11-27T12:00:00Z');
+
+function steady(kind: SliSource['kind'], value: number): SliSource {
+  return {
+    kind,
+    query: async (_q, at) => ({ value, at }),
+    queryRange: async (_q, start, end, stepMs) =>
+      Array.from({ length: Math.floor((end - start) / stepMs) + 1 }, (_, i) => ({
+        at: start + i * stepMs,
+        value: value + (i % 3) * 0.001,
+      })),
+    isOnline: async () => ({ online: true, latencyMs: 0 }),
+  };
+}
+
+describe('slo/prep.yaml', () => {
+  it('loads with the checklist checks', async () => {
+    const config = await loadConfig('vigil.yaml', {});
+    expect(config.slos.map((s) => s.name)).toEqual([
+      'error-rate',
+      'p95-latency',
+      'throughput',
+      'cpu-vs-limit',
+      'memory-vs-limit',
+      'bookings-rate',
+      'payments-rate',
+      'error-logs',
+      'health-availability',
+    ]);
+    const byName = Object.fromEntries(config.slos.map((s) => [s.name, s]));
+    expect(byName['error-rate']).toMatchObject({
+      critical: true,
+      objective: { lt: 0.01 },
+      budgetWindow: 30 * 86_400_000,
+    });
+    expect(byName['error-rate']?.target).toBeCloseTo(0.999, 12);
+    expect(byName.throughput?.baseline).toMatchObject({
+      from: 'pre-deploy',
+      maxDecrease: { kind: 'relative', ratio: 0.1 },
+    });
+    expect(byName['bookings-rate']?.baseline).toMatchObject({
+      from: 'offset',
+      offset: 7 * 86_400_000,
+      test: 'mann-whitney',
+    });
+  });
+
+  it('every check judges steady traffic without definition errors', async () => {
+    const config = await loadConfig('vigil.yaml', {});
+    const checks = await evaluateChecks(config.slos, {
+      // 0.05 % errors: half the budget's pace, so no burn-rate pair fires.
+      sources: {
+        prometheus: steady('prometheus', 0.0005),
+        loki: steady('loki', 0.0005),
+        probes: steady('probes', 1),
+      },
+      at: AT,
+      deployedAt: AT - 3_600_000,
+      windowMs: config.root.watch.window,
+      vars: { service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' },
+    });
+    expect(checks.map((c) => [c.name, c.result])).toEqual([
+      ['error-rate', 'pass'],
+      ['error-rate:burn-rate', 'pass'],
+      ['p95-latency', 'pass'],
+      ['throughput', 'pass'],
+      ['cpu-vs-limit', 'pass'],
+      ['memory-vs-limit', 'pass'],
+      ['bookings-rate', 'pass'],
+      ['payments-rate', 'pass'],
+      ['error-logs', 'pass'],
+      ['health-availability', 'pass'],
+    ]);
+  });
+});

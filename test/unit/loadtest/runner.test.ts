@@ -1,0 +1,371 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Clock, ManualClock, systemClock } from '../../../src/clock.js';
+import { loadProfileSchema } from '../../../src/config/schema.js';
+import { profileFingerprint } from '../../../src/loadtest/invocation.js';
+import type { LoadProgress } from '../../../src/loadtest/progress.js';
+import { createLoadRunner, type LoadRunnerDeps } from '../../../src/loadtest/runner.js';
+import { parseSummaryText } from '../../../src/loadtest/summary.js';
+import { openDatabase } from '../../../src/store/db.js';
+import { createLoadRunStore } from '../../../src/store/loadtests.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createMetrics } from '../../../src/telemetry/metrics.js';
+
+const FAKE_K6 = join(import.meta.dirname, '../../helpers/fake-k6.mjs');
+const FIXTURES = join(import.meta.dirname, '../../fixtures/k6');
+const SCENARIOS = [
+  'pass',
+  'thresholds-failed',
+  'lying-pass',
+  'no-summary',
+  'script-error',
+  'invalid-config',
+  'script-abort',
+  'external-abort',
+  'hang',
+  'killed',
+  'port-busy',
+];
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-runner-test-'));
+  // The fake picks its behaviour from the script's name; the text only feeds the fingerprint.
+  for (const name of SCENARIOS)
+    writeFileSync(join(dir, `${name}.js`), `// ${name}\nexport default function () {}\n`);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const recordOf = (profile: string) => join(dir, `${profile}.record.json`);
+
+function setup(
+  overrides: Partial<LoadRunnerDeps> & { compare?: Record<string, unknown>; timeout?: string } = {},
+) {
+  const profiles = Object.fromEntries(
+    SCENARIOS.map((name) => [
+      name,
+      loadProfileSchema.parse({
+        script: `${name}.js`,
+        vus: 2,
+        duration: '30s',
+        timeout: overrides.timeout ?? '10s',
+        env: { FAKE_K6_RECORD: recordOf(name), API_TOKEN: 's3cret-token' },
+        ...(overrides.compare ? { compare: overrides.compare } : {}),
+      }),
+    ]),
+  );
+  const db = openDatabase(':memory:');
+  const metrics = createMetrics({ version: 'test', defaultMetrics: false });
+  const deps: LoadRunnerDeps = {
+    k6Path: FAKE_K6,
+    profiles,
+    targetBaseUrl: 'http://127.0.0.1:18181/',
+    db,
+    clock: systemClock,
+    logger: silentLogger(),
+    metrics,
+    gracePeriodMs: 5_000,
+    cwd: dir,
+    searchPath: '',
+    baseEnv: { PATH: process.env.PATH ?? '', FAKE_K6_FIXTURES: FIXTURES },
+    ...overrides,
+  };
+  return { runner: createLoadRunner(deps), db, metrics, profiles };
+}
+
+/** Waits (bounded) until the fake k6 of `profile` has started and recorded its invocation. */
+async function untilStarted(profile: string): Promise<void> {
+  for (let i = 0; i < 1000 && !existsSync(recordOf(profile)); i++)
+    await new Promise((r) => setTimeout(r, 10));
+  if (!existsSync(recordOf(profile))) throw new Error(`fake k6 for ${profile} never started`);
+}
+
+describe('load runner: k6 endings', () => {
+  it.each([
+    [
+      'pass',
+      'pass',
+      'passed',
+      /every threshold held \(exit 0\); p95 0\.93 ms, failed 0 %, 21\.17 req\/s \(212 requests\)/,
+    ],
+    [
+      'thresholds-failed',
+      'fail',
+      'thresholds-failed',
+      /crossed \(exit 99\): checks rate>0\.99, http_req_duration\{endpoint:slow\} p\(95\)<250, http_req_failed rate<0\.01;/,
+    ],
+    ['lying-pass', 'fail', 'passed', /exited 0 but its summary shows crossed thresholds: checks rate>0\.99/],
+    ['no-summary', 'inconclusive', 'passed', /exited 0 but its summary could not be read/],
+    [
+      'script-error',
+      'inconclusive',
+      'script-error',
+      /script failed .*\(exit 107\): SyntaxError: file:\/\/\/path/,
+    ],
+    [
+      'invalid-config',
+      'inconclusive',
+      'invalid-config',
+      /rejected its configuration \(exit 104\): invalid duration/,
+    ],
+    [
+      'script-abort',
+      'fail',
+      'script-aborted',
+      /aborted the test \(exit 108\): test aborted: dependency returned 500/,
+    ],
+    ['killed', 'inconclusive', 'killed', /killed by SIGKILL before it could judge the service/],
+    ['port-busy', 'inconclusive', 'rest-api-failed', /could not start its REST API \(exit 106\)/],
+  ])('%s → %s', async (scenario, result, ending, explanation) => {
+    const { runner, metrics, db } = setup();
+    const run = await runner.run(scenario, { watchId: 'w_1' });
+    expect(run.check.result).toBe(result);
+    expect(run.ending).toBe(ending);
+    expect(run.check.kind).toBe('load');
+    expect(run.check.name).toBe(`load:${scenario}`);
+    expect(run.check.explanation).toMatch(explanation);
+    const counted = await metrics.loadtestRuns.get();
+    expect(counted.values).toEqual([{ labels: { profile: scenario, result }, value: 1 }]);
+    const stored = createLoadRunStore(db).get(run.runId);
+    expect(stored).toMatchObject({ profile: scenario, watchId: 'w_1', trigger: 'watch', result });
+    expect(stored?.endedAt).not.toBeNull();
+  });
+
+  it('invokes k6 against the configured target only, with secrets kept out of its arguments', async () => {
+    const { runner } = setup();
+    await runner.run('pass');
+    const record = JSON.parse(readFileSync(recordOf('pass'), 'utf8')) as {
+      argv: string[];
+      flags: { env: Record<string, string>; address: string; vus: string; duration: string };
+      env: Record<string, string>;
+      cwd: string;
+    };
+    expect(record.flags.env.BASE_URL).toBe('http://127.0.0.1:18181');
+    expect(record.flags.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(record.flags).toMatchObject({
+      vus: '2',
+      duration: '30s',
+      'no-color': true,
+      'no-usage-report': true,
+    });
+    expect(record.argv.join(' ')).not.toContain('s3cret-token');
+    expect(record.env.API_TOKEN).toBe('s3cret-token');
+    expect(record.env.K6_NO_USAGE_REPORT).toBe('true');
+    expect(record.cwd).toContain('vigil-k6-');
+    // The per-run temp dir is removed afterwards.
+    expect(existsSync(record.cwd)).toBe(false);
+  });
+
+  it('never lets a profile env redirect k6 to another URL', async () => {
+    const profile = loadProfileSchema.parse({
+      script: 'pass.js',
+      env: { BASE_URL: 'http://evil.example', FAKE_K6_RECORD: recordOf('pass') },
+    });
+    const { runner } = setup({ profiles: { pass: profile } });
+    await runner.run('pass');
+    const record = JSON.parse(readFileSync(recordOf('pass'), 'utf8')) as {
+      flags: { env: Record<string, string> };
+      env: Record<string, string>;
+    };
+    expect(record.flags.env.BASE_URL).toBe('http://127.0.0.1:18181');
+    expect(record.env.BASE_URL).toBeUndefined();
+  });
+
+  it.each([
+    ['a missing path', '/nonexistent/bin/k6', ''],
+    ['a bare name not on PATH', 'k6', '/nonexistent-dir'],
+  ])('k6 absent (%s) makes the check inconclusive, never a pass', async (_name, k6Path, searchPath) => {
+    const { runner, db } = setup({ k6Path, searchPath });
+    const run = await runner.run('pass');
+    expect(run.check.result).toBe('inconclusive');
+    expect(run.check.explanation).toBe('k6 not found (set VIGIL_K6_PATH)');
+    expect(createLoadRunStore(db).get(run.runId)?.result).toBe('inconclusive');
+    expect(await runner.health()).toEqual({ status: 'down', error: 'k6 not found (set VIGIL_K6_PATH)' });
+  });
+
+  it('reports the k6 version for /health, and disabled with no profiles', async () => {
+    const { runner } = setup();
+    expect(await runner.health()).toMatchObject({ status: 'ok', version: 'v0.49.0', path: FAKE_K6 });
+    const none = setup({ profiles: {} }).runner;
+    expect(await none.health()).toEqual({ status: 'disabled' });
+  });
+
+  it('refuses an unknown profile', async () => {
+    const { runner } = setup();
+    await expect(runner.run('nightly')).rejects.toThrow(/unknown load profile "nightly"/);
+  });
+});
+
+describe('load runner: stopping k6', () => {
+  async function started(clock: Clock, scenario: string, signal?: AbortSignal) {
+    const ctx = setup({ clock });
+    const pending = ctx.runner.run(scenario, signal ? { signal } : {});
+    await untilStarted(scenario);
+    return { ...ctx, pending };
+  }
+
+  it('cancellation sends SIGINT and k6 stops gracefully with its summary', async () => {
+    const controller = new AbortController();
+    const { pending } = await started(new ManualClock(0), 'external-abort', controller.signal);
+    controller.abort(new Error('watch aborted by operator'));
+    const run = await pending;
+    expect(run).toMatchObject({ ending: 'cancelled', exitCode: 105, signal: null });
+    expect(run.check.result).toBe('inconclusive');
+    expect(run.check.explanation).toMatch(/cancelled: watch aborted by operator: test run was aborted/);
+    expect(run.summary?.requests?.count).toBe(212);
+  });
+
+  it('a k6 that ignores SIGINT is killed once the grace period has passed', async () => {
+    const clock = new ManualClock(0);
+    const controller = new AbortController();
+    const { pending } = await started(clock, 'hang', controller.signal);
+    controller.abort(new Error('stop'));
+    let settled = false;
+    void pending.then(() => {
+      settled = true;
+    });
+    await clock.advance(4_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settled).toBe(false);
+    await clock.advance(1_000);
+    const run = await pending;
+    expect(run).toMatchObject({ ending: 'cancelled', signal: 'SIGKILL', exitCode: null });
+    expect(run.check.result).toBe('inconclusive');
+  });
+
+  it('a run past its deadline is stopped and inconclusive', async () => {
+    const clock = new ManualClock(0);
+    const { pending } = await started(clock, 'hang');
+    await clock.advance(10_000); // deadline: SIGINT, ignored
+    await new Promise((r) => setTimeout(r, 100));
+    await clock.advance(5_000); // grace period over: SIGKILL
+    const run = await pending;
+    expect(run.ending).toBe('deadline');
+    expect(run.signal).toBe('SIGKILL');
+    expect(run.check.result).toBe('inconclusive');
+    expect(run.check.explanation).toMatch(/ran past its deadline of 10s and was stopped/);
+  });
+});
+
+describe('load runner: one run at a time', () => {
+  it('a second run waits for the first, and can leave the queue', async () => {
+    const { runner } = setup();
+    const first = new AbortController();
+    const firstRun = runner.run('external-abort', { signal: first.signal });
+    await untilStarted('external-abort');
+
+    const progress: LoadProgress[] = [];
+    const secondRun = runner.run('pass', { onProgress: (p) => progress.push(p) });
+    const leaving = new AbortController();
+    const thirdRun = runner.run('thresholds-failed', { signal: leaving.signal });
+    expect(runner.busy).toBe(true);
+    expect(runner.queued).toBe(2);
+    expect(progress[0]).toMatchObject({ state: 'queued', queuePosition: 1 });
+
+    leaving.abort(new Error('watch superseded'));
+    const third = await thirdRun;
+    expect(third.check.result).toBe('inconclusive');
+    expect(third.check.explanation).toMatch(/cancelled: while waiting for another k6 run: watch superseded/);
+    expect(existsSync(recordOf('thresholds-failed'))).toBe(false);
+
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(recordOf('pass'))).toBe(false);
+    first.abort(new Error('done'));
+    await firstRun;
+    const second = await secondRun;
+    expect(second.check.result).toBe('pass');
+    expect(runner.busy).toBe(false);
+  });
+});
+
+describe('load runner: comparison with the previous run', () => {
+  it('states that there is no previous run, without failing', async () => {
+    const { runner } = setup({ compare: { p95: '20%' } });
+    const run = await runner.run('pass');
+    expect(run.check.result).toBe('pass');
+    expect(run.comparison?.result).toBe('none');
+    expect(run.check.explanation).toMatch(/no previous passed run of this profile to compare with/);
+  });
+
+  it('compares with the stored previous passed run of the same profile', async () => {
+    const { runner } = setup({ compare: { p95: '20%', failedRate: 0.01, throughput: '10%' } });
+    const first = await runner.run('pass');
+    const second = await runner.run('pass');
+    expect(second.comparison?.previous?.runId).toBe(first.runId);
+    expect(second.comparison?.result).toBe('pass');
+    expect(second.check.baseline).toBeCloseTo(0.9287305999999994, 12);
+    expect(second.check.explanation).toMatch(
+      new RegExp(`vs previous run ${first.runId}: p95 0.93 ms vs 0.93 ms`),
+    );
+  });
+
+  it('fails a passing k6 run that regressed past the tolerance against a stored run', async () => {
+    const { runner, db, profiles } = setup({ compare: { p95: '10%', throughput: '10%' } });
+    const store = createLoadRunStore(db);
+    const parsed = parseSummaryText(readFileSync(join(FIXTURES, 'handle-summary-pass.json'), 'utf8'));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const better = { ...parsed.summary, latencyMs: { avg: 0.3, p95: 0.5, p99: null, max: 1 } };
+    const profile = profiles.pass;
+    if (!profile) throw new Error('no pass profile');
+    store.insert({ id: 'lr_old', watchId: null, profile: 'pass', trigger: 'schedule', startedAt: 1 });
+    store.finish('lr_old', {
+      endedAt: 2,
+      exitCode: 0,
+      result: 'pass',
+      explanation: 'ok',
+      summary: better,
+      comparison: null,
+      fingerprint: profileFingerprint(profile, readFileSync(join(dir, 'pass.js'), 'utf8')),
+    });
+    const run = await runner.run('pass');
+    expect(run.check.result).toBe('fail');
+    expect(run.comparison?.previous?.runId).toBe('lr_old');
+    expect(run.check.explanation).toMatch(
+      /p95 0\.93 ms vs 0\.5 ms \(\+85\.75 %\) outside tolerance \(at most 0\.55 ms\)/,
+    );
+    expect(run.check.explanation).not.toMatch(/throughput/);
+  });
+});
+
+describe('load runner: live progress', () => {
+  it('reports progress from the k6 REST API every interval of clock time', async () => {
+    const clock = new ManualClock(1_000_000);
+    const { runner, metrics } = setup({ clock, progressIntervalMs: 5_000, timeout: '1h' });
+    const seen: LoadProgress[] = [];
+    const controller = new AbortController();
+    const pending = runner.run('external-abort', {
+      signal: controller.signal,
+      onProgress: (p) => seen.push(p),
+    });
+    await untilStarted('external-abort');
+    // The API may not answer on the first ticks; keep ticking (bounded) until it does.
+    for (let i = 0; i < 200 && seen.length === 0; i++) {
+      await clock.advance(5_000);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const live = (await metrics.loadtestProgress.get()).values;
+    expect(live).toContainEqual({ labels: { profile: 'external-abort', measure: 'vus' }, value: 3 });
+    expect(live).toContainEqual({ labels: { profile: 'external-abort', measure: 'requests' }, value: 89 });
+    controller.abort(new Error('enough'));
+    await pending;
+    // Once the run has ended no stale live figure remains.
+    expect((await metrics.loadtestProgress.get()).values).toEqual([]);
+    expect(seen.length).toBeGreaterThan(0);
+    const first = seen[0];
+    expect(first).toMatchObject({
+      profile: 'external-abort',
+      state: 'running',
+      vus: 3,
+      vusMax: 5,
+      requests: 89,
+      failedRate: 0,
+      iterations: 43,
+      thresholdsBreached: false,
+    });
+    expect(first?.p95Ms).toBeCloseTo(301.2451778, 6);
+    expect((first?.elapsedMs ?? 0) % 5_000).toBe(0);
+    expect(first?.elapsedMs).toBeGreaterThanOrEqual(5_000);
+  });
+});
