@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,12 @@ const README_SHELL = `expected="sha256=$( { printf '%s.' "$TS"; cat "$BODY_FILE"
 [ "$expected" = "$SIG" ] && echo valid || { echo 'bad signature' >&2; exit 1; }`;
 
 describe('README receiver snippets', () => {
+  it('are the ones README.md shows, verbatim', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(README_NODE);
+    expect(readme).toContain(README_SHELL);
+  });
+
   const nowTs = Math.floor(Date.now() / 1000);
   const signature = signPayload(SECRET, nowTs, body);
 

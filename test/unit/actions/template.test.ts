@@ -106,8 +106,13 @@ describe('body templates', () => {
 });
 
 describe('README examples', () => {
-  const readme = readFileSync(new URL('../../../src/actions/README.md', import.meta.url), 'utf8');
-  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  // Only the Actions section: other sections may hold YAML of their own.
+  const actionsSection = readme.slice(
+    readme.indexOf('\n## Actions'),
+    readme.indexOf('\n## ', readme.indexOf('\n## Actions') + 1),
+  );
+  const blocks = [...actionsSection.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
 
   it('has the three target examples', () => {
     expect(blocks).toHaveLength(3);
