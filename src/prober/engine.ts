@@ -1,0 +1,141 @@
+import { ConstantBackoff, handleWhenResult, retry } from 'cockatiel';
+import type { ProbeConfig } from '../config/schema.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { PreparedProbe, RunContext, Runner, RunnerOutcome } from './prepare.js';
+import { runSmoke } from './smoke.js';
+import { runJourney } from './steps.js';
+import {
+  NETWORK_FAILURE_CLASSES,
+  type PhaseTimings,
+  type ProbeResult,
+  type RetriedAttempt,
+} from './types.js';
+
+/** One runner per probe kind; the compiler refuses a kind without one. */
+export const RUNNERS = {
+  smoke: runSmoke,
+  synthetic: runJourney,
+} satisfies Record<ProbeConfig['kind'], Runner>;
+
+/** The probe metrics a run updates (a subset of createMetrics, so tests can pass the real thing). */
+export type ProbeMetrics = Pick<Metrics, 'probeSuccess' | 'probeDuration' | 'probeRuns' | 'tlsCertExpiry'>;
+
+export interface ProbeRunDeps {
+  /** Wall clock (ms since epoch), from the injected Clock. */
+  now: () => number;
+  signal?: AbortSignal;
+  metrics?: ProbeMetrics;
+  /** Pause between in-run retries; default 100 ms. */
+  retryDelayMs?: number;
+}
+
+const PHASE_LABELS: readonly [keyof PhaseTimings, string][] = [
+  ['dnsMs', 'dns'],
+  ['connectMs', 'connect'],
+  ['tlsMs', 'tls'],
+  ['ttfbMs', 'ttfb'],
+  ['transferMs', 'transfer'],
+];
+
+function isNetworkFailure(outcome: unknown): boolean {
+  const failure = (outcome as RunnerOutcome).failure;
+  return failure !== null && NETWORK_FAILURE_CLASSES.has(failure.class);
+}
+
+/**
+ * Runs one probe once: its kind's runner, in-run retries for network-class failures only (each failed
+ * attempt kept in `retried`), then success and duration, and the DESIGN §8 metrics.
+ * The reported duration and phases are those of the last attempt, so they stay one user's experience.
+ *
+ * @example
+ *   const result = await runProbe(prepareProbe(config, { baseUrl }), { now: clock.now.bind(clock), metrics });
+ *   result.success // true
+ */
+export async function runProbe(probe: PreparedProbe, deps: ProbeRunDeps): Promise<ProbeResult> {
+  const startedAt = deps.now();
+  const ctx: RunContext = { now: deps.now, ...(deps.signal ? { signal: deps.signal } : {}) };
+  const attempts: { outcome: RunnerOutcome; durationMs: number }[] = [];
+  const attempt = async (): Promise<RunnerOutcome> => {
+    const started = performance.now();
+    const outcome = await RUNNERS[probe.kind](probe, ctx);
+    attempts.push({ outcome, durationMs: outcome.durationMs ?? performance.now() - started });
+    return outcome;
+  };
+  if (probe.config.retries > 0) {
+    const policy = retry(handleWhenResult(isNetworkFailure), {
+      maxAttempts: probe.config.retries,
+      backoff: new ConstantBackoff(deps.retryDelayMs ?? 100),
+    });
+    try {
+      await policy.execute(attempt, deps.signal);
+    } catch {
+      // Cancelled (shutdown): the last attempt made is the answer; with none made, one that ends at
+      // once on the aborted signal gives a result of class timeout instead of an exception.
+      if (attempts.length === 0) await attempt();
+    }
+  } else {
+    await attempt();
+  }
+  const last = attempts.at(-1) as { outcome: RunnerOutcome; durationMs: number };
+  const retried: RetriedAttempt[] = attempts
+    .slice(0, -1)
+    .flatMap(({ outcome, durationMs }) =>
+      outcome.failure ? [{ failure: outcome.failure, durationMs }] : [],
+    );
+  const { durationMs: _measured, ...outcome } = last.outcome;
+  // Keys in the order of the DESIGN §2 example, for readers of `vigil probe --json`.
+  const result: ProbeResult = {
+    probe: probe.name,
+    kind: probe.kind,
+    success: outcome.failure === null,
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs: last.durationMs,
+    ...outcome,
+    attempts: attempts.length,
+    ...(retried.length > 0 ? { retried } : {}),
+  };
+  if (deps.metrics) recordProbeMetrics(deps.metrics, result);
+  return roundTimings(result);
+}
+
+/** Microsecond precision is all a timing means; more digits only bloat the JSON. */
+function roundTimings(result: ProbeResult): ProbeResult {
+  const r = (n: number): number => Math.round(n * 1000) / 1000;
+  const p = result.phases;
+  return {
+    ...result,
+    durationMs: r(result.durationMs),
+    phases: {
+      dnsMs: r(p.dnsMs),
+      connectMs: r(p.connectMs),
+      tlsMs: r(p.tlsMs),
+      ttfbMs: r(p.ttfbMs),
+      transferMs: r(p.transferMs),
+    },
+    steps: result.steps.map(roundTimings),
+    ...(result.retried
+      ? { retried: result.retried.map((a) => ({ ...a, durationMs: r(a.durationMs) })) }
+      : {}),
+  };
+}
+
+/**
+ * Updates the probe metrics of DESIGN §8 from one result. Labels stay bounded: probe name, kind,
+ * result and failure class, never a URL or message.
+ *
+ * @example recordProbeMetrics(metrics, result)
+ */
+export function recordProbeMetrics(metrics: ProbeMetrics, result: ProbeResult): void {
+  const labels = { probe: result.probe, kind: result.kind };
+  metrics.probeSuccess.set(labels, result.success ? 1 : 0);
+  for (const [key, phase] of PHASE_LABELS)
+    metrics.probeDuration.observe({ ...labels, phase }, result.phases[key] / 1000);
+  metrics.probeDuration.observe({ ...labels, phase: 'total' }, result.durationMs / 1000);
+  metrics.probeRuns.inc({
+    ...labels,
+    result: result.success ? 'success' : 'failure',
+    class: result.failure?.class ?? 'none',
+  });
+  if (result.tls)
+    metrics.tlsCertExpiry.set({ probe: result.probe }, Math.floor(result.tls.chainExpiresAt / 1000));
+}
