@@ -26,6 +26,8 @@ export interface VigilAlert {
   summary: string;
   description: string;
   generatorUrl?: string;
+  /** The check's own runbook (SLO `runbook`), instead of the section of deploy/RUNBOOK.md. */
+  runbookUrl?: string;
 }
 
 /** A `postableAlert` of Alertmanager's API v2 (REFERENCE §3.2). */
@@ -62,7 +64,7 @@ export function toAlertContent(
   const annotations = {
     summary: alert.summary,
     description: alert.description,
-    runbook_url: `${runbookBaseUrl}#${RUNBOOK_ANCHORS[alert.alertname]}`,
+    runbook_url: alert.runbookUrl ?? `${runbookBaseUrl}#${RUNBOOK_ANCHORS[alert.alertname]}`,
   };
   return { labels, annotations };
 }
@@ -101,6 +103,7 @@ export interface SloAlertContext {
   watchId?: string;
   version?: string;
   generatorUrl?: string;
+  runbookUrl?: string;
 }
 
 /** VigilSLOViolation for one failing check, describing value, objective and baseline. */
@@ -115,6 +118,7 @@ export function sloViolationAlert(check: CheckResult, context: SloAlertContext):
     summary: `${context.service} ${check.name} SLO violated`,
     description: `value ${formatNumber(check.value)}, objective ${formatObjective(check.objective)}, baseline ${formatNumber(check.baseline)}: ${check.explanation}`,
     ...(context.generatorUrl ? { generatorUrl: context.generatorUrl } : {}),
+    ...(context.runbookUrl ? { runbookUrl: context.runbookUrl } : {}),
   };
 }
 

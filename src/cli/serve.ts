@@ -66,7 +66,8 @@ export async function runServe(ctx: Parameters<Command>[0], signals: SignalSourc
     });
   } catch (error) {
     if (error instanceof ConfigError) {
-      ctx.stderr.write(`vigil serve: invalid configuration (${error.problems.length} problems)\n`);
+      const count = error.problems.length;
+      ctx.stderr.write(`vigil serve: invalid configuration (${count} problem${count === 1 ? '' : 's'})\n`);
       for (const problem of error.problems) ctx.stderr.write(`${formatProblem(problem)}\n`);
     } else {
       ctx.stderr.write(`vigil serve: ${errorMessage(error)}\n`);

@@ -52,6 +52,7 @@ export const alertmanagerSchema = z.strictObject({
   ...httpDependency,
   resendInterval: durationMs.default(60_000),
   runbookBaseUrl: z.string().default('https://github.com/prep/vigil/blob/main/deploy/RUNBOOK.md'),
+  /** Vigil's own address as Alertmanager users reach it: alerts link back to it (generatorURL). */
   externalUrl: z.string().optional(),
 });
 
@@ -208,7 +209,6 @@ const probeCommon = {
   ipVersion: z.enum(['any', 'ipv4', 'ipv6']).default('any'),
   tls: tlsOptionsSchema.optional(),
   baseUrl: url.optional(),
-  labels: z.record(z.string(), z.string()).default({}),
 };
 
 export const smokeProbeSchema = z.strictObject({

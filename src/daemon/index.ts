@@ -238,6 +238,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     lastDeployAt: () => watchStore.last(config.root.service)?.startedAt,
     snapshots,
     onEvaluation: (_states, checks) => {
+      const externalUrl = config.root.alertmanager?.externalUrl?.replace(/\/+$/, '');
       for (const check of checks) {
         const slo = config.slos.find((s) => s.name === check.name);
         if (!slo || check.shadow) continue;
@@ -248,6 +249,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
             sloViolationAlert(check, {
               service: config.root.service,
               severity: slo.severity ?? (slo.critical ? 'page' : 'ticket'),
+              ...(externalUrl ? { generatorUrl: `${externalUrl}/api/v1/slos` } : {}),
+              ...(slo.runbook ? { runbookUrl: slo.runbook } : {}),
             }),
           );
         } else if (check.result === 'pass' || check.result === 'warn') {

@@ -35,6 +35,16 @@ export function syntheticProbeChecks(
       if (!state || state.health === 'unknown' || !last) {
         return { ...base, result: 'inconclusive', explanation: `journey ${probe.name} has not settled yet` };
       }
+      if (state.health === 'down' && last.success) {
+        // Down until successThreshold successes in a row: a first success alone does not clear it.
+        return {
+          ...base,
+          result: 'fail',
+          explanation:
+            `journey ${probe.name} is down: ${state.consecutiveSuccesses} of ${probe.successThreshold} ` +
+            'successes needed to recover',
+        };
+      }
       if (state.health === 'down') {
         const why = last.failure ? `${last.failure.class}: ${last.failure.message}` : 'failed';
         return {

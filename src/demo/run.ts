@@ -77,7 +77,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       outcome.usedPrometheus = true;
       say(`Prometheus (${binary}) scraping the service every 1s at ${prometheus.url}`);
     } else {
-      say('prometheus is not on PATH: judging SLOs from Vigil\'s own probe results (source "probes")');
+      const why = options.withoutPrometheus ? '--without-prometheus' : 'prometheus is not on PATH';
+      say(`${why}: judging SLOs from Vigil's own probe results (source "probes")`);
     }
     const file = writeDemoFiles({
       dir,

@@ -126,6 +126,19 @@ describe('alert content (DESIGN §7)', () => {
     expect(content.annotations.runbook_url).toBe(`${RUNBOOK}#vigilsloviolation`);
   });
 
+  it("a check's own runbook replaces the RUNBOOK.md section, and generatorURL points back at Vigil", () => {
+    const alert = sloViolationAlert(verdict.checks[0]!, {
+      service: 'prep-api',
+      severity: 'page',
+      runbookUrl: 'https://wiki.prep.example/runbooks/error-rate',
+      generatorUrl: 'https://vigil.prep.example/api/v1/slos',
+    });
+    expect(toAlertContent(alert, RUNBOOK).annotations.runbook_url).toBe(
+      'https://wiki.prep.example/runbooks/error-rate',
+    );
+    expect(alert.generatorUrl).toBe('https://vigil.prep.example/api/v1/slos');
+  });
+
   it('VigilBlind links its runbook section', () => {
     expect(toAlertContent(blindAlert(verdict), RUNBOOK).annotations.runbook_url).toBe(
       `${RUNBOOK}#vigilblind`,
