@@ -1,0 +1,302 @@
+import { EventEmitter } from 'node:events';
+import { formatDuration } from '../config/units.js';
+import { errorMessage } from '../errors.js';
+import type { Db } from '../store/db.js';
+import { createWatchStore, type WatchStore } from '../store/watches.js';
+import { type CreateOutcome, type CreateWatchInput, insertWatch, validateCreate } from './create.js';
+import { forgetWatchSeries, publishWatchEffects, publishWatchMetrics, settleWatch } from './effects.js';
+import { untilReached, type WaitUntil } from './outcome.js';
+import { applyOverride, type OverrideRequest } from './overrides.js';
+import { runWatch, type WatchControl } from './runner.js';
+import type {
+  OverrideAction,
+  TimelineEvent,
+  Verdict,
+  WatchDeps,
+  WatchRecord,
+  WatchSettings,
+  WatchStatus,
+  WatchView,
+} from './types.js';
+import { newWatchId, toVerdict, toWatchView } from './view.js';
+
+export type { CreateOutcome, CreateWatchInput, Problem } from './create.js';
+
+export type OverrideOutcome =
+  | { ok: true; watch: WatchView }
+  | { ok: false; code: 'not-found' | 'conflict'; message: string };
+
+/**
+ * Owns every watch: creates them (superseding a service's running watch), drives each through its
+ * phases, persists every change in one transaction with its timeline events, applies operator
+ * overrides, answers long polls, and resumes running watches after a restart.
+ *
+ * @example
+ *   const watches = new WatchManager(deps, settings);
+ *   watches.start();                       // resumes running watches from the store
+ *   const created = watches.create({ service: 'prep-api', version: '1.4.2' });
+ *   await watches.stop();                  // on shutdown
+ */
+export class WatchManager {
+  readonly #deps: WatchDeps;
+  readonly #settings: WatchSettings;
+  readonly #store: WatchStore;
+  readonly #changes = new EventEmitter();
+  readonly #loops = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  readonly #closing = new AbortController();
+  readonly #control: WatchControl;
+
+  constructor(deps: WatchDeps, settings: WatchSettings) {
+    this.#deps = deps;
+    this.#settings = settings;
+    this.#store = createWatchStore(deps.db);
+    this.#changes.setMaxListeners(0);
+    this.#control = {
+      deps,
+      settings,
+      store: this.#store,
+      current: (id) => {
+        const watch = this.#store.get(id);
+        return watch?.status === 'running' ? watch : undefined;
+      },
+      update: (id, mutate) => this.#transact(id, mutate, true),
+    };
+  }
+
+  /** Starts the engine: resumes the running watches found in the store. Returns how many. */
+  start(): number {
+    return this.resume();
+  }
+
+  /**
+   * Continues every running watch in the store. Elapsed time counts from the stored start; a smoke or
+   * load phase that was interrupted starts again; missed bake evaluations become one gap event.
+   */
+  resume(): number {
+    let resumed = 0;
+    for (const watch of this.#store.running()) {
+      if (this.#loops.has(watch.id)) continue;
+      const now = this.#deps.clock.now();
+      this.#transact(
+        watch.id,
+        (w) => {
+          const phase = w.phases.find((p) => p.state === 'running');
+          if (phase && phase.name !== 'bake') phase.startedAt = now;
+          const elapsed = formatDuration(Math.max(0, now - w.startedAt));
+          const what =
+            phase?.name === 'bake' ? 'continuing bake' : `restarting the ${phase?.name ?? 'current'} phase`;
+          return [
+            {
+              at: now,
+              type: 'resumed',
+              message: `daemon restarted: ${what} at ${elapsed} of ${formatDuration(w.durationMs)}`,
+            },
+          ];
+        },
+        true,
+      );
+      this.#launch(watch.id, true);
+      resumed++;
+    }
+    return resumed;
+  }
+
+  /** Stops every watch loop (watches stay `running` in the store, to be resumed) and ends long polls. */
+  async stop(): Promise<void> {
+    this.#closing.abort(new Error('watch manager stopping'));
+    const loops = [...this.#loops.values()];
+    for (const loop of loops) loop.controller.abort(new Error('watch manager stopping'));
+    await Promise.all(loops.map((loop) => loop.done));
+  }
+
+  /** Starts a watch. A running watch of the same service is superseded (ends `aborted`). */
+  create(input: CreateWatchInput): CreateOutcome {
+    const now = this.#deps.clock.now();
+    const problems = validateCreate(input, this.#settings, now);
+    if (problems.length > 0) return { ok: false, problems };
+    const id = newWatchId(now);
+    const created = this.#deps.db.transaction(() =>
+      insertWatch(this.#store, input, this.#settings, id, now),
+    )();
+    for (const { before, after } of created.superseded) this.#afterCommit(before, after);
+    this.#afterCommit(undefined, created.watch);
+    this.#launch(id, false);
+    return { ok: true, watch: toWatchView(created.watch, this.#store.events(id)) };
+  }
+
+  /** The watch object with its timeline, or undefined. */
+  get(id: string): WatchView | undefined {
+    const watch = this.#store.get(id);
+    return watch ? toWatchView(watch, this.#store.events(id)) : undefined;
+  }
+
+  /** The verdict object, or undefined. */
+  verdict(id: string): Verdict | undefined {
+    const watch = this.#store.get(id);
+    return watch ? toVerdict(watch) : undefined;
+  }
+
+  /** Watch objects, newest first. */
+  list(filter: { service?: string; status?: WatchStatus; limit?: number } = {}): WatchView[] {
+    return this.#store.list(filter).map((w) => toWatchView(w, this.#store.events(w.id)));
+  }
+
+  /**
+   * Long poll: resolves with the verdict as soon as its status, phase, verdict, reasons or check results
+   * change, or when `timeoutMs` runs out. Answers at once when the watch has ended, when `until` was
+   * already reached, or when it changed after `since` (the `updatedAt` the caller last saw).
+   * Undefined for an unknown id.
+   */
+  async waitForChange(
+    id: string,
+    options: { timeoutMs: number; until?: WaitUntil; since?: number; signal?: AbortSignal },
+  ): Promise<Verdict | undefined> {
+    const watch = this.#store.get(id);
+    if (!watch) return undefined;
+    const settled =
+      watch.status !== 'running' ||
+      (options.until !== undefined && untilReached(watch, options.until)) ||
+      (options.since !== undefined && watch.updatedAt > options.since) ||
+      options.timeoutMs <= 0 ||
+      this.#closing.signal.aborted;
+    if (settled) return toVerdict(watch);
+    const key = changeKey(watch);
+    const wake = new AbortController();
+    const stop = (): void => wake.abort();
+    const onChange = (changed: WatchRecord): void => {
+      if (changeKey(changed) !== key) wake.abort();
+    };
+    options.signal?.addEventListener('abort', stop, { once: true });
+    this.#closing.signal.addEventListener('abort', stop, { once: true });
+    this.#changes.on(id, onChange);
+    try {
+      await this.#deps.clock.sleep(options.timeoutMs, wake.signal);
+    } catch {
+      // woken by a change, a closed request or shutdown: answer with the latest state
+    } finally {
+      this.#changes.off(id, onChange);
+      options.signal?.removeEventListener('abort', stop);
+      this.#closing.signal.removeEventListener('abort', stop);
+    }
+    const latest = this.#store.get(id);
+    return latest ? toVerdict(latest) : undefined;
+  }
+
+  /** Operator override (`abort`, `promote`, `rollback`), recorded with who and why. */
+  override(id: string, action: OverrideAction, request: OverrideRequest): OverrideOutcome {
+    const existing = this.#store.get(id);
+    if (!existing) return { ok: false, code: 'not-found', message: `no watch ${id}` };
+    let conflict: string | undefined;
+    const updated = this.#transact(
+      id,
+      (w, tx) => {
+        const outcome = applyOverride(w, action, request, this.#deps.clock.now());
+        if (!outcome.ok) {
+          conflict = outcome.message;
+          return null;
+        }
+        if (action === 'rollback') {
+          if (this.#deps.manualRollback) {
+            this.#deps.manualRollback(tx, toVerdict(w), request);
+            outcome.events.push({
+              at: this.#deps.clock.now(),
+              type: 'action',
+              message: 'manual rollback enqueued',
+            });
+          } else {
+            outcome.events.push({
+              at: this.#deps.clock.now(),
+              type: 'action',
+              message: 'no actions configured',
+            });
+          }
+        }
+        return outcome.events;
+      },
+      false,
+    );
+    if (conflict || !updated)
+      return { ok: false, code: 'conflict', message: conflict ?? `watch ${id} is gone` };
+    return { ok: true, watch: toWatchView(updated, this.#store.events(id)) };
+  }
+
+  /**
+   * Appends an event to a watch's timeline (e.g. a webhook delivery attempt) and wakes its long polls.
+   * Returns false for an unknown watch.
+   */
+  appendTimeline(id: string, event: TimelineEvent): boolean {
+    const watch = this.#store.get(id);
+    if (!watch) return false;
+    this.#store.appendEvent(id, event);
+    this.#changes.emit(id, watch);
+    return true;
+  }
+
+  #launch(id: string, resumed: boolean): void {
+    const controller = new AbortController();
+    const signal = AbortSignal.any([controller.signal, this.#closing.signal]);
+    const done = runWatch(this.#control, id, signal, { resumed })
+      .catch((error: unknown) => {
+        this.#deps.logger.error({ watchId: id, err: errorMessage(error) }, 'watch loop stopped by an error');
+      })
+      .finally(() => {
+        if (this.#loops.get(id)?.controller === controller) this.#loops.delete(id);
+      });
+    this.#loops.set(id, { controller, done });
+  }
+
+  /**
+   * Reads the watch, applies `mutate` (null: nothing to write), reduces the verdict, fires the rollback
+   * hook when the watch just failed — all in one transaction — then publishes metrics and events.
+   */
+  #transact(
+    id: string,
+    mutate: (watch: WatchRecord, tx: Db) => TimelineEvent[] | null,
+    requireRunning: boolean,
+  ): WatchRecord | undefined {
+    const db = this.#deps.db;
+    let before: WatchRecord | undefined;
+    const run = db.transaction((): WatchRecord | undefined => {
+      const watch = this.#store.get(id);
+      if (!watch || (requireRunning && watch.status !== 'running')) return undefined;
+      before = structuredClone(watch);
+      const events = mutate(watch, db);
+      if (events === null) return undefined;
+      const now = this.#deps.clock.now();
+      events.push(...settleWatch(watch, before, now, this.#settings, this.#deps, db));
+      watch.updatedAt = now;
+      this.#store.update(watch);
+      for (const event of events) this.#store.appendEvent(id, event);
+      return watch;
+    });
+    const after = run();
+    if (after) this.#afterCommit(before, after);
+    return after;
+  }
+
+  #afterCommit(before: WatchRecord | undefined, after: WatchRecord): void {
+    if (!before) {
+      const stale = this.#store.list({ service: after.service, limit: 2 }).find((w) => w.id !== after.id);
+      if (stale && stale.version !== after.version) forgetWatchSeries(this.#deps.metrics, stale);
+    }
+    publishWatchMetrics(this.#deps.metrics, before, after);
+    if (before?.status === 'running' && after.status !== 'running') {
+      this.#loops.get(after.id)?.controller.abort(new Error(`watch ${after.status}`));
+    }
+    publishWatchEffects(this.#deps, before, after);
+    this.#changes.emit(after.id, after);
+  }
+}
+
+/** What a long poll answers on: anything the verdict object reports besides timestamps and values. */
+function changeKey(watch: WatchRecord): string {
+  const results = Object.values(watch.state.results).map((c) => `${c.name}=${c.result}`);
+  return JSON.stringify([
+    watch.status,
+    watch.phase,
+    watch.verdict,
+    watch.reasons,
+    results,
+    watch.state.progress,
+  ]);
+}

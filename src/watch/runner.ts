@@ -1,0 +1,318 @@
+import { errorMessage } from '../errors.js';
+import type { Db } from '../store/db.js';
+import type { WatchStore } from '../store/watches.js';
+import {
+  describeProbeFailure,
+  endPhase,
+  inconclusiveCheck,
+  LOAD_EVALUATION,
+  SMOKE_EVALUATION,
+  smokeCheck,
+} from './phases.js';
+import type { TimelineEvent, WatchDeps, WatchRecord, WatchSettings } from './types.js';
+import { accountBake, recordPhaseResult } from './verdict.js';
+
+/** What a watch loop needs from the manager: read the running watch, change it in one transaction. */
+export interface WatchControl {
+  deps: WatchDeps;
+  settings: WatchSettings;
+  store: WatchStore;
+  /** The watch while it is running; undefined once it ended (failed, aborted, superseded, promoted). */
+  current(id: string): WatchRecord | undefined;
+  /** Applies `mutate` to the running watch in one transaction; undefined when it is no longer running. */
+  update(id: string, mutate: (watch: WatchRecord, tx: Db) => TimelineEvent[]): WatchRecord | undefined;
+}
+
+const DEFAULT_SMOKE_RETRY_MS = 15_000;
+
+/**
+ * Settles with `work`, or rejects as soon as `signal` aborts: a shutdown or a supersede must not wait
+ * for a probe or query stuck until its own timeout. The loop writes nothing after an abort, so the late
+ * result is dropped (the callee got the same signal and stops its IO too).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Drives one watch through its phases until it ends or `signal` aborts (supersede, override, shutdown).
+ * `resumed` says the daemon restarted mid-watch, so missed evaluations are reported as downtime.
+ *
+ * @example void runWatch(control, watch.id, controller.signal, { resumed: false });
+ */
+export async function runWatch(
+  control: WatchControl,
+  id: string,
+  signal: AbortSignal,
+  options: { resumed: boolean },
+): Promise<void> {
+  let resumed = options.resumed;
+  while (!signal.aborted) {
+    const watch = control.current(id);
+    const phase = watch?.phases.find((p) => p.state === 'running');
+    if (!watch || !phase) return;
+    try {
+      if (phase.name === 'smoke') await runSmoke(control, id, signal);
+      else if (phase.name === 'load') await runLoad(control, id, signal);
+      else await runBake(control, id, signal, resumed);
+    } catch (error) {
+      if (signal.aborted) return;
+      // A bug or a store hiccup must not leave the watch running with nobody driving it: say so, retry.
+      control.deps.logger.error(
+        { watchId: id, err: errorMessage(error) },
+        `watch ${phase.name} phase failed`,
+      );
+      control.update(id, () => [
+        {
+          at: control.deps.clock.now(),
+          type: 'phase',
+          message: `internal error in the ${phase.name} phase: ${errorMessage(error)}; retrying`,
+        },
+      ]);
+      await control.deps.clock.sleep(control.settings.evaluationIntervalMs, signal).catch(() => undefined);
+    }
+    resumed = false;
+  }
+}
+
+async function runSmoke(control: WatchControl, id: string, signal: AbortSignal): Promise<void> {
+  const { deps, settings } = control;
+  const deadline = deps.clock.now() + settings.smokeTimeoutMs;
+  const retryMs = settings.smokeRetryMs ?? DEFAULT_SMOKE_RETRY_MS;
+  let pending: string[] | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const results = await untilAborted(deps.runSmokeProbes(signal, pending), signal);
+    if (signal.aborted) return;
+    const at = deps.clock.now();
+    if (results.length === 0 && attempt === 1) {
+      control.update(id, (w) => endPhase(w, 'skipped', at, settings, 'no smoke probes configured'));
+      return;
+    }
+    const failing = results.filter((r) => !r.success);
+    const giveUp = failing.length > 0 && at + retryMs > deadline;
+    control.update(id, (w) => {
+      for (const result of results) {
+        const check = result.success
+          ? smokeCheck(result, 'pass', `passed in ${Math.round(result.durationMs)} ms (attempt ${attempt})`)
+          : giveUp
+            ? smokeCheck(
+                result,
+                'fail',
+                `${describeProbeFailure(result)}; still failing after ${attempt} attempt(s)`,
+              )
+            : smokeCheck(
+                result,
+                'warn',
+                `attempt ${attempt} failed: ${describeProbeFailure(result)}; retrying`,
+              );
+        w.state = recordPhaseResult(w.state, check);
+      }
+      if (failing.length > 0 && !giveUp) return [];
+      const checks = Object.values(w.state.results).filter((c) => c.name.startsWith('smoke:'));
+      control.store.saveResults(id, SMOKE_EVALUATION, checks);
+      return giveUp
+        ? endPhase(
+            w,
+            'failed',
+            at,
+            settings,
+            `${failing.map((r) => r.probe).join(', ')} did not pass within the smoke timeout`,
+          )
+        : endPhase(w, 'passed', at, settings);
+    });
+    if (failing.length === 0 || giveUp) return;
+    pending = failing.map((r) => r.probe);
+    await deps.clock.sleep(retryMs, signal);
+  }
+}
+
+async function runLoad(control: WatchControl, id: string, signal: AbortSignal): Promise<void> {
+  const { deps, settings } = control;
+  if (!settings.loadProfile || !deps.runLoad) {
+    const reason = !settings.loadProfile ? 'no loadProfile configured' : 'no load-test runner available';
+    control.update(id, (w) => endPhase(w, 'skipped', deps.clock.now(), settings, reason));
+    return;
+  }
+  let check: Awaited<ReturnType<NonNullable<WatchDeps['runLoad']>>>;
+  try {
+    // Not raced with the signal: the runner stops k6 on abort and records the run, so it is awaited.
+    check = await deps.runLoad(id, signal, (line) => {
+      if (signal.aborted) return;
+      control.update(id, (w) => {
+        w.state = { ...w.state, progress: line };
+        return [{ at: deps.clock.now(), type: 'progress', message: line }];
+      });
+    });
+  } catch (error) {
+    if (signal.aborted) return;
+    check = inconclusiveCheck(
+      settings.loadProfile,
+      'load',
+      deps.clock.now(),
+      `load run failed: ${errorMessage(error)}`,
+    );
+  }
+  if (signal.aborted) return;
+  const at = deps.clock.now();
+  control.update(id, (w) => {
+    const { progress: _finished, ...rest } = w.state;
+    w.state = recordPhaseResult(rest, check);
+    control.store.saveResults(id, LOAD_EVALUATION, [check]);
+    const state =
+      check.result === 'fail' ? 'failed' : check.result === 'inconclusive' ? 'inconclusive' : 'passed';
+    return endPhase(w, state, at, settings, check.result === 'pass' ? undefined : check.explanation);
+  });
+}
+
+async function runBake(
+  control: WatchControl,
+  id: string,
+  signal: AbortSignal,
+  resumed: boolean,
+): Promise<void> {
+  const { deps, settings } = control;
+  const interval = settings.evaluationIntervalMs;
+  let afterRestart = resumed;
+  for (;;) {
+    const watch = control.current(id);
+    if (!watch || signal.aborted) return;
+    const now = deps.clock.now();
+    const elapsed = now - watch.startedAt;
+    const next = watch.state.nextEvaluation;
+    if (next === null) {
+      // Evaluations inside initialDelay still run and are recorded; the accounting does not count them.
+      const first = Math.floor(elapsed / interval);
+      control.update(id, (w) => {
+        w.state = { ...w.state, nextEvaluation: first };
+        return [];
+      });
+      continue;
+    }
+    const lastIndex = Math.ceil(watch.durationMs / interval) - 1;
+    const due = Math.min(Math.floor(elapsed / interval), lastIndex + 1);
+    if (due > next) {
+      const reason = afterRestart
+        ? 'while the daemon was down'
+        : 'because evaluations overran their interval';
+      control.update(id, (w) => recordGap(w, next, due - 1, interval, now, reason));
+    }
+    afterRestart = false;
+    if (elapsed >= watch.durationMs) {
+      control.update(id, (w) => {
+        const blind = w.state.blind;
+        return endPhase(
+          w,
+          blind ? 'inconclusive' : 'passed',
+          now,
+          settings,
+          blind ? 'blind at the end' : undefined,
+        );
+      });
+      return;
+    }
+    if (due < next) {
+      const wakeAt = Math.min(watch.startedAt + next * interval, watch.startedAt + watch.durationMs);
+      await deps.clock.sleep(wakeAt - now, signal);
+      continue;
+    }
+    await evaluateOnce(control, watch, due, now, signal);
+  }
+}
+
+function recordGap(
+  watch: WatchRecord,
+  from: number,
+  to: number,
+  interval: number,
+  at: number,
+  reason: string,
+): TimelineEvent[] {
+  const missed = to - from + 1;
+  watch.state = {
+    ...watch.state,
+    nextEvaluation: to + 1,
+    missedEvaluations: watch.state.missedEvaluations + missed,
+  };
+  const fromAt = new Date(watch.startedAt + from * interval).toISOString();
+  const toAt = new Date(watch.startedAt + to * interval).toISOString();
+  return [
+    {
+      at,
+      type: 'gap',
+      message: `${missed} evaluation(s) missed ${reason} (${fromAt} – ${toAt}); none were invented`,
+      data: { from: fromAt, to: toAt, missed, firstEvaluation: from, lastEvaluation: to },
+    },
+  ];
+}
+
+async function evaluateOnce(
+  control: WatchControl,
+  watch: WatchRecord,
+  evaluation: number,
+  at: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const { deps, settings } = control;
+  const context = {
+    at,
+    deployedAt: watch.startedAt,
+    elapsedMs: at - watch.startedAt,
+    watchId: watch.id,
+    vars: { service: watch.service, version: watch.version, previousVersion: watch.previousVersion ?? '' },
+  };
+  let results: Awaited<ReturnType<WatchDeps['evaluate']>>;
+  try {
+    results = await untilAborted(deps.evaluate(context, signal), signal);
+  } catch (error) {
+    if (signal.aborted) return;
+    deps.logger.error({ watchId: watch.id, err: errorMessage(error) }, 'evaluation failed');
+    results = [];
+  }
+  if (signal.aborted) return;
+  control.update(watch.id, (w, tx) => {
+    w.state = { ...w.state, nextEvaluation: evaluation + 1 };
+    // A replayed evaluation (already stored before a crash) must not be counted twice.
+    if (control.store.saveResults(w.id, evaluation, results) === 0) return [];
+    const outcome = accountBake(w.state, results, { at, deployedAt: w.startedAt, settings });
+    w.state = outcome.state;
+    const values = results
+      .filter((r) => r.kind === 'slo' && r.value !== null && Number.isFinite(r.value))
+      .map((r) => ({ slo: r.name, value: r.value as number }));
+    if (values.length > 0) {
+      deps.saveSnapshots?.(tx, {
+        watchId: w.id,
+        service: w.service,
+        version: w.version,
+        elapsedMs: context.elapsedMs,
+        at,
+        values,
+      });
+    }
+    return outcome.changed.map((name) => {
+      const check = outcome.state.results[name];
+      return {
+        at,
+        type: 'evaluation' as const,
+        message: `${name} ${check?.result}: ${check?.explanation}`,
+        data: { evaluation, check: name, result: check?.result, value: check?.value ?? null },
+      };
+    });
+  });
+}

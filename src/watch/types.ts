@@ -1,0 +1,199 @@
+import type { Clock } from '../clock.js';
+import type { Phase } from '../config/schema.js';
+import type { CheckState } from '../evaluator/accounting.js';
+import type { CheckResult } from '../evaluator/types.js';
+import type { ProbeResult } from '../prober/types.js';
+import type { Db } from '../store/db.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+
+/** Where a watch stands (DESIGN §6). Every value but `running` is an end state. */
+export type WatchStatus = 'running' | 'passed' | 'failed' | 'inconclusive' | 'aborted';
+/** The watch's current judgement (DESIGN §6). */
+export type VerdictValue = 'pending' | 'pass' | 'warn' | 'fail' | 'inconclusive';
+export type PhaseState = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'inconclusive' | 'aborted';
+
+export const WATCH_STATUSES = ['running', 'passed', 'failed', 'inconclusive', 'aborted'] as const;
+export const VERDICT_VALUES = ['pending', 'pass', 'warn', 'fail', 'inconclusive'] as const;
+export const PHASE_ORDER: readonly Phase[] = ['smoke', 'load', 'bake'];
+
+/** One phase of one watch, with its state and times (ms since epoch in the store, ISO in the API). */
+export interface PhaseRecord {
+  name: Phase;
+  state: PhaseState;
+  startedAt: number | null;
+  endedAt: number | null;
+  reason?: string;
+}
+
+/** Everything a running watch needs to resume where it was; stored as JSON beside the watch row. */
+export interface WatchState {
+  /** Failure accounting per check (the evaluator's accounting state), enough to carry on after a restart. */
+  checks: Record<string, CheckState>;
+  /** The last accounted result per check, smoke and load included: the `checks` of the verdict object. */
+  results: Record<string, CheckResult>;
+  /** Index of the next bake evaluation (floor(elapsed / evaluationInterval)); null before bake. */
+  nextEvaluation: number | null;
+  /** Evaluations that never ran (daemon down or an overrun), summed over every gap. */
+  missedEvaluations: number;
+  /** True while the watch is blind (a check inconclusive longer than inconclusiveLimit). */
+  blind: boolean;
+  /** Operator decision that ended the watch, if any. */
+  override?: { action: OverrideAction; who: string; reason: string };
+  /** Latest live progress of the running load phase (k6), shown by `vigil wait`. */
+  progress?: string;
+}
+
+/** The stored watch. */
+export interface WatchRecord {
+  id: string;
+  service: string;
+  version: string;
+  previousVersion: string | null;
+  status: WatchStatus;
+  verdict: VerdictValue;
+  phase: Phase;
+  startedAt: number;
+  updatedAt: number;
+  endedAt: number | null;
+  durationMs: number;
+  phases: PhaseRecord[];
+  reasons: string[];
+  state: WatchState;
+  supersededBy: string | null;
+}
+
+/** One timeline entry: phase changes, evaluations that changed a result, gaps, actions, overrides. */
+export interface TimelineEvent {
+  at: number;
+  type: TimelineType;
+  message: string;
+  data?: Record<string, unknown>;
+}
+export type TimelineType =
+  | 'created'
+  | 'phase'
+  | 'evaluation'
+  | 'gap'
+  | 'blind'
+  | 'superseded'
+  | 'override'
+  | 'action'
+  | 'resumed'
+  | 'progress'
+  | 'ended';
+
+/** The verdict object of DESIGN §6 (contract), plus `durationMs` and `endedAt`. */
+export interface Verdict {
+  id: string;
+  service: string;
+  version: string;
+  previousVersion: string | null;
+  status: WatchStatus;
+  phase: Phase;
+  verdict: VerdictValue;
+  startedAt: string;
+  updatedAt: string;
+  endedAt: string | null;
+  durationMs: number;
+  reasons: string[];
+  checks: CheckResult[];
+  /** Live progress of the load phase while it runs (e.g. k6 elapsed, VUs, requests, p95). */
+  progress?: string;
+}
+
+/** The watch object of DESIGN §6: the verdict plus duration, phases and timeline. */
+export interface WatchView extends Verdict {
+  duration: string;
+  supersededBy: string | null;
+  phases: {
+    name: Phase;
+    state: PhaseState;
+    startedAt: string | null;
+    endedAt: string | null;
+    reason?: string;
+  }[];
+  timeline: ({ at: string; type: TimelineType; message: string } & Record<string, unknown>)[];
+}
+
+export type OverrideAction = 'abort' | 'promote' | 'rollback';
+
+/** Notification events of `actions.notify[].events` (config notifyEventSchema). */
+export type WatchEventName =
+  | 'watch.started'
+  | 'watch.phase'
+  | 'watch.passed'
+  | 'watch.failed'
+  | 'watch.inconclusive';
+
+/** Alerts a watch raises itself (DESIGN §7 alertnames). */
+export interface WatchAlert {
+  alertname: 'VigilBlind' | 'VigilWatchFailed';
+  watch: Verdict;
+  summary: string;
+  description: string;
+}
+
+/** What the evaluator needs to evaluate one bake evaluation of a watch. */
+export interface EvaluationContext {
+  /** Evaluation time, ms since epoch. */
+  at: number;
+  /** The watch's start (the deploy), ms since epoch: `pre-deploy` baselines end here. */
+  deployedAt: number;
+  elapsedMs: number;
+  watchId: string;
+  /** Query template variables. */
+  vars: { service: string; version: string; previousVersion: string };
+}
+
+/**
+ * What the watch engine needs from the rest of the daemon. The lead wires the real implementations in
+ * main.ts; tests pass small in-memory ones.
+ */
+export interface WatchDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  /** Runs the smoke probes once (only the named ones when `only` is given). Never throws for a failing probe. */
+  runSmokeProbes(signal: AbortSignal, only?: readonly string[]): Promise<ProbeResult[]>;
+  /** One bake evaluation: SLO checks, synthetic probes, burn rates. Throws only on bugs. */
+  evaluate(context: EvaluationContext, signal: AbortSignal): Promise<CheckResult[]>;
+  /** The load phase; absent when no load runner is wired (the phase is then skipped, never passed). */
+  runLoad?(watchId: string, signal: AbortSignal, onProgress: (line: string) => void): Promise<CheckResult>;
+  /** Stores SLI values by elapsed time, inside the evaluation's transaction (src/store/snapshots.ts). */
+  saveSnapshots?(
+    tx: Db,
+    snapshot: {
+      watchId: string;
+      service: string;
+      version: string;
+      elapsedMs: number;
+      at: number;
+      values: { slo: string; value: number }[];
+    },
+  ): void;
+  /** Fires the rollback actions. Called exactly once per failed watch, inside the transaction that marks it failed. */
+  onFailed?(tx: Db, watch: Verdict): void;
+  /** Operator-requested rollback, inside the transaction that records it. */
+  manualRollback?(tx: Db, watch: Verdict, request: { who: string; reason: string }): void;
+  /** Notification webhooks; called after commit. Must not throw (errors are logged). */
+  onEvent?(event: WatchEventName, watch: Verdict): void;
+  alerts?: { fire(alert: WatchAlert): void; resolve(alert: WatchAlert): void };
+  /** Any end (passed, failed, inconclusive, aborted, superseded); after commit, e.g. to resolve its alerts. */
+  onEnded?(watch: Verdict): void;
+}
+
+/** Watch settings: the `watch:` config section in milliseconds, plus what main derives from the definitions. */
+export interface WatchSettings {
+  durationMs: number;
+  phases: readonly Phase[];
+  loadProfile?: string;
+  evaluationIntervalMs: number;
+  smokeTimeoutMs: number;
+  failureLimit: number;
+  inconclusiveLimitMs: number;
+  initialDelayMs?: number;
+  /** How long to wait between smoke attempts: the shortest smoke probe interval (default 15s). */
+  smokeRetryMs?: number;
+}
