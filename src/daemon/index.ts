@@ -128,7 +128,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     onAttempt: (attempt) => {
       if (!attempt.watchId) return;
       try {
-        watchStore.appendEvent(attempt.watchId, deliveryTimelineEvent(attempt));
+        // Through the manager, so long polls wake on a delivery too.
+        watches.appendTimeline(attempt.watchId, deliveryTimelineEvent(attempt));
       } catch (error) {
         logger.warn({ err: errorMessage(error) }, 'cannot record a delivery in the watch timeline');
       }
@@ -216,6 +217,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       : {}),
     saveSnapshots: (tx, snapshot) => saveSnapshots(tx, snapshot),
     ...createWatchHooks(actions, clock),
+    onEnded: (watch) => actions.onWatchEnded(watch.id),
   };
   const watches = new WatchManager(watchDeps, watchSettings(config));
 

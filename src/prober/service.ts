@@ -20,6 +20,8 @@ export interface ProberDeps {
   perHostConcurrency?: number;
   /** How often old rollups are pruned. Default 1 h. */
   pruneIntervalMs?: number;
+  /** How long stop() lets runs in flight finish before aborting them. Default 10 s. */
+  stopTimeoutMs?: number;
 }
 
 /** The daemon's probing: a scheduler over the configured probes, wired to metrics and rollups. */
@@ -51,6 +53,7 @@ export function createProber(deps: ProberDeps): Prober {
     logger,
     ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),
     ...(deps.perHostConcurrency !== undefined ? { perHostConcurrency: deps.perHostConcurrency } : {}),
+    ...(deps.stopTimeoutMs !== undefined ? { stopTimeoutMs: deps.stopTimeoutMs } : {}),
     run: (probe, signal) => runProbe(probe, { now: () => clock.now(), signal, metrics }),
     onResult: (result) => {
       if (!result.success) logger.info({ probe: result.probe, failure: result.failure }, 'probe failed');
