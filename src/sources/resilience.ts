@@ -8,6 +8,7 @@ import {
   type RetryPolicy,
   retry,
 } from 'cockatiel';
+import { untilAborted } from '../abort.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { QueryError, SourceUnavailableError } from './types.js';
@@ -128,7 +129,18 @@ export function createSourceGuard(source: string, deps: SourceGuardDeps = {}): S
     async run(operation, signal) {
       const attempts = retryPolicy.execute(() => breaker.execute(() => attempt(operation, signal)), signal);
       try {
-        return await raceAbort(attempts, signal, source);
+        // Rejects as soon as the caller's signal aborts, even while cockatiel sleeps between attempts.
+        return await (signal
+          ? untilAborted(
+              attempts,
+              signal,
+              () =>
+                new SourceUnavailableError(
+                  'aborted',
+                  `${source} query abandoned: the caller's deadline passed`,
+                ),
+            )
+          : attempts);
       } catch (error) {
         if (isBrokenCircuitError(error)) {
           const open = new SourceUnavailableError(
@@ -151,27 +163,4 @@ function errorReason(error: unknown): string | undefined {
   if (error instanceof SourceUnavailableError) return error.reason === 'aborted' ? undefined : error.reason;
   if (error instanceof QueryError) return 'bad_query';
   return undefined;
-}
-
-/** Rejects as soon as `signal` aborts, even while cockatiel sleeps between attempts. */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, source: string): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void =>
-      reject(
-        new SourceUnavailableError('aborted', `${source} query abandoned: the caller's deadline passed`),
-      );
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

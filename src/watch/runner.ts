@@ -1,3 +1,4 @@
+import { untilAborted } from '../abort.js';
 import { errorMessage } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { WatchStore } from '../store/watches.js';
@@ -24,32 +25,6 @@ export interface WatchControl {
 }
 
 const DEFAULT_SMOKE_RETRY_MS = 15_000;
-
-/**
- * Settles with `work`, or rejects as soon as `signal` aborts: a shutdown or a supersede must not wait
- * for a probe or query stuck until its own timeout. The loop writes nothing after an abort, so the late
- * result is dropped (the callee got the same signal and stops its IO too).
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * Drives one watch through its phases until it ends or `signal` aborts (supersede, override, shutdown).
