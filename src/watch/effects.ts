@@ -111,6 +111,14 @@ export function publishWatchEffects(
   };
   const notify = (event: WatchEventName): void => guard(event, () => deps.onEvent?.(event, verdict));
   const ended = before?.status === 'running' && after.status !== 'running';
+  const log = deps.logger.child({ watchId: after.id, service: after.service, version: after.version });
+  if (!before) log.info({ previousVersion: after.previousVersion }, 'watch started');
+  else if (after.status === 'running' && before.phase !== after.phase)
+    log.info({ phase: after.phase }, 'watch phase');
+  if (ended) {
+    const level = after.status === 'failed' || after.status === 'inconclusive' ? 'warn' : 'info';
+    log[level]({ status: after.status, verdict: after.verdict, reasons: after.reasons }, 'watch ended');
+  }
   if (!before) notify('watch.started');
   else if (after.status === 'running' && before.phase !== after.phase) notify('watch.phase');
   const endEvent = END_EVENTS[after.status];
