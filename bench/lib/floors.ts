@@ -1,0 +1,59 @@
+import { Agent, request } from 'undici';
+import { percentile } from './figure.js';
+
+/**
+ * How late a 10 ms timer fires in this (otherwise idle) process until `until` resolves: the machine's own
+ * scheduling noise, measured beside a figure that depends on timers.
+ *
+ * @example const lateness = timerLateness(work); const ms = await lateness; percentile(ms, 99)
+ */
+export async function timerLateness(until: Promise<unknown>): Promise<number[]> {
+  const late: number[] = [];
+  let done = false;
+  void until.finally(() => {
+    done = true;
+  });
+  while (!done) {
+    const due = performance.now() + 10;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    late.push(Math.max(0, performance.now() - due));
+  }
+  return late;
+}
+
+/**
+ * A bare undici client (new Agent per request, no assertions, no metrics, no scheduler) sending `count`
+ * GETs at `rate` per second over `urls`; returns each request's wall time in ms.
+ *
+ * @example const ms = await bareClientLatencies(['http://127.0.0.1:8080/health'], 300, 3000);
+ */
+export async function bareClientLatencies(
+  urls: readonly string[],
+  rate: number,
+  count: number,
+): Promise<number[]> {
+  const times: number[] = [];
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const t0 = performance.now();
+    const agent = new Agent({ connections: 1, pipelining: 0 });
+    pending.push(
+      request(urls[i % urls.length] as string, { dispatcher: agent })
+        .then((response) => response.body.text())
+        .then(() => {
+          times.push(performance.now() - t0);
+          agent.destroy().catch(() => {});
+        }),
+    );
+  }
+  await Promise.all(pending);
+  return times;
+}
+
+/** "p50 a / p99 b ms" of `values`. */
+export function p50p99(values: readonly number[], digits = 1): string {
+  return `p50 ${percentile(values, 50).toFixed(digits)} / p99 ${percentile(values, 99).toFixed(digits)} ms`;
+}
