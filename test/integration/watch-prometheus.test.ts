@@ -207,7 +207,7 @@ describe.skipIf(skipWithoutPrometheus)(
       const byName = Object.fromEntries(watch.checks.map((c) => [c.name, c]));
       expect(byName['error-rate']).toMatchObject({ result: 'pass' });
       expect(byName['error-rate']?.value).toBeCloseTo(0.002, 4);
-      expect(byName['throughput']?.baseline).toBeCloseTo(10, 3);
+      expect(byName.throughput?.baseline).toBeCloseTo(10, 3);
     }, 120_000);
 
     it('a deploy that regresses at 6 h fails within failureLimit evaluations, reasons carrying the numbers', async () => {
