@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import { type Dispatcher, request } from 'undici';
 import { errorMessage } from '../errors.js';
+import { scrubCredentials } from '../redact.js';
 
 /** Answers are read only this far: enough for an error message, never a memory risk. */
 const MAX_ANSWER_BYTES = 4096;
@@ -47,7 +48,7 @@ export async function sendRequest(req: SendRequest): Promise<SendResult> {
         dispatcher: req.dispatcher,
         signal,
       });
-      const answer = await readCapped(response.body);
+      const answer = scrubCredentials(await readCapped(response.body), req.headers);
       return { statusCode: response.statusCode, answer, latencyMs: performance.now() - started, error: null };
     }, req.signal);
   } catch (error) {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
@@ -19,7 +20,7 @@ import { configWarnings, dependencyChecks } from '../server/health-checks.js';
 import { listen } from '../server/listen.js';
 import { watchRoutes } from '../server/routes/watches.js';
 import { createSources, type Sources } from '../sources/index.js';
-import { openDatabase } from '../store/db.js';
+import { checkStoreWritable, openDatabase } from '../store/db.js';
 import { createLoadRunStore } from '../store/loadtests.js';
 import { createProbeRollups } from '../store/rollups.js';
 import { createSnapshotReader, pruneSnapshots, saveSnapshots } from '../store/snapshots.js';
@@ -98,6 +99,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   let ready = false;
   let stopping = false;
   const background = new AbortController();
+  // Every query and probe of the background loops listens on this one signal while it runs; dozens at
+  // once are normal, not a leak.
+  setMaxListeners(0, background.signal);
 
   const sources: Sources = {};
   const rebuildSources = (): void => {
@@ -136,13 +140,18 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     },
   });
 
-  let prober: Prober = createProber({
-    config,
-    clock,
-    metrics,
-    logger: logger.child({ component: 'prober' }),
-    rollups,
-  });
+  // A probe in flight at shutdown is only a measurement: it gets at most a second (never more than
+  // server.shutdownTimeout) to finish, then is aborted, so it cannot hold the exit past the deadline.
+  const newProber = (): Prober =>
+    createProber({
+      config,
+      clock,
+      metrics,
+      logger: logger.child({ component: 'prober' }),
+      rollups,
+      stopTimeoutMs: Math.min(1_000, config.root.server.shutdownTimeout),
+    });
+  let prober: Prober = newProber();
 
   const loadtests = config.root.loadtests;
   const loadRunner: LoadRunner | undefined = loadtests
@@ -267,6 +276,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     checks: () => {
       const checks = dependencyChecks(config.root, {
         db,
+        storeWritable: () => checkStoreWritable(db),
         dispatcher,
         ...(loadtests ? { k6Command: loadtests.k6 } : {}),
         searchPath: options.searchPath,
@@ -347,13 +357,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const previousProber = prober;
       config = next;
       rebuildSources();
-      prober = createProber({
-        config,
-        clock,
-        metrics,
-        logger: logger.child({ component: 'prober' }),
-        rollups,
-      });
+      prober = newProber();
       if (ready) {
         void previousProber.stop().then(() => prober.start());
         void loadSchedule?.stop().then(startSchedule);

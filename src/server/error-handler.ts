@@ -8,6 +8,9 @@ import { BadRequestError, type RequestProblem, sendError } from './problems.js';
  * never echo request content — are passed on.
  */
 
+/** SQLite result codes (better-sqlite3's SqliteError.code) that mean the store, not the request, is at fault. */
+const STORE_UNAVAILABLE = /^SQLITE_(FULL|IOERR|READONLY|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB)/;
+
 function statusOf(error: Partial<FastifyError>): number {
   const status = error.statusCode;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
@@ -35,6 +38,15 @@ function problemsOf(error: Partial<FastifyError>): RequestProblem[] {
  */
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error instanceof BadRequestError ? 400 : statusOf(error);
+  if (typeof error.code === 'string' && STORE_UNAVAILABLE.test(error.code)) {
+    // The store refuses (disk full, read-only, locked): the request was fine, the daemon cannot serve it now.
+    request.log.error({ err: error }, 'request failed: the store is unavailable');
+    return reply.code(503).send({
+      error: 'store unavailable',
+      message: `the store cannot be used right now (${error.code}); see /health`,
+      requestId: request.id,
+    });
+  }
   if (status >= 500) {
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: 'internal error', requestId: request.id });

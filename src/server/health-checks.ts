@@ -16,13 +16,22 @@ export interface QueryableStore {
 }
 
 /**
- * The store is up when it answers a trivial query (it fails once the handle is closed or the file is gone).
+ * The store is up when it answers a trivial query (it fails once the handle is closed or the file is gone)
+ * and, when `writable` is given, when it can still commit: a full disk or a file made read-only leaves
+ * reads working while every write fails.
  *
- * @example checks: () => ({ store: storeCheck(db) })
+ * @example checks: () => ({ store: storeCheck(db, () => checkStoreWritable(db)) })
  */
-export function storeCheck(db: QueryableStore): HealthCheck {
+export function storeCheck(db: QueryableStore, writable?: () => void): HealthCheck {
   return async () => {
     db.prepare('SELECT 1').get();
+    if (writable) {
+      try {
+        writable();
+      } catch (error) {
+        return { status: 'down', error: `the store cannot be written: ${(error as Error).message}` };
+      }
+    }
     return { status: 'ok' };
   };
 }
@@ -112,6 +121,8 @@ export function executableCheck(command: string, searchPath: string | undefined)
 /** IO the standard dependency checks need, passed in by the composition root. */
 export interface DependencyCheckIo {
   db: QueryableStore;
+  /** Throws when the store cannot commit (full disk, read-only file); the store check is then `down`. */
+  storeWritable?: () => void;
   dispatcher?: Dispatcher;
   /** The k6 command (`VIGIL_K6_PATH`, else `loadtests.k6`); undefined when load tests are not configured. */
   k6Command?: string;
@@ -130,7 +141,7 @@ export function dependencyChecks(config: RootConfig, io: DependencyCheckIo): Hea
   const http = (dependency: HttpDependency | undefined, path: string): HealthCheck | 'disabled' =>
     dependency?.url ? httpCheck(dependency, path, io.dispatcher) : 'disabled';
   return {
-    store: storeCheck(io.db),
+    store: storeCheck(io.db, io.storeWritable),
     prometheus: http(config.sources.prometheus, READY_PATHS.prometheus),
     loki: http(config.sources.loki, READY_PATHS.loki),
     alertmanager: http(config.alertmanager, READY_PATHS.alertmanager),
@@ -150,7 +161,9 @@ export function configWarnings(config: RootConfig): string[] {
     warnings.push('no rollback webhook is configured (actions.rollback): a failing verdict cannot roll back');
   }
   if (config.actions.dryRun) {
-    warnings.push('actions.dryRun is on: rollback webhooks are sent with "dryRun": true and nothing is rolled back');
+    warnings.push(
+      'actions.dryRun is on: rollback webhooks are sent with "dryRun": true and nothing is rolled back',
+    );
   }
   return warnings;
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Dispatcher, request } from 'undici';
 import type { SourceConfig } from '../config/schema.js';
+import { scrubCredentials } from '../redact.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { ResilienceOptions } from './resilience.js';
@@ -112,7 +113,9 @@ export async function sendRequest(
       headersTimeout: endpoint.timeoutMs,
       bodyTimeout: endpoint.timeoutMs,
     });
-    const text = await readCapped(response.body);
+    const body = await readCapped(response.body);
+    // Error answers end up in explanations and logs; strip any credential the peer echoes back.
+    const text = response.statusCode >= 300 ? scrubCredentials(body, endpoint.headers) : body;
     const contentType = String(response.headers['content-type'] ?? '');
     return { status: response.statusCode, contentType, text, durationMs: performance.now() - started };
   } catch (error) {

@@ -44,11 +44,43 @@ export function openDatabase(path: string): Db {
   }
   try {
     migrate(db, path);
+    if (path !== ':memory:') assertWritable(db, path);
   } catch (error) {
     db.close();
-    throw error;
+    if (error instanceof VigilError) throw error;
+    // E.g. reading the schema version on a full disk (SQLITE_IOERR_SHMSIZE): name the file in the message.
+    throw new VigilError('STORE_OPEN', `cannot open the store ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return db;
+}
+
+/**
+ * Proves the store can commit: rewrites the schema version with its own value in a write transaction,
+ * which appends a frame to the WAL. SQLite silently opens a file it may not write (read-only, immutable)
+ * in read-only mode, and reads keep working on a full disk, so only a real commit tells.
+ * Throws the SQLite error (SQLITE_READONLY, SQLITE_FULL, SQLITE_IOERR…).
+ *
+ * @example checkStoreWritable(db) // throws SqliteError 'attempt to write a readonly database'
+ */
+export function checkStoreWritable(db: Db): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  db.transaction(() => db.pragma(`user_version = ${version}`)).immediate();
+}
+
+function assertWritable(db: Db, path: string): void {
+  try {
+    checkStoreWritable(db);
+  } catch (error) {
+    throw new VigilError(
+      'STORE_READONLY',
+      `the store ${path} cannot be written: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 function migrate(db: Db, path: string): void {
