@@ -2,8 +2,7 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
-import { sloViolationAlert } from '../actions/alertmanager.js';
-import { alertKeys, createActions } from '../actions/index.js';
+import { createActions } from '../actions/index.js';
 import { createWatchHooks, deliveryTimelineEvent } from '../actions/watch-hooks.js';
 import { type Clock, systemClock } from '../clock.js';
 import { configWarnings as loaderWarnings } from '../config/load.js';
@@ -29,8 +28,10 @@ import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
 import { WatchManager } from '../watch/manager.js';
-import type { WatchDeps, WatchSettings } from '../watch/types.js';
+import type { WatchDeps } from '../watch/types.js';
 import { syntheticProbeChecks } from './probe-checks.js';
+import { watchSettings } from './settings.js';
+import { raiseSloAlerts } from './slo-alerts.js';
 
 export interface DaemonOptions {
   config: VigilConfig;
@@ -58,22 +59,6 @@ export interface Daemon {
 }
 
 const RETENTION_SWEEP_MS = 3_600_000;
-
-function watchSettings(config: VigilConfig): WatchSettings {
-  const w = config.root.watch;
-  const smokeIntervals = config.probes.filter((p) => p.kind === 'smoke').map((p) => p.interval);
-  return {
-    durationMs: w.duration,
-    phases: w.phases,
-    ...(w.loadProfile !== undefined ? { loadProfile: w.loadProfile } : {}),
-    evaluationIntervalMs: w.evaluationInterval,
-    smokeTimeoutMs: w.smokeTimeout,
-    failureLimit: w.failureLimit,
-    inconclusiveLimitMs: w.inconclusiveLimit,
-    ...(w.initialDelay !== undefined ? { initialDelayMs: w.initialDelay } : {}),
-    smokeRetryMs: smokeIntervals.length > 0 ? Math.min(...smokeIntervals) : 15_000,
-  };
-}
 
 /**
  * Wires every part of the daemon from one loaded config: store, metrics, probes, sources, evaluator,
@@ -248,27 +233,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     lastDeployAt: () => watchStore.last(config.root.service)?.startedAt,
     snapshots,
-    onEvaluation: (_states, checks) => {
-      const externalUrl = config.root.alertmanager?.externalUrl?.replace(/\/+$/, '');
-      for (const check of checks) {
-        const slo = config.slos.find((s) => s.name === check.name);
-        if (!slo || check.shadow) continue;
-        const key = alertKeys.slo(check.name);
-        if (check.result === 'fail') {
-          actions.alerts.fire(
-            key,
-            sloViolationAlert(check, {
-              service: config.root.service,
-              severity: slo.severity ?? (slo.critical ? 'page' : 'ticket'),
-              ...(externalUrl ? { generatorUrl: `${externalUrl}/api/v1/slos` } : {}),
-              ...(slo.runbook ? { runbookUrl: slo.runbook } : {}),
-            }),
-          );
-        } else if (check.result === 'pass' || check.result === 'warn') {
-          actions.alerts.resolve(key);
-        }
-      }
-    },
+    onEvaluation: (_states, checks) => raiseSloAlerts(actions.alerts, config, checks),
   });
 
   const health = createHealthReporter({
