@@ -22,9 +22,8 @@ export function createWatchHooks(
 ): Required<Pick<WatchDeps, 'onFailed' | 'manualRollback' | 'onEvent' | 'alerts'>> {
   return {
     // `tx` is the same better-sqlite3 connection as the actions' db, so these writes join its transaction.
-    onFailed: (_tx, watch) => {
-      actions.onWatchFailed(watch, watch);
-    },
+    onFailed: (_tx, watch) =>
+      actions.onWatchFailed(watch, watch).filter((d) => d.event === 'rollback').length,
     manualRollback: (_tx, watch, request) => {
       actions.manualRollback(watch, watch, request);
     },

@@ -53,6 +53,17 @@ export function syntheticProbeChecks(
           explanation: `journey ${probe.name} failed ${state.consecutiveFailures} runs in a row (${why})`,
         };
       }
+      if (!last.success) {
+        // Up until failureThreshold failures in a row: one blip is reported, not counted against the deploy.
+        const why = last.failure ? `${last.failure.class}: ${last.failure.message}` : 'failed';
+        return {
+          ...base,
+          result: 'pass',
+          explanation:
+            `journey ${probe.name} still up: last run failed (${why}), ${state.consecutiveFailures} of ` +
+            `${probe.failureThreshold} failures before it counts as down`,
+        };
+      }
       return {
         ...base,
         result: 'pass',

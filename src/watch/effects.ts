@@ -53,8 +53,14 @@ export function settleWatch(
   const justFailed = before.status === 'running' && watch.status === 'failed';
   if (justFailed && watch.state.override?.action !== 'rollback') {
     if (deps.onFailed) {
-      deps.onFailed(tx, { ...toVerdict(watch), updatedAt: new Date(now).toISOString() });
-      events.push({ at: now, type: 'action', message: 'rollback actions enqueued' });
+      const targets = deps.onFailed(tx, { ...toVerdict(watch), updatedAt: new Date(now).toISOString() });
+      const message =
+        targets === undefined
+          ? 'rollback actions enqueued'
+          : targets === 0
+            ? 'watch failed; no rollback target configured (actions.rollback), nothing rolls back on its own'
+            : `rollback webhook enqueued for ${targets} target${targets === 1 ? '' : 's'}`;
+      events.push({ at: now, type: 'action', message });
     } else {
       events.push({ at: now, type: 'action', message: 'watch failed; no actions configured' });
     }

@@ -174,7 +174,7 @@ export interface WatchDeps {
     },
   ): void;
   /** Fires the rollback actions. Called exactly once per failed watch, inside the transaction that marks it failed. */
-  onFailed?(tx: Db, watch: Verdict): void;
+  onFailed?(tx: Db, watch: Verdict): number | undefined;
   /** Operator-requested rollback, inside the transaction that records it. */
   manualRollback?(tx: Db, watch: Verdict, request: { who: string; reason: string }): void;
   /** Notification webhooks; called after commit. Must not throw (errors are logged). */

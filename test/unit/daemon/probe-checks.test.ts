@@ -108,7 +108,7 @@ describe('syntheticProbeChecks', () => {
       last: result(false, FAILURE),
       outcome: 'pass',
       value: 0,
-      explanation: /passing/,
+      explanation: /still up: last run failed \(assertion: .*\), 1 of 2 failures before it counts as down/,
     },
     {
       behaviour: 'one success while down keeps it failing until successThreshold',

@@ -138,7 +138,10 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   };
   if (options.runLoad) deps.runLoad = options.runLoad;
   if (options.withActions !== false) {
-    deps.onFailed = (tx, watch) => harness.failed.push({ watch, inTransaction: tx.inTransaction });
+    deps.onFailed = (tx, watch) => {
+      harness.failed.push({ watch, inTransaction: tx.inTransaction });
+      return 1; // one rollback target, as the actions layer reports it
+    };
     deps.manualRollback = (_tx, _watch, request) => harness.manualRollbacks.push(request);
   }
   harness.deps = deps;

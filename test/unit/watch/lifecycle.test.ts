@@ -82,7 +82,7 @@ describe('a whole 24-hour watch under a virtual clock', () => {
     expect(h.events.at(-1)).toBe('watch.failed');
     const timeline = h.manager.get(created.watch.id)?.timeline ?? [];
     expect(timeline.filter((e) => e.type === 'action').map((e) => e.message)).toEqual([
-      'rollback actions enqueued',
+      'rollback webhook enqueued for 1 target',
     ]);
   });
 
@@ -140,6 +140,18 @@ describe('a whole 24-hour watch under a virtual clock', () => {
     await advance(h.clock, HOUR);
     const timeline = h.manager.get(created.watch.id)?.timeline ?? [];
     expect(timeline.map((e) => e.message)).toContain('watch failed; no actions configured');
+  });
+
+  it('with actions but no rollback target, the timeline says nothing rolls back on its own', async () => {
+    const h = start({ evaluate: () => [check('error-rate', 'fail', 0.5, { critical: true })] });
+    h.deps.onFailed = () => 0;
+    const created = h.manager.create({ service: 'prep-api', version: '2' });
+    if (!created.ok) throw new Error('not created');
+    await advance(h.clock, HOUR);
+    const timeline = h.manager.get(created.watch.id)?.timeline ?? [];
+    expect(timeline.map((e) => e.message)).toContain(
+      'watch failed; no rollback target configured (actions.rollback), nothing rolls back on its own',
+    );
   });
 
   it('a blind period turns the verdict inconclusive, alerts, and recovers when data returns', async () => {
