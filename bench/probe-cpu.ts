@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Agent, Pool, request } from 'undici';
 import { systemClock } from '../src/clock.js';
 import { probeSchema } from '../src/config/schema.js';
-import { freePort } from '../src/demo/prometheus.js';
+import { freePort } from '../src/net.js';
 import { runProbe } from '../src/prober/engine.js';
 import { prepareProbe } from '../src/prober/prepare.js';
 import { createMetrics } from '../src/telemetry/metrics.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../src/demo/prometheus.js';
+import { freePort } from '../src/net.js';
 import { type Figure, fixed, median } from './lib/figure.js';
 import { stopChild, waitForHttp } from './lib/proc.js';
 

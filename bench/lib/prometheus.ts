@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/demo/prometheus.js';
+import { freePort } from '../../src/net.js';
 import { stopChild, waitForHttp } from './proc.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';

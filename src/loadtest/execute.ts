@@ -3,15 +3,10 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { LoadProfileConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
+import { freePort } from '../net.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { K6Ending } from './exit-codes.js';
-import {
-  buildInvocation,
-  deadlineFor,
-  findFreePort,
-  profileFingerprint,
-  summaryPaths,
-} from './invocation.js';
+import { buildInvocation, deadlineFor, profileFingerprint, summaryPaths } from './invocation.js';
 import { type K6ProcessResult, locateK6, runK6Process } from './k6-process.js';
 import { pollK6Progress, showProgress } from './progress.js';
 import type { LoadRunnerDeps, RunOptions } from './runner.js';
@@ -66,7 +61,7 @@ export async function executeProfile(
     let k6Result: K6ProcessResult | undefined;
     // k6 exits 106 when its REST port was taken between our probe and its bind: one retry.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const apiPort = await findFreePort();
+      const apiPort = await freePort();
       const invocation = buildInvocation({
         profile,
         scriptPath,

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LoadProfileConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 
 /**
- * How one k6 run is invoked: arguments, environment, deadline and the profile's fingerprint. Pure
- * except for `findFreePort`.
+ * How one k6 run is invoked: arguments, environment, deadline and the profile's fingerprint. Pure.
  */
 
 /** Variables the daemon sets itself; a profile's `env` cannot override them. */
@@ -111,23 +109,4 @@ export function profileFingerprint(profile: LoadProfileConfig, scriptText: strin
     env: Object.keys(profile.env).sort(),
   });
   return createHash('sha256').update(shape).digest('hex').slice(0, 16);
-}
-
-/**
- * A free loopback port for k6's REST API (k6 exits 106 when the port is taken; the runner retries
- * once with a new one).
- *
- * @example const port = await findFreePort();
- */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
