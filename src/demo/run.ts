@@ -8,10 +8,11 @@ import { createDaemonClient } from '../cli/client.js';
 import { loadConfig } from '../config/load.js';
 import { createDaemon, type Daemon } from '../daemon/index.js';
 import { errorMessage } from '../errors.js';
+import { findExecutable } from '../executable.js';
 import type { WatchView } from '../watch/types.js';
 import { DEMO_WATCH, writeDemoFiles } from './files.js';
 import { type PrepService, startPrepService } from './prep-service.js';
-import { type DemoPrometheus, findOnPath, startDemoPrometheus } from './prometheus.js';
+import { type DemoPrometheus, startDemoPrometheus } from './prometheus.js';
 import { startWebhookSink, type WebhookSink } from './sink.js';
 import { startTraffic, type Traffic } from './traffic.js';
 
@@ -71,7 +72,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     say(`prep-api demo service listening on ${service.url} (version "good")`);
     sink = await startWebhookSink(secret);
     say(`rollback webhook sink listening on ${sink.url} (verifies X-Vigil-Signature)`);
-    const binary = options.withoutPrometheus ? undefined : findOnPath('prometheus', options.env.PATH);
+    const binary = options.withoutPrometheus
+      ? undefined
+      : await findExecutable('prometheus', options.env.PATH ?? '', '.');
     if (binary) {
       prometheus = await startDemoPrometheus(binary, `127.0.0.1:${service.port}`, 'prep-api');
       outcome.usedPrometheus = true;

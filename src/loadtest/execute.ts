@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { LoadProfileConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
+import { findExecutable } from '../executable.js';
 import { freePort } from '../net.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { K6Ending } from './exit-codes.js';
 import { buildInvocation, deadlineFor, profileFingerprint, summaryPaths } from './invocation.js';
-import { type K6ProcessResult, locateK6, runK6Process } from './k6-process.js';
+import { type K6ProcessResult, runK6Process } from './k6-process.js';
 import { pollK6Progress, showProgress } from './progress.js';
 import type { LoadRunnerDeps, RunOptions } from './runner.js';
 import { type LoadSummary, parseSummaryText } from './summary.js';
@@ -53,7 +54,7 @@ export async function executeProfile(
     };
   }
   const fingerprint = profileFingerprint(profile, scriptText);
-  const k6 = await locateK6(deps.k6Path, deps.searchPath, deps.cwd);
+  const k6 = await findExecutable(deps.k6Path, deps.searchPath, deps.cwd);
   if (!k6) return { ending: { kind: 'not-found' }, fingerprint };
 
   const workDir = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'vigil-k6-'));

@@ -1,7 +1,4 @@
 import { execFile, spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { K6Ending } from './exit-codes.js';
@@ -12,35 +9,6 @@ import type { K6Ending } from './exit-codes.js';
  * turns into SIGKILL after a grace period — k6 itself hard-stops on a second signal, but a wedged
  * process may not answer signals at all.
  */
-
-/**
- * Resolves the configured k6 (`loadtests.k6`, usually from VIGIL_K6_PATH): a value with a path
- * separator is used as given (relative to `cwd`); a bare name is searched in `searchPath` (a PATH
- * string). Resolves to undefined when nothing executable is there.
- *
- * @example await locateK6('k6', process.env.PATH ?? '', process.cwd()) // '/usr/local/bin/k6' | undefined
- */
-export async function locateK6(
-  configured: string,
-  searchPath: string,
-  cwd: string,
-): Promise<string | undefined> {
-  const candidates = configured.includes('/')
-    ? [isAbsolute(configured) ? configured : resolve(cwd, configured)]
-    : searchPath
-        .split(delimiter)
-        .filter((dir) => dir !== '')
-        .map((dir) => join(dir, configured));
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here or not executable: try the next folder
-    }
-  }
-  return undefined;
-}
 
 /** k6's state for `/health`: the shape of a DESIGN §3 health check plus the version. */
 export interface K6Health {

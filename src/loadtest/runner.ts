@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { LoadProfileConfig } from '../config/schema.js';
 import { errorMessage, VigilError } from '../errors.js';
 import type { CheckResult } from '../evaluator/types.js';
+import { findExecutable } from '../executable.js';
 import type { Db } from '../store/db.js';
 import { createLoadRunStore, type LoadRunTrigger } from '../store/loadtests.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -11,7 +12,7 @@ import { compareWithPrevious, type LoadComparison } from './compare.js';
 import { executeProfile, type RunOutcome } from './execute.js';
 import { classifyEnding, type EndingVerdict } from './exit-codes.js';
 import { judgeLoadRun, lastK6Message } from './judge.js';
-import { checkK6, type K6Health, locateK6 } from './k6-process.js';
+import { checkK6, type K6Health } from './k6-process.js';
 import type { LoadProgress } from './progress.js';
 import { createRunQueue } from './queue.js';
 import type { LoadSummary } from './summary.js';
@@ -204,7 +205,7 @@ export function createLoadRunner(deps: LoadRunnerDeps): LoadRunner {
       if (Object.keys(deps.profiles).length === 0) return { status: 'disabled' };
       const now = deps.clock.now();
       if (cachedHealth && now - cachedHealth.at < (deps.healthCacheMs ?? 60_000)) return cachedHealth.health;
-      const k6 = await locateK6(deps.k6Path, deps.searchPath, deps.cwd);
+      const k6 = await findExecutable(deps.k6Path, deps.searchPath, deps.cwd);
       const health: K6Health = k6
         ? await checkK6(k6, { env: deps.baseEnv ?? {}, ...(signal ? { signal } : {}) })
         : { status: 'down', error: 'k6 not found (set VIGIL_K6_PATH)' };

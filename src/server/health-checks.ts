@@ -1,8 +1,7 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { delimiter, isAbsolute, join } from 'node:path';
+
 import { type Dispatcher, request } from 'undici';
 import type { RootConfig } from '../config/schema.js';
+import { findExecutable } from '../executable.js';
 import type { CheckOutcome, HealthCheck, HealthChecks } from './health.js';
 
 /*
@@ -98,24 +97,10 @@ export function httpCheck(dependency: HttpDependency, path: string, dispatcher?:
  * @example checks: () => ({ k6: executableCheck(env.VIGIL_K6_PATH ?? 'k6', env.PATH) })
  */
 export function executableCheck(command: string, searchPath: string | undefined): HealthCheck {
-  const candidates =
-    isAbsolute(command) || command.includes('/')
-      ? [command]
-      : (searchPath ?? '')
-          .split(delimiter)
-          .filter(Boolean)
-          .map((dir) => join(dir, command));
-  return async (): Promise<CheckOutcome> => {
-    for (const candidate of candidates) {
-      try {
-        await access(candidate, constants.X_OK);
-        return { status: 'ok' };
-      } catch {
-        // Not here; try the next PATH entry.
-      }
-    }
-    return { status: 'down', error: `${command} not found or not executable` };
-  };
+  return async (): Promise<CheckOutcome> =>
+    (await findExecutable(command, searchPath ?? '', '.'))
+      ? { status: 'ok' }
+      : { status: 'down', error: `${command} not found or not executable` };
 }
 
 /** IO the standard dependency checks need, passed in by the composition root. */
