@@ -1,4 +1,3 @@
-
 import { type Dispatcher, request } from 'undici';
 import type { RootConfig } from '../config/schema.js';
 import { findExecutable } from '../executable.js';
