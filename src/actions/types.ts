@@ -17,7 +17,7 @@ export interface WatchRef {
 
 /** The verdict object of DESIGN §6; serialised as-is into `verdict` of the body. */
 export interface VerdictObject extends WatchRef {
-  status: 'running' | 'passed' | 'failed' | 'inconclusive' | 'aborted';
+  status: 'running' | 'held' | 'passed' | 'failed' | 'inconclusive' | 'aborted';
   phase: string;
   verdict: 'pending' | 'pass' | 'warn' | 'fail' | 'inconclusive';
   updatedAt: string;

@@ -29,7 +29,14 @@ const httpDependency = {
   tenant: z.string().optional(),
 };
 
-export const sourceSchema = z.strictObject(httpDependency);
+export const sourceSchema = z.strictObject({
+  ...httpDependency,
+  /**
+   * How often the source gets a new point (Prometheus: the scrape interval of the judged series). A
+   * window holding fewer than two of them says nothing yet: the default `minWindow` is twice this.
+   */
+  scrapeInterval: durationMs.default(15_000),
+});
 
 export const serverSchema = z.strictObject({
   listen: z
@@ -78,7 +85,13 @@ export const loadtestsSchema = z.strictObject({
   profiles: z.record(name, loadProfileSchema).default({}),
   schedule: z.array(z.strictObject({ profile: name, cron: z.string().min(1) })).default([]),
   gracePeriod: durationMs.default(10_000),
+  /** A load phase that could not judge (k6 missing, crashed, no summary) ends the watch inconclusive; `warn` softens it. */
+  onInconclusive: z.enum(['inconclusive', 'warn']).default('inconclusive'),
 });
+
+/** What a failing check does to its watch (DESIGN §6), weakest first. */
+export const enforcementSchema = z.enum(['shadow', 'alert', 'hold', 'rollback']);
+export type Enforcement = z.infer<typeof enforcementSchema>;
 
 export const phaseSchema = z.enum(['smoke', 'load', 'bake']);
 export type Phase = z.infer<typeof phaseSchema>;
@@ -93,6 +106,17 @@ export const watchSchema = z.strictObject({
   failureLimit: z.int().positive().default(3),
   inconclusiveLimit: durationMs.default(900_000),
   initialDelay: durationMs.optional(),
+  /** Less post-deploy data than this: inconclusive. Default: twice the source's scrapeInterval (probes: 2m). */
+  minWindow: durationMs.optional(),
+  /** Blind longer than inconclusiveLimit at any time: the watch ends inconclusive, or warn with the spans. */
+  onBlind: z.enum(['inconclusive', 'warn']).default('inconclusive'),
+  /** What a failing check does unless it says otherwise (DESIGN §6). */
+  enforce: enforcementSchema.default('rollback'),
+  /** A held watch with no operator decision by then gets `onHoldTimeout`. */
+  holdTimeout: durationMs.default(1_800_000),
+  onHoldTimeout: z.enum(['rollback', 'promote']).default('rollback'),
+  /** Probes judged in the bake; default: every probe whose requests go to target.baseUrl. */
+  probes: z.array(name).optional(),
 });
 
 export const webhookTargetSchema = z.strictObject({
@@ -209,6 +233,8 @@ const probeCommon = {
   ipVersion: z.enum(['any', 'ipv4', 'ipv6']).default('any'),
   tls: tlsOptionsSchema.optional(),
   baseUrl: url.optional(),
+  /** What this probe failing in a bake does to the watch; default watch.enforce. */
+  enforce: enforcementSchema.optional(),
 };
 
 export const smokeProbeSchema = z.strictObject({
@@ -292,8 +318,15 @@ export const sloSchema = z
     failureLimit: z.int().positive().optional(),
     initialDelay: durationMs.optional(),
     onNoData: z.enum(['inconclusive', 'pass', 'fail']).default('inconclusive'),
+    /** Deprecated spelling of `enforce: shadow` (kept so older files mean what they meant). */
     mode: z.enum(['enforce', 'shadow']).default('enforce'),
+    /** What this check failing does to a watch; default watch.enforce (`mode: shadow` means shadow). */
+    enforce: enforcementSchema.optional(),
     window: durationMs.optional(),
+    /** Less post-deploy data than this: inconclusive; default watch.minWindow, else 2 × scrapeInterval. */
+    minWindow: durationMs.optional(),
+    /** VigilSLOViolation fires after this many failing evaluations in a row (like a rule's `for:`). */
+    alertAfter: z.int().positive().default(3),
     target: percentRatio.optional(),
     budgetWindow: durationMs.optional(),
     burnRate: z.boolean().default(true),

@@ -45,9 +45,11 @@ export function checkShell(
     explanation: '',
     consecutiveFailures: 0,
     evaluatedAt: new Date(ctx.at).toISOString(),
-    shadow: slo.mode === 'shadow',
+    shadow: slo.enforce === 'shadow' || (slo.enforce === undefined && slo.mode === 'shadow'),
     critical: slo.critical,
   };
+  const enforce = slo.enforce ?? (slo.mode === 'shadow' ? 'shadow' : undefined);
+  if (enforce !== undefined) shell.enforce = enforce;
   if (slo.failureLimit !== undefined) shell.failureLimit = slo.failureLimit;
   if (slo.initialDelay !== undefined) shell.initialDelayMs = slo.initialDelay;
   return shell;

@@ -1,4 +1,4 @@
-import type { Objective } from '../config/schema.js';
+import type { Enforcement, Objective } from '../config/schema.js';
 
 /** The four outcomes of any evaluation (DESIGN §6). */
 export type CheckOutcome = 'pass' | 'warn' | 'fail' | 'inconclusive';
@@ -17,8 +17,24 @@ export interface CheckResult {
   consecutiveFailures: number;
   /** ISO 8601. */
   evaluatedAt: string;
-  /** True for `mode: shadow` checks: reported, never failing the watch. */
+  /** True for shadow checks (`enforce: shadow`, or the older `mode: shadow`): reported, never failing the watch. */
   shadow?: boolean;
+  /**
+   * What a failure of this check does to the watch (DESIGN §6); absent means the watch's `enforce`.
+   * `shadow` here and `shadow: true` go together.
+   */
+  enforce?: Enforcement;
+  /**
+   * The range of data this evaluation actually judged, ISO 8601 (`{{window}}` clamped to the deploy
+   * during a watch). Two failing evaluations are independent evidence only when their ranges do not
+   * overlap (DESIGN §6). Absent for results that are not about a range (smoke, load).
+   */
+  range?: { from: string; to: string };
+  /**
+   * True when the result is inconclusive only for lack of post-deploy data (less than minWindow since
+   * the deploy, or below minSamples while the window still fills): warm-up, not blindness.
+   */
+  warmingUp?: boolean;
   critical?: boolean;
   /** Per-check override of the watch's failureLimit (SLO config); `critical` means 1. */
   failureLimit?: number;

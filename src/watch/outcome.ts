@@ -6,7 +6,7 @@ export const WAIT_UNTIL = ['smoke', 'load', 'complete'] as const;
 export type WaitUntil = (typeof WAIT_UNTIL)[number];
 
 /** Exit codes of `vigil wait` (DESIGN §2, contract). */
-export const WAIT_EXIT = { pass: 0, fail: 1, inconclusive: 2, timeout: 3, unreachable: 4 } as const;
+export const WAIT_EXIT = { pass: 0, fail: 1, inconclusive: 2, timeout: 3, unreachable: 4, held: 5, usage: 64 } as const;
 
 /**
  * Whether the watch has got as far as `until`: it ended, or (for `smoke`/`load`) it moved past that phase.

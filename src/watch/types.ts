@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { Phase } from '../config/schema.js';
+import type { Enforcement, Phase } from '../config/schema.js';
 import type { CheckState } from '../evaluator/accounting.js';
 import type { CheckResult } from '../evaluator/types.js';
 import type { ProbeResult } from '../prober/types.js';
@@ -8,12 +8,12 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
 /** Where a watch stands (DESIGN §6). Every value but `running` is an end state. */
-export type WatchStatus = 'running' | 'passed' | 'failed' | 'inconclusive' | 'aborted';
+export type WatchStatus = 'running' | 'held' | 'passed' | 'failed' | 'inconclusive' | 'aborted';
 /** The watch's current judgement (DESIGN §6). */
 export type VerdictValue = 'pending' | 'pass' | 'warn' | 'fail' | 'inconclusive';
 export type PhaseState = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'inconclusive' | 'aborted';
 
-export const WATCH_STATUSES = ['running', 'passed', 'failed', 'inconclusive', 'aborted'] as const;
+export const WATCH_STATUSES = ['running', 'held', 'passed', 'failed', 'inconclusive', 'aborted'] as const;
 export const VERDICT_VALUES = ['pending', 'pass', 'warn', 'fail', 'inconclusive'] as const;
 export const PHASE_ORDER: readonly Phase[] = ['smoke', 'load', 'bake'];
 
@@ -196,4 +196,13 @@ export interface WatchSettings {
   initialDelayMs?: number;
   /** How long to wait between smoke attempts: the shortest smoke probe interval (default 15s). */
   smokeRetryMs?: number;
+  /** Blind longer than inconclusiveLimit: end `inconclusive` (default) or `warn` with the spans as reasons. */
+  onBlind?: 'inconclusive' | 'warn';
+  /** What a failing check does when it does not say (default rollback). */
+  enforce?: Enforcement;
+  /** How long a held watch waits for an operator (default 30m), and what happens then (default rollback). */
+  holdTimeoutMs?: number;
+  onHoldTimeout?: 'rollback' | 'promote';
+  /** An inconclusive load phase ends the watch inconclusive (default) or only warns. */
+  onLoadInconclusive?: 'inconclusive' | 'warn';
 }
