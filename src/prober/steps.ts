@@ -7,13 +7,28 @@ import { httpOptionsFor, type PreparedProbe, type RunContext, type RunnerOutcome
 import {
   MissingVariableError,
   renderString,
+  renderUrlPart,
   renderValue,
   templateVariables,
+  UnsafeVariableError,
   type Variables,
 } from './template.js';
 import type { AssertionOutcome, PhaseTimings, ProbeFailure, ProbeResult } from './types.js';
 
 const ZERO_PHASES: PhaseTimings = { dnsMs: 0, connectMs: 0, tlsMs: 0, ttfbMs: 0, transferMs: 0 };
+
+/** `scheme://host[:port]` followed by the start of a path, query or fragment: the host is fixed text. */
+const FIXED_ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*[/?#]/i;
+
+/**
+ * The origin a request must keep: the target's for a `path`; for a `url`, the origin written before its
+ * first template, when the template's literal text fixes one (a variable host is the author's choice).
+ */
+function intendedOrigin(probe: PreparedProbe, request: RequestConfig): string | undefined {
+  if (request.url === undefined) return new URL(probe.baseUrl).origin;
+  const fixed = FIXED_ORIGIN.exec(request.url.split('{{')[0] ?? '')?.[0];
+  return fixed !== undefined && URL.canParse(fixed) ? new URL(fixed).origin : undefined;
+}
 
 /**
  * Renders a configured request with the journey's variables into a concrete HTTP request, auth included.
@@ -22,11 +37,18 @@ const ZERO_PHASES: PhaseTimings = { dnsMs: 0, connectMs: 0, tlsMs: 0, ttfbMs: 0,
  *   // 'http://127.0.0.1:8080/b/7'
  */
 export function buildRequest(probe: PreparedProbe, request: RequestConfig, vars: Variables): HttpRequest {
-  const url = new URL(
+  // Values in a path or URL are percent-encoded (renderUrlPart); the origin check is the backstop for a
+  // template whose own text lets a value reach the authority (`path: "{{next}}"` with no leading slash).
+  const rendered =
     request.url !== undefined
-      ? renderString(request.url, vars)
-      : probe.baseUrl.replace(/\/+$/, '') + renderString(request.path ?? '/', vars),
-  );
+      ? renderUrlPart(request.url, vars)
+      : probe.baseUrl.replace(/\/+$/, '') + renderUrlPart(request.path ?? '/', vars);
+  if (!URL.canParse(rendered)) throw new UnsafeVariableError('the rendered URL is not a valid URL');
+  const url = new URL(rendered);
+  const intended = intendedOrigin(probe, request);
+  if (intended !== undefined && url.origin !== intended) {
+    throw new UnsafeVariableError(`the rendered URL leaves ${intended}: refused`);
+  }
   for (const [key, value] of Object.entries(request.query)) {
     url.searchParams.append(key, renderString(String(value), vars));
   }
@@ -143,7 +165,7 @@ export async function runStep(
       a.expected instanceof RegExp ? a.expected : renderValue(a.expected, vars),
     );
   } catch (error) {
-    if (!(error instanceof MissingVariableError)) throw error;
+    if (!(error instanceof MissingVariableError || error instanceof UnsafeVariableError)) throw error;
     return {
       result: result({ class: 'extract', message: error.message }),
       extracted: {},

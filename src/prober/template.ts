@@ -17,6 +17,18 @@ export class MissingVariableError extends VigilError {
   }
 }
 
+/**
+ * An extracted value that would change where a request goes: a whole path segment `.` or `..` (URL
+ * parsers resolve it, even percent-encoded as `%2e`), or a URL whose origin is no longer the target's.
+ * Reported like a missing value (failure class `extract`): the journey cannot go on with it.
+ */
+export class UnsafeVariableError extends VigilError {
+  constructor(message: string) {
+    super('PROBE_VARIABLE_UNSAFE', message);
+    this.name = 'UnsafeVariableError';
+  }
+}
+
 function lookup(name: string, vars: Variables): unknown {
   if (name.startsWith('env.')) {
     // Secrets enter through ${VAR} at load, where they are validated and redacted; never at run time.
@@ -44,6 +56,27 @@ function asText(value: unknown): string {
 export function renderString(text: string, vars: Variables): string {
   if (!text.includes('{{')) return text;
   return text.replace(VARIABLE_RE, (_, name: string) => asText(lookup(name, vars)));
+}
+
+/**
+ * Renders a request path or URL: every value is percent-encoded with encodeURIComponent, so an extracted
+ * `../../users/1`, `@evil.example` or `//evil.example` stays data inside one segment and can add no `/`,
+ * `?`, `#`, `@` or `:`. A value that is exactly `.` or `..` is refused (UnsafeVariableError): WHATWG URL
+ * parsing resolves such a segment even when percent-encoded, so no encoding keeps it in place.
+ *
+ * @example renderUrlPart('/api/bookings/{{id}}', { id: '../../users/1' }) // '/api/bookings/..%2F..%2Fusers%2F1'
+ */
+export function renderUrlPart(text: string, vars: Variables): string {
+  if (!text.includes('{{')) return text;
+  return text.replace(VARIABLE_RE, (_, name: string) => {
+    const value = asText(lookup(name, vars));
+    if (value === '.' || value === '..') {
+      throw new UnsafeVariableError(
+        `variable ${name} is "${value}", which would move the request up the path`,
+      );
+    }
+    return encodeURIComponent(value);
+  });
 }
 
 /**
