@@ -1,3 +1,4 @@
+import type { Enforcement } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import type { CheckOutcome, CheckResult } from './types.js';
 
@@ -5,25 +6,37 @@ import type { CheckOutcome, CheckResult } from './types.js';
  * Failure accounting and verdict reduction (DESIGN §6), pure: the watch folds each evaluation's results
  * into per-check state with `accountCheck`, then asks `reduceVerdict` for the verdict and its reasons.
  *
- * - A check trips after `failureLimit` consecutive failing evaluations (`critical` → 1). A pass or warn
- *   resets the streak; an inconclusive evaluation neither counts nor resets it — "no information" must not
- *   wipe out two failures in a row, nor invent a third.
+ * - A failing evaluation counts toward `failureLimit` (`critical` → 1) only when the range of data it
+ *   judged does not overlap the range of the previous counted failure of that check: one bad minute seen
+ *   through five overlapping 5m windows is one piece of evidence, not five. So `failureLimit: 3` means
+ *   three windows' worth of bad data. Results without a range (nothing to overlap) count each time.
+ * - A pass or warn resets the streak (but an overlapping failure after it is still the same evidence);
+ *   an inconclusive evaluation neither counts nor resets — "no information" must not wipe out two
+ *   failures, nor invent a third.
  * - Once tripped, a check stays tripped (`trippedReason`): a failed watch does not un-fail on the next pass.
  * - Evaluations before `initialDelay` has elapsed since the deploy are recorded but not counted.
- * - A check inconclusive for `inconclusiveLimit` or longer makes the watch blind: verdict `inconclusive`.
- * - Shadow checks are accounted (so their history is visible) but never change the verdict.
+ * - A check inconclusive for `inconclusiveLimit` or longer (warm-up excluded) makes the watch blind.
+ * - What a tripped check does depends on its enforcement: shadow (nothing), alert (warn), hold, rollback.
  */
 
 /** What the watch remembers about one check between evaluations. Plain JSON, safe to persist. */
 export interface CheckState {
+  /** Counted failures of the current streak (independent windows). */
   consecutiveFailures: number;
   /** Evaluations that counted (after initialDelay). */
   evaluations: number;
   lastResult: CheckOutcome | null;
-  /** ms since epoch when the current unbroken run of inconclusive results began; null when not inconclusive. */
+  /**
+   * ms since epoch when the current unbroken run of inconclusive results began; null when not
+   * inconclusive, or inconclusive only for warm-up (not enough post-deploy data yet).
+   */
   inconclusiveSince: number | null;
   /** Set once the check reached its failure limit: the verdict reason, kept for good. */
   trippedReason: string | null;
+  /** End (ms) of the range of the last counted failure; a later failure overlapping it is not new evidence. */
+  lastCountedTo?: number | null;
+  /** Length (ms) of each counted window of the current streak, for the reason ("15m of data"). */
+  streakWindowsMs?: number[];
 }
 
 export interface AccountingContext {
@@ -37,6 +50,8 @@ export interface AccountingContext {
   initialDelayMs?: number;
   /** How long a check may stay inconclusive before the watch is blind (DESIGN: 15m). */
   inconclusiveLimitMs: number;
+  /** The watch's default enforcement (DESIGN: rollback). */
+  enforce?: Enforcement;
 }
 
 export const INITIAL_CHECK_STATE: CheckState = Object.freeze({
@@ -45,6 +60,8 @@ export const INITIAL_CHECK_STATE: CheckState = Object.freeze({
   lastResult: null,
   inconclusiveSince: null,
   trippedReason: null,
+  lastCountedTo: null,
+  streakWindowsMs: [],
 });
 
 /** The failure limit that applies to a check: 1 when critical, else its own, else the watch's. */
@@ -53,13 +70,41 @@ export function effectiveFailureLimit(result: CheckResult, defaultLimit: number)
   return result.failureLimit ?? defaultLimit;
 }
 
-function plural(n: number, word: string): string {
-  return `${n} consecutive ${word}${n === 1 ? '' : 's'}`;
+/**
+ * What a failure of this check does (DESIGN §6): its own `enforce`, `shadow` for shadow checks, else the
+ * watch's default, else rollback.
+ *
+ * @example enforcementOf({ ...check, enforce: 'alert' }, 'rollback') // 'alert'
+ */
+export function enforcementOf(result: CheckResult, fallback: Enforcement = 'rollback'): Enforcement {
+  if (result.shadow) return 'shadow';
+  return result.enforce ?? fallback;
+}
+
+function rangeOf(result: CheckResult): { from: number; to: number } | undefined {
+  if (!result.range) return undefined;
+  const from = Date.parse(result.range.from);
+  const to = Date.parse(result.range.to);
+  return Number.isFinite(from) && Number.isFinite(to) && to >= from ? { from, to } : undefined;
+}
+
+/** "over 3 independent 5m windows (15m of data)", or "for 3 consecutive evaluations" without ranges. */
+function describeStreak(count: number, windowsMs: readonly number[]): string {
+  if (windowsMs.length < count || windowsMs.length === 0) {
+    return `for ${count} consecutive evaluation${count === 1 ? '' : 's'}`;
+  }
+  const total = windowsMs.reduce((sum, ms) => sum + ms, 0);
+  const same = windowsMs.every((ms) => ms === windowsMs[0]);
+  const data = formatDuration(total);
+  if (count === 1) return `over 1 ${formatDuration(windowsMs[0] as number)} window`;
+  return same
+    ? `over ${count} independent ${formatDuration(windowsMs[0] as number)} windows (${data} of data)`
+    : `over ${count} independent windows (${data} of data)`;
 }
 
 /**
  * Folds one evaluation of one check into its state; returns the new state and the result with
- * `consecutiveFailures` (and `counted: false` inside initialDelay) filled in.
+ * `consecutiveFailures` (and `counted: false` inside initialDelay) filled in, and `enforce` resolved.
  *
  * @example
  *   const ctx = { at, deployedAt, failureLimit: 3, inconclusiveLimitMs: 900_000 };
@@ -68,10 +113,11 @@ function plural(n: number, word: string): string {
  */
 export function accountCheck(
   state: CheckState | undefined,
-  result: CheckResult,
+  input: CheckResult,
   ctx: AccountingContext,
 ): { state: CheckState; result: CheckResult } {
-  const prior = state ?? INITIAL_CHECK_STATE;
+  const prior = { ...INITIAL_CHECK_STATE, ...state };
+  const result: CheckResult = { ...input, enforce: enforcementOf(input, ctx.enforce) };
   const delayMs = result.initialDelayMs ?? ctx.initialDelayMs ?? 0;
   if (ctx.at - ctx.deployedAt < delayMs) {
     return {
@@ -85,14 +131,32 @@ export function accountCheck(
     };
   }
   let consecutiveFailures = prior.consecutiveFailures;
-  if (result.result === 'fail') consecutiveFailures += 1;
-  else if (result.result !== 'inconclusive') consecutiveFailures = 0;
-  const inconclusiveSince = result.result === 'inconclusive' ? (prior.inconclusiveSince ?? ctx.at) : null;
+  let lastCountedTo = prior.lastCountedTo ?? null;
+  let streakWindowsMs = prior.streakWindowsMs ?? [];
+  let explanation = result.explanation;
+  const range = rangeOf(result);
+  if (result.result === 'fail') {
+    if (range !== undefined && lastCountedTo !== null && range.from < lastCountedTo) {
+      explanation = `${explanation} (its window overlaps the failure counted up to ${new Date(lastCountedTo).toISOString()}: same evidence, not counted again)`;
+    } else {
+      consecutiveFailures += 1;
+      if (range !== undefined) {
+        lastCountedTo = range.to;
+        streakWindowsMs = [...streakWindowsMs, range.to - range.from];
+      }
+    }
+  } else if (result.result !== 'inconclusive') {
+    consecutiveFailures = 0;
+    streakWindowsMs = [];
+  }
+  const blindCandidate = result.result === 'inconclusive' && result.warmingUp !== true;
+  const inconclusiveSince = blindCandidate ? (prior.inconclusiveSince ?? ctx.at) : null;
   let trippedReason = prior.trippedReason;
   const limit = effectiveFailureLimit(result, ctx.failureLimit);
   if (trippedReason === null && result.result === 'fail' && consecutiveFailures >= limit) {
     const what = result.violation ?? result.explanation;
-    trippedReason = `${result.name} ${what} for ${plural(consecutiveFailures, 'evaluation')}`;
+    const windows = range !== undefined ? streakWindowsMs : [];
+    trippedReason = `${result.name} ${what} ${describeStreak(consecutiveFailures, windows)}`;
   }
   return {
     state: {
@@ -101,8 +165,10 @@ export function accountCheck(
       lastResult: result.result,
       inconclusiveSince,
       trippedReason,
+      lastCountedTo,
+      streakWindowsMs,
     },
-    result: { ...result, consecutiveFailures, counted: true },
+    result: { ...result, explanation, consecutiveFailures, counted: true },
   };
 }
 
@@ -127,52 +193,112 @@ export function accountEvaluation(
 
 export type Verdict = 'pending' | 'pass' | 'warn' | 'fail' | 'inconclusive';
 
+/** A check that is blind now: inconclusive (not for warm-up) for inconclusiveLimit or longer. */
+export interface BlindCheck {
+  check: string;
+  /** ms since epoch when its inconclusive run began. */
+  since: number;
+  reason: string;
+}
+
+/** The reduction of a watch's checks (DESIGN §6). */
+export interface Reduction {
+  verdict: Verdict;
+  reasons: string[];
+  /** What tripped checks ask of the watch: `rollback` beats `hold`; null when neither. */
+  decision: 'rollback' | 'hold' | null;
+  /** Checks tripped under `enforce: alert`: the watch warns and pages, never rolls back. */
+  alerting: { check: string; reason: string }[];
+  blind: BlindCheck[];
+}
+
 /**
  * The verdict of a watch from the latest accounted results and the check states. Precedence:
- * fail (a check tripped) > inconclusive (a check blind for inconclusiveLimit) > warn (a warn, a failure
- * below its limit, or a short inconclusive run) > pass; `pending` before any result counted. Shadow
- * checks never contribute.
+ * fail (a `rollback` or `hold` check tripped) > inconclusive (a check blind now) > warn (an `alert` check
+ * tripped, a warn, a failure below its limit, or a short inconclusive run) > pass; `pending` before any
+ * result counted. Shadow checks never contribute.
  *
  * @example
  *   reduceVerdict(results, states, { at, inconclusiveLimitMs: 900_000 })
- *   // { verdict: 'fail', reasons: ['error-rate 0.034 ≥ objective 0.01 for 3 consecutive evaluations'] }
+ *   // { verdict: 'fail', decision: 'rollback', reasons: ['error-rate 0.034 ≥ objective 0.01 over 1 5m window'], … }
  */
 export function reduceVerdict(
   checks: readonly CheckResult[],
   states: Readonly<Record<string, CheckState>>,
-  ctx: { at: number; inconclusiveLimitMs: number; failureLimit?: number },
-): { verdict: Verdict; reasons: string[] } {
-  const enforced = checks.filter((c) => !c.shadow);
-  const tripped = enforced.flatMap((c) => states[c.name]?.trippedReason ?? []);
-  if (tripped.length > 0) return { verdict: 'fail', reasons: tripped };
-
-  const blind = enforced.flatMap((c) => {
+  ctx: { at: number; inconclusiveLimitMs: number; failureLimit?: number; enforce?: Enforcement },
+): Reduction {
+  const enforced = checks.filter((c) => enforcementOf(c, ctx.enforce) !== 'shadow');
+  const trippedUnder = (level: Enforcement): { check: string; reason: string }[] =>
+    enforced.flatMap((c) => {
+      const reason = states[c.name]?.trippedReason;
+      return reason && enforcementOf(c, ctx.enforce) === level ? [{ check: c.name, reason }] : [];
+    });
+  const rollback = trippedUnder('rollback');
+  const hold = trippedUnder('hold');
+  const alerting = trippedUnder('alert');
+  const blind = enforced.flatMap((c): BlindCheck[] => {
     const since = states[c.name]?.inconclusiveSince;
     if (since === null || since === undefined || ctx.at - since < ctx.inconclusiveLimitMs) return [];
-    return [
-      `${c.name} inconclusive for ${formatDuration(ctx.at - since)} (limit ${formatDuration(ctx.inconclusiveLimitMs)}): ${c.explanation}`,
-    ];
+    return [{ check: c.name, since, reason: c.explanation }];
   });
-  if (blind.length > 0) return { verdict: 'inconclusive', reasons: blind };
-
+  const base = { alerting, blind };
+  if (rollback.length > 0) {
+    return {
+      ...base,
+      verdict: 'fail',
+      decision: 'rollback',
+      reasons: [...rollback, ...hold].map((t) => t.reason),
+    };
+  }
+  if (hold.length > 0) {
+    return {
+      ...base,
+      verdict: 'fail',
+      decision: 'hold',
+      reasons: hold.map((t) => `${t.reason} (enforce: hold)`),
+    };
+  }
+  if (blind.length > 0) {
+    return {
+      ...base,
+      verdict: 'inconclusive',
+      decision: null,
+      reasons: blind.map(
+        (b) =>
+          `${b.check} inconclusive for ${formatDuration(ctx.at - b.since)} (limit ${formatDuration(ctx.inconclusiveLimitMs)}): ${b.reason}`,
+      ),
+    };
+  }
   const counted = enforced.filter((c) => c.counted !== false);
   if (counted.length === 0) {
-    return { verdict: 'pending', reasons: enforced.length === 0 ? [] : ['waiting for initialDelay to pass'] };
+    return {
+      ...base,
+      verdict: 'pending',
+      decision: null,
+      reasons: enforced.length === 0 ? [] : ['waiting for initialDelay to pass'],
+    };
   }
-  const concerns = counted.flatMap((c) => {
-    if (c.result === 'warn') return [`${c.name} warn: ${c.violation ?? c.explanation}`];
-    if (c.result === 'fail') {
-      const limit = effectiveFailureLimit(c, ctx.failureLimit ?? 3);
-      return [
-        `${c.name} ${c.violation ?? c.explanation} (${c.consecutiveFailures} of ${limit} failing evaluations)`,
-      ];
-    }
-    if (c.result === 'inconclusive') {
-      const since = states[c.name]?.inconclusiveSince ?? ctx.at;
-      return [`${c.name} inconclusive for ${formatDuration(Math.max(ctx.at - since, 0))}: ${c.explanation}`];
-    }
-    return [];
-  });
-  if (concerns.length > 0) return { verdict: 'warn', reasons: concerns };
-  return { verdict: 'pass', reasons: [] };
+  const alerted = new Set(alerting.map((a) => a.check));
+  const concerns = [
+    ...alerting.map((a) => `${a.reason} (enforce: alert: alerted, no rollback)`),
+    ...counted.flatMap((c) => {
+      if (alerted.has(c.name)) return [];
+      if (c.result === 'warn') return [`${c.name} warn: ${c.violation ?? c.explanation}`];
+      if (c.result === 'fail') {
+        const limit = effectiveFailureLimit(c, ctx.failureLimit ?? 3);
+        return [
+          `${c.name} ${c.violation ?? c.explanation} (failing, ${c.consecutiveFailures} of ${limit} ${c.range ? 'independent windows' : 'failing evaluations'})`,
+        ];
+      }
+      if (c.result === 'inconclusive') {
+        const since = states[c.name]?.inconclusiveSince;
+        const how =
+          since === null || since === undefined ? '' : ` for ${formatDuration(Math.max(ctx.at - since, 0))}`;
+        return [`${c.name} inconclusive${how}: ${c.explanation}`];
+      }
+      return [];
+    }),
+  ];
+  if (concerns.length > 0) return { ...base, verdict: 'warn', decision: null, reasons: concerns };
+  return { ...base, verdict: 'pass', decision: null, reasons: [] };
 }

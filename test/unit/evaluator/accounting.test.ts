@@ -70,7 +70,7 @@ describe('failure accounting', () => {
   it('two failures are a warning, not yet a failure', () => {
     const out = replay([fail(), fail()]);
     expect(out.verdict).toBe('warn');
-    expect(out.reasons[0]).toContain('(2 of 3 failing evaluations)');
+    expect(out.reasons[0]).toContain('(failing, 2 of 3 failing evaluations)');
   });
 
   it('a pass in between resets the streak', () => {
@@ -152,7 +152,7 @@ describe('failure accounting', () => {
       last = out.results;
     }
     const verdict = reduceVerdict(last, states, { at: T0 + 4 * MIN, inconclusiveLimitMs: 15 * MIN });
-    expect(verdict).toEqual({ verdict: 'pass', reasons: [] });
+    expect(verdict).toMatchObject({ verdict: 'pass', reasons: [], decision: null });
     expect(states['error-rate']?.consecutiveFailures).toBe(4);
   });
 
@@ -187,5 +187,64 @@ describe('failure accounting', () => {
 
   it('with no checks the verdict is pending', () => {
     expect(reduceVerdict([], {}, { at: T0, inconclusiveLimitMs: 15 * MIN }).verdict).toBe('pending');
+  });
+});
+
+describe('enforcement and blindness (DESIGN §6)', () => {
+  const ctxAt = (i: number) => ({
+    at: T0 + i * MIN,
+    deployedAt: T0,
+    failureLimit: 1,
+    inconclusiveLimitMs: 15 * MIN,
+  });
+  const trip = (extra: Partial<CheckResult>[]) => {
+    const results = extra.map((e, i) => check('fail', { name: `c${i}`, ...e }));
+    const out = accountEvaluation({}, results, ctxAt(1));
+    return reduceVerdict(out.results, out.states, {
+      at: T0 + MIN,
+      inconclusiveLimitMs: 15 * MIN,
+      failureLimit: 1,
+    });
+  };
+
+  it.each([
+    [[{ enforce: 'rollback' as const }], 'fail', 'rollback'],
+    [[{ enforce: 'hold' as const }], 'fail', 'hold'],
+    [[{ enforce: 'hold' as const }, { enforce: 'rollback' as const }], 'fail', 'rollback'],
+    [[{ enforce: 'alert' as const }], 'warn', null],
+    [[{ enforce: 'shadow' as const }], 'pending', null],
+    [[{}], 'fail', 'rollback'],
+  ])('a tripped check under %j makes the watch %s (decision %s)', (extra, verdict, decision) => {
+    const out = trip(extra);
+    expect(out.verdict).toBe(verdict);
+    expect(out.decision).toBe(decision);
+  });
+
+  it('an alert-enforced trip is named as alerted, with no rollback', () => {
+    const out = trip([{ enforce: 'alert' }]);
+    expect(out.alerting.map((a) => a.check)).toEqual(['c0']);
+    expect(out.reasons[0]).toContain('enforce: alert: alerted, no rollback');
+  });
+
+  it('the watch default enforcement applies to checks that do not say', () => {
+    const out = accountEvaluation({}, [check('fail')], { ...ctxAt(1), enforce: 'hold' });
+    expect(out.results[0]?.enforce).toBe('hold');
+    expect(
+      reduceVerdict(out.results, out.states, { at: T0 + MIN, inconclusiveLimitMs: 15 * MIN }).decision,
+    ).toBe('hold');
+  });
+
+  it('warm-up (not enough post-deploy data) is never blindness; a broken source is', () => {
+    let warm: Record<string, CheckState> = {};
+    let broken: Record<string, CheckState> = {};
+    for (let i = 1; i <= 20; i++) {
+      warm = accountEvaluation(warm, [check('inconclusive', { warmingUp: true })], ctxAt(i)).states;
+      broken = accountEvaluation(broken, [check('inconclusive')], ctxAt(i)).states;
+    }
+    const at = { at: T0 + 20 * MIN, inconclusiveLimitMs: 15 * MIN };
+    expect(reduceVerdict([check('inconclusive', { warmingUp: true })], warm, at).blind).toEqual([]);
+    expect(reduceVerdict([check('inconclusive')], broken, at).blind.map((b) => b.check)).toEqual([
+      'error-rate',
+    ]);
   });
 });
