@@ -1,19 +1,22 @@
+import type { AlertState } from '../actions/alert-state.js';
 import { sloViolationAlert } from '../actions/alertmanager.js';
-import type { Actions } from '../actions/index.js';
 import { alertKeys } from '../actions/index.js';
-import type { VigilConfig } from '../config/schema.js';
+import type { SloConfig, VigilConfig } from '../config/schema.js';
 import { burnCheckName } from '../evaluator/burn-check.js';
 import type { CheckResult } from '../evaluator/types.js';
 
 /**
- * After each continuous evaluation: fires VigilSLOViolation for a failing SLO check and resolves it when
- * the check passes or warns again; a failing burn-rate check (the fast pair) alerts under its own name. Shadow checks and inconclusive results change nothing (no data is not
- * a recovery). Alert state only records; the Alertmanager ticker sends.
+ * After each continuous evaluation: fires VigilSLOViolation once a check has failed `alertAfter`
+ * evaluations in a row (its `consecutiveFailures`, counted by the continuous evaluator like a Prometheus
+ * rule's `for:`), and resolves it when the check passes or warns again; a failing burn-rate check (the
+ * fast pair) alerts under its own name with its SLO's settings. A failure below `alertAfter` and an
+ * inconclusive result change nothing (no data is not a recovery); shadow checks raise nothing. Alert
+ * state only records; the Alertmanager ticker sends.
  *
  * @example raiseSloAlerts(actions.alerts, config, checks)
  */
 export function raiseSloAlerts(
-  alerts: Pick<Actions['alerts'], 'fire' | 'resolve'>,
+  alerts: Pick<AlertState, 'fire' | 'resolve'>,
   config: VigilConfig,
   checks: readonly CheckResult[],
 ): void {
@@ -23,7 +26,7 @@ export function raiseSloAlerts(
     const slo = config.slos.find((s) => s.name === check.name || burnCheckName(s.name) === check.name);
     if (!slo || check.shadow) continue;
     const key = alertKeys.slo(check.name);
-    if (check.result === 'fail') {
+    if (check.result === 'fail' && check.consecutiveFailures >= slo.alertAfter) {
       alerts.fire(
         key,
         sloViolationAlert(check, {
@@ -37,4 +40,37 @@ export function raiseSloAlerts(
       alerts.resolve(key);
     }
   }
+}
+
+/**
+ * At startup and after a reload: resolves every held VigilSLOViolation whose check no longer alerts
+ * under `config` — its SLO was removed or renamed, or is now a shadow check — since no evaluation will
+ * ever pass it again. Returns the `slo` labels it resolved.
+ *
+ * @example resolveStaleSloAlerts(actions.alerts, next) // ['old-name'] after renaming old-name to new-name
+ */
+export function resolveStaleSloAlerts(
+  alerts: Pick<AlertState, 'held' | 'resolve'>,
+  config: VigilConfig,
+): string[] {
+  const alerting = new Set(config.slos.filter((slo) => !isShadow(slo)).flatMap(checkNames));
+  const resolved: string[] = [];
+  for (const held of alerts.held()) {
+    const slo = held.labels.slo;
+    if (held.state !== 'firing' || held.labels.alertname !== 'VigilSLOViolation' || slo === undefined)
+      continue;
+    if (alerting.has(slo)) continue;
+    alerts.resolve(held.key);
+    resolved.push(slo);
+  }
+  return resolved;
+}
+
+/** The checks an SLO yields: its own and, with a target, its burn-rate check. */
+function checkNames(slo: SloConfig): string[] {
+  return slo.target !== undefined && slo.burnRate ? [slo.name, burnCheckName(slo.name)] : [slo.name];
+}
+
+function isShadow(slo: SloConfig): boolean {
+  return slo.mode === 'shadow' || slo.enforce === 'shadow';
 }

@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Metrics, setOneHot } from '../telemetry/metrics.js';
 import { burnCheckName } from './burn-check.js';
+import { BURN_WINDOW_NAMES } from './burnrate.js';
 import { evaluateChecks } from './evaluate.js';
 import type { EvaluationContext } from './result.js';
 import type { EvaluationVars } from './sli.js';
@@ -32,6 +33,8 @@ export interface SloState {
   burnRates: Record<string, number | null>;
   /** The burn-rate check's result when the SLO has a target. */
   burnRateResult: CheckOutcome | null;
+  /** Failing evaluations in a row of the main check (what `alertAfter` counts; see countFailureStreaks). */
+  consecutiveFailures: number;
   evaluatedAt: string;
 }
 
@@ -84,6 +87,7 @@ export function toSloStates(slos: readonly SloConfig[], checks: readonly CheckRe
       errorBudgetRemaining: burn?.errorBudgetRemaining ?? null,
       burnRates: burn?.burnRates ?? {},
       burnRateResult: burn?.result ?? null,
+      consecutiveFailures: lead.consecutiveFailures,
       evaluatedAt: lead.evaluatedAt,
     };
     if (slo.description !== undefined) state.description = slo.description;
@@ -114,6 +118,42 @@ export function exportSloMetrics(metrics: Metrics, states: readonly SloState[]):
   }
 }
 
+/**
+ * Carries each check's run of failing evaluations from one continuous evaluation to the next, the way a
+ * Prometheus rule's `for:` does: a failure adds one, a pass or warn resets to 0, an inconclusive result
+ * (no data, a query error) neither counts nor resets — a gap in the data never raises nor clears an
+ * alert. Returns the checks with `consecutiveFailures` filled in and the streaks to carry on, holding only
+ * the checks of this evaluation (a check that is gone starts again from 0).
+ *
+ * @example
+ *   const { checks, streaks } = countFailureStreaks(new Map([['p95', 2]]), results);
+ *   checks[0].consecutiveFailures // 3 when p95 failed again
+ */
+export function countFailureStreaks(
+  prior: ReadonlyMap<string, number>,
+  checks: readonly CheckResult[],
+): { checks: CheckResult[]; streaks: Map<string, number> } {
+  const streaks = new Map<string, number>();
+  const counted = checks.map((check) => {
+    const before = prior.get(check.name) ?? 0;
+    const consecutiveFailures =
+      check.result === 'fail' ? before + 1 : check.result === 'inconclusive' ? before : 0;
+    streaks.set(check.name, consecutiveFailures);
+    return { ...check, consecutiveFailures };
+  });
+  return { checks: counted, streaks };
+}
+
+/** Removes every §8 SLO series of one SLO (after a reload removed or renamed it). */
+function removeSloMetrics(metrics: Metrics, slo: string): void {
+  metrics.sloValue.remove({ slo });
+  metrics.sloObjective.remove({ slo });
+  metrics.sloBaselineValue.remove({ slo });
+  metrics.sloErrorBudgetRemaining.remove({ slo });
+  for (const result of OUTCOMES) metrics.sloResult.remove({ slo, result });
+  for (const window of BURN_WINDOW_NAMES) metrics.sloBurnRate.remove({ slo, window });
+}
+
 export interface ContinuousEvaluator {
   /** Runs until `signal` aborts; resolves then. */
   run(signal: AbortSignal): Promise<void>;
@@ -121,6 +161,11 @@ export interface ContinuousEvaluator {
   evaluateOnce(signal?: AbortSignal): Promise<SloState[]>;
   /** The latest state of every SLO, for GET /api/v1/slos. */
   getStates(): SloState[];
+  /**
+   * After a reload: drops the state, failure streaks and metric series of every SLO that `slos()` no
+   * longer lists (removed or renamed), at once rather than at the next tick. Returns their names.
+   */
+  forgetRemoved(): string[];
 }
 
 /**
@@ -133,6 +178,7 @@ export interface ContinuousEvaluator {
  */
 export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvaluator {
   let states: SloState[] = [];
+  let streaks = new Map<string, number>();
 
   async function evaluateOnce(signal?: AbortSignal): Promise<SloState[]> {
     const at = deps.clock.now();
@@ -146,9 +192,13 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
     };
     if (deps.snapshots !== undefined) ctx.snapshots = deps.snapshots;
     if (signal !== undefined) ctx.signal = signal;
-    const checks = await evaluateChecks(slos, ctx);
+    const counted = countFailureStreaks(streaks, await evaluateChecks(slos, ctx));
+    const checks = counted.checks;
+    streaks = counted.streaks;
     states = toSloStates(slos, checks);
     exportSloMetrics(deps.metrics, states);
+    // A reload during this evaluation: what it found about SLOs that are gone now must not linger.
+    if (deps.slos() !== slos) forgetRemoved();
     try {
       deps.onEvaluation?.(states, checks);
     } catch (error) {
@@ -177,5 +227,15 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
     }
   }
 
-  return { run, evaluateOnce, getStates: () => states };
+  function forgetRemoved(): string[] {
+    const current = new Set(deps.slos().map((slo) => slo.name));
+    const removed = states.filter((s) => !current.has(s.slo)).map((s) => s.slo);
+    states = states.filter((s) => current.has(s.slo));
+    for (const slo of removed) removeSloMetrics(deps.metrics, slo);
+    const checkNames = new Set([...current].flatMap((name) => [name, burnCheckName(name)]));
+    streaks = new Map([...streaks].filter(([name]) => checkNames.has(name)));
+    return removed;
+  }
+
+  return { run, evaluateOnce, getStates: () => states, forgetRemoved };
 }

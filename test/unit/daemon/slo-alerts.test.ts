@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { VigilAlert } from '../../../src/actions/alertmanager.js';
+import { ManualClock } from '../../../src/clock.js';
 import { rootConfigSchema, sloFileSchema, type VigilConfig } from '../../../src/config/schema.js';
-import { raiseSloAlerts } from '../../../src/daemon/slo-alerts.js';
+import { raiseSloAlerts, resolveStaleSloAlerts } from '../../../src/daemon/slo-alerts.js';
+import { createContinuousEvaluator } from '../../../src/evaluator/continuous.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
+import { NoDataError, type SliSource } from '../../../src/sources/types.js';
+import type { HeldAlert } from '../../../src/store/alerts.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createMetrics } from '../../../src/telemetry/metrics.js';
 
 const config: VigilConfig = {
   file: 'vigil.yaml',
@@ -26,7 +32,12 @@ const config: VigilConfig = {
   ]),
 };
 
-function check(name: string, result: CheckResult['result'], shadow = false): CheckResult {
+function check(
+  name: string,
+  result: CheckResult['result'],
+  shadow = false,
+  consecutiveFailures = result === 'fail' ? 3 : 0,
+): CheckResult {
   return {
     name,
     kind: 'slo',
@@ -37,7 +48,7 @@ function check(name: string, result: CheckResult['result'], shadow = false): Che
     samples: 1,
     query: 'up',
     explanation: `${name} ${result}`,
-    consecutiveFailures: result === 'fail' ? 1 : 0,
+    consecutiveFailures,
     evaluatedAt: '2026-11-27T10:00:00.000Z',
     ...(shadow ? { shadow } : {}),
   };
@@ -62,6 +73,14 @@ function recorder() {
 }
 
 describe('SLO alerts from continuous evaluation', () => {
+  it('a check failing fewer than alertAfter (default 3) evaluations in a row raises nothing yet', () => {
+    const r = recorder();
+    raiseSloAlerts(r.alerts, config, [check('error-rate', 'fail', false, 1), check('p95', 'fail', false, 2)]);
+    expect(r.calls).toEqual([]);
+    raiseSloAlerts(r.alerts, config, [check('error-rate', 'fail', false, 3)]);
+    expect(r.calls).toEqual(['fire slo:error-rate']);
+  });
+
   it('a failing critical check pages, linked back to Vigil', () => {
     const r = recorder();
     raiseSloAlerts(r.alerts, config, [check('error-rate', 'fail')]);
@@ -101,5 +120,118 @@ describe('SLO alerts from continuous evaluation', () => {
     const r = recorder();
     raiseSloAlerts(r.alerts, config, [check('shadowed', 'fail', true), check('probe:journey', 'fail')]);
     expect(r.calls).toEqual([]);
+  });
+});
+
+describe('alertAfter: VigilSLOViolation like a rule with `for:`, over real continuous evaluations', () => {
+  const START = Date.parse('2026-11-27T10:00:00Z');
+  const slos = sloFileSchema.parse([
+    { name: 'error-rate', source: 'prometheus', query: 'errors', objective: { lt: 0.01 } },
+    { name: 'p95', source: 'prometheus', query: 'p95', objective: { lt: 0.5 }, alertAfter: 1 },
+  ]);
+  const withSlos: VigilConfig = { ...config, slos };
+
+  /** Each evaluation answers the next value of each query; null is no data (inconclusive). */
+  function run(values: { errors: (number | null)[]; p95?: (number | null)[] }) {
+    const clock = new ManualClock(START);
+    let evaluation = -1;
+    const source: SliSource = {
+      kind: 'prometheus',
+      async query(query, at) {
+        const series = query === 'errors' ? values.errors : (values.p95 ?? []);
+        const value = evaluation < series.length ? series[evaluation] : 0;
+        if (value === null || value === undefined) throw new NoDataError('empty result');
+        return { value, at };
+      },
+      queryRange: async () => [],
+      isOnline: async () => ({ online: true, latencyMs: 0 }),
+    };
+    const r = recorder();
+    const continuous = createContinuousEvaluator({
+      slos: () => slos,
+      sources: { prometheus: source },
+      clock,
+      metrics: createMetrics({ version: 't', defaultMetrics: false }),
+      logger: silentLogger(),
+      intervalMs: 60_000,
+      windowMs: 300_000,
+      vars: () => ({ service: 'prep-api' }),
+      onEvaluation: (_states, checks) => raiseSloAlerts(r.alerts, withSlos, checks),
+    });
+    return {
+      r,
+      continuous,
+      /** Runs the next evaluation and returns the alert calls it made (error-rate's, unless `all`). */
+      async next(all = false): Promise<string[]> {
+        evaluation++;
+        const before = r.calls.length;
+        await continuous.evaluateOnce();
+        await clock.advance(60_000);
+        return r.calls.slice(before).filter((c) => all || c.endsWith('error-rate'));
+      },
+    };
+  }
+
+  it('fires on the third failure in a row, not before; resolves when the check passes again', async () => {
+    const { next, continuous } = run({ errors: [0.05, 0.05, 0.05, 0.05, 0.001] });
+    expect(await next()).toEqual([]);
+    expect(await next()).toEqual([]);
+    expect(await next()).toEqual(['fire slo:error-rate']);
+    expect(continuous.getStates()[0]).toMatchObject({ slo: 'error-rate', consecutiveFailures: 3 });
+    expect(await next()).toEqual(['fire slo:error-rate']); // still firing: re-held, same key
+    expect(await next()).toEqual(['resolve slo:error-rate']);
+  });
+
+  it('a pass in between resets the count', async () => {
+    const { next } = run({ errors: [0.05, 0.05, 0.001, 0.05, 0.05, 0.05] });
+    const calls = [];
+    for (let i = 0; i < 6; i++) calls.push(await next());
+    expect(calls.map((c) => c.filter((x) => x.startsWith('fire')).length)).toEqual([0, 0, 0, 0, 0, 1]);
+  });
+
+  it('an inconclusive evaluation neither counts nor resets', async () => {
+    const { next } = run({ errors: [0.05, null, 0.05, null, null, 0.05] });
+    const fired = [];
+    for (let i = 0; i < 6; i++) fired.push((await next()).includes('fire slo:error-rate'));
+    expect(fired).toEqual([false, false, false, false, false, true]);
+  });
+
+  it('alertAfter: 1 fires on the first failure', async () => {
+    const { next } = run({ errors: [0.001], p95: [0.9] });
+    expect(await next(true)).toEqual(['resolve slo:error-rate', 'fire slo:p95']);
+  });
+});
+
+describe('resolveStaleSloAlerts', () => {
+  function held(key: string, slo: string, state: HeldAlert['state'] = 'firing'): HeldAlert {
+    return {
+      key,
+      labels: { alertname: 'VigilSLOViolation', service: 'prep-api', slo },
+      annotations: {},
+      generatorUrl: null,
+      startsAt: 0,
+      endsAt: null,
+      lastSentAt: 0,
+      state,
+    };
+  }
+
+  it('resolves the alerts of removed, renamed and now-shadow checks, and only those', () => {
+    const resolved: string[] = [];
+    const alerts = {
+      held: (): HeldAlert[] => [
+        held('slo:error-rate', 'error-rate'),
+        held('slo:p95', 'p95'),
+        held('slo:removed', 'removed'),
+        held('slo:shadowed', 'shadowed'),
+        held('slo:gone-already', 'gone-already', 'resolved'),
+        { ...held('blind:w_1', 'x'), labels: { alertname: 'VigilBlind', slo: 'x' } },
+      ],
+      resolve: (key: string) => {
+        resolved.push(key);
+      },
+    };
+    expect(resolveStaleSloAlerts(alerts, config)).toEqual(['removed', 'shadowed']);
+    expect(resolved).toEqual(['slo:removed', 'slo:shadowed']);
   });
 });
