@@ -48,21 +48,72 @@ function escapeValue(value: string): string {
   return value.replace(/[\\"]/g, (c) => `\\${c}`);
 }
 
+/** RE2 metacharacters (Prometheus and Loki matchers are RE2, fully anchored). */
+const REGEX_META = /[\\.+*?()|[\]{}^$]/g;
+
+function escapeRegex(value: string): string {
+  return value.replace(REGEX_META, (c) => `\\${c}`);
+}
+
+/** How a value at some offset of a template is read: plain text, inside a string, or inside a regex string. */
+type ValueContext = 'plain' | 'string' | 'regex' | 'raw-regex';
+
+/**
+ * The context of each offset where a template opens a `{{`: a small lexer over the template that tracks
+ * quoted strings (`"…"`, `'…'`, and raw `` `…` ``) and whether the operator before the string is a regex
+ * match (`=~`, `!~`, or LogQL's `|~`). Lexing the template, not parsing it, keeps this working for
+ * templates that only parse once rendered.
+ */
+function valueContexts(template: string): Map<number, ValueContext> {
+  const contexts = new Map<number, ValueContext>();
+  let quote: string | undefined;
+  let regex = false;
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i] as string;
+    if (quote === undefined) {
+      if (c === '"' || c === "'" || c === '`') {
+        quote = c;
+        regex = /[=!|]~\s*$/.test(template.slice(Math.max(0, i - 16), i));
+      } else if (template.startsWith('{{', i)) contexts.set(i, 'plain');
+      continue;
+    }
+    if (c === '\\' && quote !== '`') {
+      i++;
+      continue;
+    }
+    if (c === quote) {
+      quote = undefined;
+      continue;
+    }
+    if (template.startsWith('{{', i)) {
+      contexts.set(i, regex ? (quote === '`' ? 'raw-regex' : 'regex') : 'string');
+    }
+  }
+  return contexts;
+}
+
 /**
  * Substitutes the known variables into a query template. Throws a VigilError (`QUERY_TEMPLATE`) when the
  * template uses `{{version}}`/`{{previousVersion}}` and no value is given (e.g. outside a watch) — the
  * caller reports the check as inconclusive rather than querying with an empty label.
  *
+ * Inside a regex matcher (`=~"…"`, `!~"…"`, `|~"…"`) a value is regex-escaped first, so version `1.4.2`
+ * matches only itself (`1\\.4\\.2` in the query's string), never `1x4y2`, and `1.4.2|.*` cannot widen it.
+ *
  * @example
  *   renderQuery('rate(x{job="{{service}}"}[{{window}}])', { windowMs: 300_000, service: 'prep-api' })
  *   // 'rate(x{job="prep-api"}[5m])'
+ * @example
+ *   renderQuery('x{version=~"{{version}}"}', { windowMs: 60_000, service: 's', version: '1.4.2' })
+ *   // 'x{version=~"1\\\\.4\\\\.2"}'
  */
 export function renderQuery(
   template: string,
   vars: QueryVars,
   language: QueryLanguage = 'prometheus',
 ): string {
-  return template.replace(TEMPLATE, (whole, inner: string) => {
+  const contexts = template.includes('~') ? valueContexts(template) : undefined;
+  return template.replace(TEMPLATE, (whole, inner: string, offset: number) => {
     const ref = classify(inner, language);
     if (ref.kind === 'foreign') return whole;
     if (ref.kind === 'unknown')
@@ -75,7 +126,9 @@ export function renderQuery(
         `the query uses {{${ref.name}}} but no ${ref.name} is known here`,
       );
     }
-    return escapeValue(value);
+    const context = contexts?.get(offset) ?? 'plain';
+    if (context === 'raw-regex') return escapeRegex(value);
+    return escapeValue(context === 'regex' ? escapeRegex(value) : value);
   });
 }
 

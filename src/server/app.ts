@@ -73,8 +73,18 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, index)}?${params.toString()}`;
 }
 
-/** Whether a request is a long poll: it carries a `wait` query parameter (DESIGN §3 verdict route). */
+/** The one long-poll route (DESIGN §3), as fastify names it once matched. */
+export const LONG_POLL_ROUTE = '/api/v1/watches/:id/verdict';
+
+/**
+ * Whether a request is a long poll: `GET` on the verdict route with a `wait` parameter. Only that route
+ * waits, so only it gets the long-poll budget; `?wait=` on any other route is an ordinary call, or it
+ * would be a way around the rate limit.
+ *
+ * @example isLongPoll(request) // true for GET /api/v1/watches/w_1/verdict?wait=30s
+ */
 export function isLongPoll(request: FastifyRequest): boolean {
+  if (request.method !== 'GET' || request.routeOptions.url !== LONG_POLL_ROUTE) return false;
   const query = request.query as Record<string, unknown> | undefined;
   return query !== undefined && query !== null && typeof query === 'object' && 'wait' in query;
 }
@@ -91,7 +101,7 @@ const QUIET = { logLevel: 'warn' } as const;
  * Builds the HTTP app of DESIGN §3 without listening; `listen()` (src/server/listen.ts) binds it in main.
  *
  * Rate limiting counts a client's requests per socket address before the token is checked, so token
- * guessing is limited too. Long polls (requests with `wait`) are counted in a separate bucket per client:
+ * guessing is limited too. Long polls (the verdict route with `wait`) are counted in a separate bucket per client:
  * a `vigil wait` loop neither uses up nor is refused by the budget of ordinary calls.
  *
  * @example

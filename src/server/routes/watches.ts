@@ -39,10 +39,19 @@ const time = z.union([z.string(), z.number()]).transform((input, ctx) => {
 
 const label = z.string().trim().min(1).max(128);
 
+/**
+ * A version is a label value, a query template value (`{{version}}`, regex-escaped inside `=~"…"`) and a
+ * webhook field: plain characters only, so none of them needs to trust an escape.
+ */
+export const VERSION_PATTERN = /^[A-Za-z0-9._+-]{1,128}$/;
+const version = z
+  .string()
+  .regex(VERSION_PATTERN, 'use 1 to 128 letters, digits, ".", "_", "+" or "-" (e.g. 1.4.2, 2026.11.27-rc.1)');
+
 const createBody = z.strictObject({
   service: label.regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'service names use letters, digits, ".", "_" and "-"'),
-  version: label,
-  previousVersion: label.optional(),
+  version,
+  previousVersion: version.optional(),
   duration: duration.refine((ms) => ms > 0, 'duration must be positive').optional(),
   phases: z.array(phaseSchema).min(1).optional(),
   startedAt: time.optional(),
@@ -62,11 +71,32 @@ const verdictQuery = z.object({
 });
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
-const overrideBody = z.strictObject({ reason: z.string().trim().min(1, 'say why').max(1000) });
+const overrideBody = z.strictObject({
+  reason: z.string().trim().min(1, 'say why').max(1000),
+  // Printable text only: it is shown in the timeline and in alerts.
+  who: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[^\p{Cc}]*$/u, 'no control characters')
+    .optional(),
+});
 
-/** Who asked, for the timeline: the token holder (a token is required when one is configured) and the address. */
-function requester(request: FastifyRequest): string {
-  return request.headers.authorization ? `token holder (${request.ip})` : `loopback client (${request.ip})`;
+/**
+ * Who asked, for the timeline. The API cannot verify a name the client gives (`who`), so the record
+ * keeps how it arrived beside it: "alice (via loopback)", "alice (via token, 10.0.0.7)".
+ */
+function requester(request: FastifyRequest, who: string | undefined): string {
+  const token = request.headers.authorization !== undefined;
+  if (who !== undefined) return `${who} (via ${token ? `token, ${request.ip}` : 'loopback'})`;
+  return token ? `token holder (${request.ip})` : `loopback client (${request.ip})`;
+}
+
+/** What the watch routes need besides the watches. */
+export interface WatchRouteOptions {
+  /** The configured service names, read per request (a reload may change them); absent: no check. */
+  services?: () => readonly string[];
 }
 
 function notFound(reply: FastifyReply, id: string): FastifyReply {
@@ -76,12 +106,23 @@ function notFound(reply: FastifyReply, id: string): FastifyReply {
 /**
  * The watch routes of DESIGN §3, as a plugin for the authenticated `/api/v1` scope of buildApp.
  *
- * @example await buildApp({ ...deps, routes: [watchRoutes(manager)] }) // POST /api/v1/watches …
+ * @example
+ *   await buildApp({ ...deps, routes: [watchRoutes(manager, { services: () => ['prep-api'] })] })
+ *   // POST /api/v1/watches …
  */
-export function watchRoutes(watches: WatchApi): FastifyPluginAsync {
+export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}): FastifyPluginAsync {
   return async (app) => {
     app.post('/watches', async (request, reply) => {
       const body = parseBody(createBody, request);
+      const known = options.services?.();
+      if (known !== undefined && !known.includes(body.service)) {
+        return sendProblems(reply, [
+          {
+            path: 'body.service',
+            message: `unknown service "${body.service}" (configured: ${known.join(', ') || 'none'})`,
+          },
+        ]);
+      }
       const input: CreateWatchInput = { service: body.service, version: body.version };
       if (body.previousVersion !== undefined) input.previousVersion = body.previousVersion;
       if (body.duration !== undefined) input.durationMs = body.duration;
@@ -126,8 +167,8 @@ export function watchRoutes(watches: WatchApi): FastifyPluginAsync {
     for (const action of ['abort', 'promote', 'rollback'] as const) {
       app.post(`/watches/:id/${action}`, async (request, reply) => {
         const { id } = parseParams(idParams, request);
-        const { reason } = parseBody(overrideBody, request);
-        const outcome = watches.override(id, action, { who: requester(request), reason });
+        const { reason, who } = parseBody(overrideBody, request);
+        const outcome = watches.override(id, action, { who: requester(request, who), reason });
         if (outcome.ok) return outcome.watch;
         if (outcome.code === 'not-found') return notFound(reply, id);
         return reply.code(409).send({ error: 'conflict', message: outcome.message });
