@@ -273,7 +273,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     isShuttingDown: () => stopping,
     probes: () => prober.scheduler.latest(),
     slos: () => continuous.getStates(),
-    routes: [watchRoutes(watches)],
+    routes: [watchRoutes(watches, { services: () => [config.root.service] })],
   });
 
   async function retentionLoop(signal: AbortSignal): Promise<void> {
