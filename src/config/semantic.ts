@@ -85,6 +85,21 @@ function checkSlo(
   }
 }
 
+/** `watch.probes` names the probes a bake judges: a misspelt one would silently judge nothing. */
+function checkWatchProbes(input: SemanticInput, probeNames: Set<string>, problems: ProblemList): void {
+  // An invalid watch or probes section of the root file leaves the list or the probe files unknown.
+  if (input.invalidSections.has('watch') || input.invalidSections.has('probes')) return;
+  for (const [index, name] of (input.root?.watch?.probes ?? []).entries()) {
+    if (!probeNames.has(name)) {
+      problems.add(
+        input.rootFile,
+        ['watch', 'probes', index],
+        `unknown probe "${name}" (probes: ${listed(probeNames)})`,
+      );
+    }
+  }
+}
+
 async function exists(file: string): Promise<boolean> {
   try {
     await access(file);
@@ -156,6 +171,7 @@ export async function checkSemantics(input: SemanticInput, problems: ProblemList
   const probeNames = new Set(input.probeNames.map((name) => name.value));
   for (const slo of input.slos) checkSlo(slo, input, probeNames, problems);
   if (input.root !== undefined) checkRoot(input, input.root, problems);
+  checkWatchProbes(input, probeNames, problems);
 
   const mustExist: { file: string; at: readonly PathSegment[]; target: string }[] = [];
   for (const [name, profile] of Object.entries(input.root?.loadtests?.profiles ?? {})) {

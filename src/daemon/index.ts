@@ -29,7 +29,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
 import { WatchManager } from '../watch/manager.js';
 import type { WatchDeps } from '../watch/types.js';
-import { syntheticProbeChecks } from './probe-checks.js';
+import { probeChecks, rollupRunCounter } from './probe-checks.js';
 import { watchSettings } from './settings.js';
 import { raiseSloAlerts } from './slo-alerts.js';
 
@@ -182,12 +182,17 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       return [
         ...checks,
-        ...syntheticProbeChecks(
-          config.probes,
-          prober.scheduler.states(),
-          prober.scheduler.latest(),
-          context.at,
-        ),
+        ...probeChecks({
+          probes: config.probes,
+          judged: config.root.watch.probes,
+          targetBaseUrl: config.root.target.baseUrl,
+          states: prober.scheduler.states(),
+          latest: prober.scheduler.latest(),
+          at: context.at,
+          deployedAt: context.deployedAt,
+          windowMs: config.root.watch.window,
+          runs: rollupRunCounter(rollups),
+        }),
       ];
     },
     ...(loadRunner && config.root.watch.loadProfile

@@ -1,73 +1,234 @@
 import type { ProbeConfig } from '../config/schema.js';
+import { formatDuration } from '../config/units.js';
 import type { CheckResult } from '../evaluator/types.js';
 import type { ProbeState } from '../prober/state.js';
 import type { ProbeResult } from '../prober/types.js';
+import type { ProbeRollups } from '../store/rollups.js';
+
+/*
+ * The probes a watch judges in its bake (DESIGN §4 `watch.probes`, §6): each one's settled state, but
+ * only on evidence from after the deploy and only while the prober is still delivering results.
+ */
+
+/** Runs of one probe that started in a time range, and where the count actually began. */
+export interface ProbeRunCount {
+  successes: number;
+  total: number;
+  /** Start of the counted span, ms since epoch (at or after the `fromMs` asked for). */
+  fromMs: number;
+}
+
+/** Counts a probe's runs in [fromMs, toMs); see rollupRunCounter. */
+export type ProbeRunCounter = (probe: string, fromMs: number, toMs: number) => ProbeRunCount;
+
+/** Everything one evaluation of the bake's probe checks looks at. */
+export interface ProbeCheckInput {
+  /** Every configured probe. */
+  probes: readonly ProbeConfig[];
+  /** `watch.probes`: the probes judged; undefined means every probe aimed at the target. */
+  judged: readonly string[] | undefined;
+  /** `target.baseUrl`. */
+  targetBaseUrl: string;
+  /** Settled health per probe (the scheduler's `states()`). */
+  states: Readonly<Record<string, ProbeState>>;
+  /** The latest result per probe (the scheduler's `latest()`). */
+  latest: readonly ProbeResult[];
+  /** Evaluation time, ms since epoch. */
+  at: number;
+  /** The deploy (the watch's start), ms since epoch. */
+  deployedAt: number;
+  /** `watch.window`, ms. */
+  windowMs: number;
+  /** Run counts for the explanation and `samples`; without it both say less, the result is the same. */
+  runs?: ProbeRunCounter;
+}
+
+const MINUTE_MS = 60_000;
+
+function sameBase(a: string, b: string): boolean {
+  const strip = (url: string): string => url.replace(/\/+$/, '');
+  try {
+    return strip(new URL(a).href) === strip(new URL(b).href);
+  } catch {
+    return false;
+  }
+}
+
+function sameOrigin(url: string, base: string): boolean {
+  try {
+    return new URL(url).origin === new URL(base).origin;
+  } catch {
+    // A URL whose origin is a template cannot be shown to be the target.
+    return false;
+  }
+}
 
 /**
- * Turns the settled state of each synthetic probe into a bake check: `down` (failureThreshold consecutive
- * failures) fails, `up` passes, no run yet is inconclusive. The explanation carries the last failure.
+ * Whether every request of a probe goes to the target: no probe-level `baseUrl` other than the target's,
+ * and no request (steps and teardown included) with an absolute `url` on another origin.
  *
- * @example syntheticProbeChecks(config.probes, scheduler.states(), scheduler.latest(), Date.now())
+ * @example aimsAtTarget(probeSchema.parse({ name: 'h', kind: 'smoke', request: { path: '/health' } }), 'http://svc') // true
  */
-export function syntheticProbeChecks(
+export function aimsAtTarget(probe: ProbeConfig, targetBaseUrl: string): boolean {
+  if (probe.baseUrl !== undefined && !sameBase(probe.baseUrl, targetBaseUrl)) return false;
+  const requests =
+    probe.kind === 'smoke' ? [probe.request] : [...probe.steps, ...probe.teardown].map((s) => s.request);
+  return requests.every((request) => request.url === undefined || sameOrigin(request.url, targetBaseUrl));
+}
+
+/**
+ * The probes a watch judges in its bake, in configuration order: those named in `watch.probes`, or by
+ * default every probe (smoke or synthetic) aimed at `target.baseUrl` — a probe of a partner API or a
+ * CDN says nothing about this deploy.
+ *
+ * @example probesJudgedInBake(config.probes, config.root.watch.probes, config.root.target.baseUrl)
+ */
+export function probesJudgedInBake(
   probes: readonly ProbeConfig[],
-  states: Readonly<Record<string, ProbeState>>,
-  latest: readonly ProbeResult[],
-  at: number,
-): CheckResult[] {
-  const byName = new Map(latest.map((r) => [r.probe, r]));
-  return probes
-    .filter((p) => p.kind === 'synthetic')
-    .map((probe): CheckResult => {
-      const state = states[probe.name];
-      const last = byName.get(probe.name);
-      const base = {
-        name: `probe:${probe.name}`,
-        kind: 'probe' as const,
-        value: last ? (last.success ? 1 : 0) : null,
-        objective: null,
-        baseline: null,
-        samples: state ? state.consecutiveFailures + state.consecutiveSuccesses : 0,
-        query: null,
-        consecutiveFailures: state?.consecutiveFailures ?? 0,
-        evaluatedAt: new Date(at).toISOString(),
-      };
-      if (!state || state.health === 'unknown' || !last) {
-        return { ...base, result: 'inconclusive', explanation: `journey ${probe.name} has not settled yet` };
-      }
-      if (state.health === 'down' && last.success) {
-        // Down until successThreshold successes in a row: a first success alone does not clear it.
-        return {
-          ...base,
-          result: 'fail',
-          explanation:
-            `journey ${probe.name} is down: ${state.consecutiveSuccesses} of ${probe.successThreshold} ` +
-            'successes needed to recover',
-        };
-      }
-      if (state.health === 'down') {
-        const why = last.failure ? `${last.failure.class}: ${last.failure.message}` : 'failed';
-        return {
-          ...base,
-          result: 'fail',
-          explanation: `journey ${probe.name} failed ${state.consecutiveFailures} runs in a row (${why})`,
-        };
-      }
-      if (!last.success) {
-        // Up until failureThreshold failures in a row: one blip is reported, not counted against the deploy.
-        const why = last.failure ? `${last.failure.class}: ${last.failure.message}` : 'failed';
-        return {
-          ...base,
-          result: 'pass',
-          explanation:
-            `journey ${probe.name} still up: last run failed (${why}), ${state.consecutiveFailures} of ` +
-            `${probe.failureThreshold} failures before it counts as down`,
-        };
-      }
-      return {
-        ...base,
-        result: 'pass',
-        explanation: `journey ${probe.name} passing (last run ${last.durationMs.toFixed(0)} ms)`,
-      };
-    });
+  judged: readonly string[] | undefined,
+  targetBaseUrl: string,
+): ProbeConfig[] {
+  if (judged !== undefined) {
+    const wanted = new Set(judged);
+    return probes.filter((p) => wanted.has(p.name));
+  }
+  return probes.filter((p) => aimsAtTarget(p, targetBaseUrl));
+}
+
+/**
+ * A ProbeRunCounter over the per-minute rollups. A rollup minute holds every run that started in it, so
+ * the count starts at the first whole minute of the range: a deploy at 10:00:20 is counted from
+ * 10:01:00, and the old version's runs of 10:00:05 never pass for the new one's.
+ *
+ * @example probeChecks({ ...input, runs: rollupRunCounter(createProbeRollups(db)) })
+ */
+export function rollupRunCounter(rollups: Pick<ProbeRollups, 'window'>): ProbeRunCounter {
+  return (probe, fromMs, toMs) => {
+    const from = Math.ceil(fromMs / MINUTE_MS) * MINUTE_MS;
+    if (from >= toMs) return { successes: 0, total: 0, fromMs: from };
+    const { successes, total } = rollups.window(probe, from, toMs);
+    return { successes, total, fromMs: from };
+  };
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
+}
+
+function clockTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 19)} UTC`;
+}
+
+function why(result: ProbeResult): string {
+  return result.failure ? `${result.failure.class}: ${result.failure.message}` : 'failed';
+}
+
+function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResult | undefined): CheckResult {
+  const { at, deployedAt } = input;
+  const from = Math.max(at - input.windowMs, deployedAt);
+  const staleAfterMs = 2 * probe.interval;
+  const every = `runs every ${formatDuration(probe.interval)}`;
+  const counted = input.runs?.(probe.name, from, at);
+  const base = {
+    name: `probe:${probe.name}`,
+    kind: 'probe' as const,
+    value: null,
+    objective: null,
+    baseline: null,
+    samples: counted?.total ?? null,
+    query: null,
+    // The watch's failure accounting owns the streak; the probe's own run streak is in the explanation.
+    consecutiveFailures: 0,
+    evaluatedAt: new Date(at).toISOString(),
+    range: { from: new Date(from).toISOString(), to: new Date(at).toISOString() },
+    ...(probe.enforce ? { enforce: probe.enforce } : {}),
+    ...(probe.enforce === 'shadow' ? { shadow: true } : {}),
+  };
+  const inconclusive = (explanation: string, warmingUp: boolean): CheckResult => ({
+    ...base,
+    result: 'inconclusive',
+    explanation,
+    ...(warmingUp ? { warmingUp: true } : {}),
+  });
+
+  const startedAt = last ? Date.parse(last.startedAt) : undefined;
+  if (last === undefined || startedAt === undefined || startedAt < deployedAt) {
+    // Results from before the deploy judged the old version. Missing post-deploy runs are warm-up only
+    // while the probe has not yet been due twice since the deploy; after that the prober is late.
+    const sinceDeployMs = at - deployedAt;
+    if (sinceDeployMs <= staleAfterMs) {
+      return inconclusive(
+        `probe ${probe.name}: no run since the deploy yet (deployed ${seconds(sinceDeployMs)} ago, ${every})`,
+        true,
+      );
+    }
+    return inconclusive(
+      last
+        ? `no result for ${seconds(at - (startedAt ?? at) - last.durationMs)}: prober late or stopped ` +
+            `(probe ${probe.name} ${every}; none since the deploy ${seconds(sinceDeployMs)} ago)`
+        : `no result since the deploy ${seconds(sinceDeployMs)} ago: prober late or stopped ` +
+            `(probe ${probe.name} ${every})`,
+      false,
+    );
+  }
+  const ageMs = at - (startedAt + last.durationMs);
+  if (ageMs > staleAfterMs) {
+    return inconclusive(
+      `no result for ${seconds(ageMs)}: prober late or stopped (probe ${probe.name} ${every}; ` +
+        `last run ${last.success ? 'passed' : 'failed'} at ${clockTime(startedAt)})`,
+      false,
+    );
+  }
+
+  const counts =
+    counted && counted.total > 0
+      ? `; ${counted.total - counted.successes} of ${counted.total} runs failed since ${clockTime(counted.fromMs)}`
+      : '';
+  const value = last.success ? 1 : 0;
+  const state = input.states[probe.name];
+  if (state === undefined || state.health === 'unknown') {
+    const streak =
+      (state?.consecutiveFailures ?? 0) > 0
+        ? `${state?.consecutiveFailures} of ${probe.failureThreshold} failures in a row to call it down`
+        : `${state?.consecutiveSuccesses ?? 0} of ${probe.successThreshold} successes in a row to call it up`;
+    // Settling takes at most threshold runs; a probe still unsettled after that flaps, and is not warm-up.
+    const settleMs = (Math.max(probe.failureThreshold, probe.successThreshold) + 1) * probe.interval;
+    return {
+      ...inconclusive(`probe ${probe.name} not settled yet: ${streak}${counts}`, at - deployedAt < settleMs),
+      value,
+    };
+  }
+  if (state.health === 'down') {
+    const explanation = last.success
+      ? `probe ${probe.name} down: ${state.consecutiveSuccesses} of ${probe.successThreshold} successes needed to recover`
+      : `probe ${probe.name} down: failed ${state.consecutiveFailures} runs in a row (${why(last)})`;
+    return { ...base, value, result: 'fail', explanation: `${explanation}${counts}` };
+  }
+  const explanation = last.success
+    ? `probe ${probe.name} up: last run passed in ${last.durationMs.toFixed(0)} ms`
+    : // Up until failureThreshold failures in a row: a blip is reported, not counted against the deploy.
+      `probe ${probe.name} up: last run failed (${why(last)}), ${state.consecutiveFailures} of ` +
+      `${probe.failureThreshold} failures before it counts as down`;
+  return { ...base, value, result: 'pass', explanation: `${explanation}${counts}` };
+}
+
+/**
+ * One bake check per judged probe (`probe:<name>`, kind `probe`, carrying the probe's `enforce`), over the
+ * range [max(at − window, deployedAt), at]: `down` (failureThreshold failures in a row) fails, `up`
+ * passes (a blip below the threshold is explained, not counted). No run since the deploy is warm-up
+ * while the probe has not been due twice; a result older than 2 × interval is inconclusive (the prober
+ * is late or stopped — blindness, never its last state).
+ *
+ * @example
+ *   probeChecks({ probes: config.probes, judged: config.root.watch.probes,
+ *     targetBaseUrl: config.root.target.baseUrl, states: scheduler.states(), latest: scheduler.latest(),
+ *     at: context.at, deployedAt: context.deployedAt, windowMs: config.root.watch.window,
+ *     runs: rollupRunCounter(rollups) })
+ *   // [{ name: 'probe:health', kind: 'probe', result: 'pass', range: { from, to }, … }]
+ */
+export function probeChecks(input: ProbeCheckInput): CheckResult[] {
+  const latest = new Map(input.latest.map((r) => [r.probe, r]));
+  return probesJudgedInBake(input.probes, input.judged, input.targetBaseUrl).map((probe) =>
+    probeCheck(probe, input, latest.get(probe.name)),
+  );
 }

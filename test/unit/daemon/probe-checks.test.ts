@@ -1,155 +1,335 @@
 import { describe, expect, test } from 'vitest';
 import { type ProbeConfig, probeSchema } from '../../../src/config/schema.js';
-import { syntheticProbeChecks } from '../../../src/daemon/probe-checks.js';
+import {
+  aimsAtTarget,
+  type ProbeCheckInput,
+  probeChecks,
+  probesJudgedInBake,
+  rollupRunCounter,
+} from '../../../src/daemon/probe-checks.js';
 import { INITIAL_PROBE_STATE, nextProbeState, type ProbeState } from '../../../src/prober/state.js';
 import type { ProbeFailure, ProbeResult } from '../../../src/prober/types.js';
+import { openDatabase } from '../../../src/store/db.js';
+import { createProbeRollups } from '../../../src/store/rollups.js';
 
-const AT = Date.parse('2026-11-27T10:00:00.000Z');
+const TARGET = 'http://127.0.0.1:8080';
+const DEPLOYED = Date.parse('2026-11-27T10:00:00.000Z');
+const AT = DEPLOYED + 10 * 60_000;
+const WINDOW = 5 * 60_000;
 
+const orders = probeSchema.parse({
+  name: 'orders',
+  kind: 'smoke',
+  interval: '30s',
+  failureThreshold: 2,
+  successThreshold: 2,
+  request: { path: '/api/orders' },
+  expect: [{ status: 200 }],
+});
 const journey = probeSchema.parse({
   name: 'booking-journey',
   kind: 'synthetic',
-  failureThreshold: 2,
-  successThreshold: 2,
+  interval: '1m',
   steps: [{ request: { method: 'GET', path: '/api/bookings' }, expect: [{ status: 200 }] }],
+  teardown: [{ request: { method: 'DELETE', path: '/api/bookings/1' } }],
 });
-const health = probeSchema.parse({
-  name: 'health',
+const edge = probeSchema.parse({
+  name: 'edge-readiness',
+  kind: 'synthetic',
+  interval: '5m',
+  enforce: 'alert',
+  steps: [{ request: { path: '/health' }, expect: [{ certExpiresInDays: { gt: 14 } }] }],
+});
+const quiet = probeSchema.parse({
+  name: 'quiet',
   kind: 'smoke',
-  request: { path: '/health' },
+  enforce: 'shadow',
+  request: { path: '/live' },
 });
-const PROBES: ProbeConfig[] = [health, journey];
+const partner = probeSchema.parse({
+  name: 'partner-api',
+  kind: 'smoke',
+  baseUrl: 'https://partner.example',
+  request: { path: '/status' },
+});
+const cdn = probeSchema.parse({
+  name: 'cdn-asset',
+  kind: 'smoke',
+  request: { url: 'https://cdn.example/app.js' },
+});
+const teardownElsewhere = probeSchema.parse({
+  name: 'journey-with-foreign-teardown',
+  kind: 'synthetic',
+  steps: [{ request: { path: '/api/bookings' } }],
+  teardown: [{ request: { method: 'DELETE', url: 'https://billing.example/void' } }],
+});
+const PROBES: ProbeConfig[] = [orders, journey, edge, quiet, partner, cdn, teardownElsewhere];
 
-function result(success: boolean, failure: ProbeFailure | null = null, durationMs = 41.6): ProbeResult {
+const FAILURE: ProbeFailure = { class: 'assertion', message: 'status (500) equals 200' };
+
+function result(probe: ProbeConfig, startedAt: number, success: boolean, durationMs = 42): ProbeResult {
   return {
-    probe: 'booking-journey',
-    kind: 'synthetic',
+    probe: probe.name,
+    kind: probe.kind,
     success,
-    startedAt: new Date(AT - 1_000).toISOString(),
+    startedAt: new Date(startedAt).toISOString(),
     durationMs,
     phases: { dnsMs: 0, connectMs: 0, tlsMs: 0, ttfbMs: 0, transferMs: 0 },
-    failure,
+    failure: success ? null : FAILURE,
     assertions: [],
     steps: [],
   };
 }
 
 /** Folds a run history through the real state machine, as the scheduler does. */
-function stateAfter(history: boolean[]): ProbeState {
+function stateAfter(probe: ProbeConfig, history: boolean[]): ProbeState {
   return history.reduce(
-    (state, success, i) =>
-      nextProbeState(
-        state,
-        success,
-        { failureThreshold: journey.failureThreshold, successThreshold: journey.successThreshold },
-        AT - (history.length - i) * 1_000,
-      ),
+    (state, success, i) => nextProbeState(state, success, probe, AT - (history.length - i) * 1_000),
     INITIAL_PROBE_STATE,
   );
 }
 
-const FAILURE: ProbeFailure = { class: 'assertion', message: 'status (500) equals 201' };
+function input(overrides: Partial<ProbeCheckInput>): ProbeCheckInput {
+  return {
+    probes: PROBES,
+    judged: undefined,
+    targetBaseUrl: TARGET,
+    states: {},
+    latest: [],
+    at: AT,
+    deployedAt: DEPLOYED,
+    windowMs: WINDOW,
+    ...overrides,
+  };
+}
 
-describe('syntheticProbeChecks', () => {
-  test('only synthetic probes become checks, named probe:<name>, of kind probe', () => {
-    const checks = syntheticProbeChecks(
-      PROBES,
-      { health: stateAfter([true, true]), 'booking-journey': stateAfter([true, true]) },
-      [result(true)],
-      AT,
-    );
-    expect(checks).toHaveLength(1);
-    expect(checks[0]).toMatchObject({
-      name: 'probe:booking-journey',
-      kind: 'probe',
-      objective: null,
-      baseline: null,
-      query: null,
-      evaluatedAt: '2026-11-27T10:00:00.000Z',
-    });
+/** The check of `orders` with the given history, its last result finished `ageMs` before `at`. */
+function ordersCheck(history: boolean[], ageMs = 10_000, extra: Partial<ProbeCheckInput> = {}) {
+  const last = history.at(-1);
+  const at = extra.at ?? AT;
+  const checks = probeChecks(
+    input({
+      judged: ['orders'],
+      states: { orders: stateAfter(orders, history) },
+      latest: last === undefined ? [] : [result(orders, at - ageMs - 42, last)],
+      ...extra,
+    }),
+  );
+  expect(checks).toHaveLength(1);
+  return checks[0] as NonNullable<(typeof checks)[0]>;
+}
+
+describe('which probes a watch judges', () => {
+  test('by default every probe, smoke or synthetic, whose requests all go to target.baseUrl', () => {
+    expect(probesJudgedInBake(PROBES, undefined, TARGET).map((p) => p.name)).toEqual([
+      'orders',
+      'booking-journey',
+      'edge-readiness',
+      'quiet',
+    ]);
   });
 
   test.each([
+    { behaviour: 'a path joins the target', probe: orders, aimed: true },
+    { behaviour: 'a probe baseUrl elsewhere is not the target', probe: partner, aimed: false },
+    { behaviour: 'an absolute url on another origin is not the target', probe: cdn, aimed: false },
+    { behaviour: 'one teardown request elsewhere is enough', probe: teardownElsewhere, aimed: false },
     {
-      behaviour: 'a journey that has never run is inconclusive',
-      history: [] as boolean[],
-      last: undefined as ProbeResult | undefined,
-      outcome: 'inconclusive',
-      value: null,
-      explanation: /has not settled yet/,
+      behaviour: 'an absolute url on the target origin is the target',
+      probe: probeSchema.parse({ name: 'x', kind: 'smoke', request: { url: `${TARGET}/ready` } }),
+      aimed: true,
     },
     {
-      behaviour: 'one failure below failureThreshold is still inconclusive, not a pass',
-      history: [false],
-      last: result(false, FAILURE),
-      outcome: 'inconclusive',
-      value: 0,
-      explanation: /has not settled yet/,
+      behaviour: 'a probe baseUrl equal to the target (trailing slash aside) is the target',
+      probe: probeSchema.parse({ name: 'x', kind: 'smoke', baseUrl: `${TARGET}/`, request: { path: '/' } }),
+      aimed: true,
     },
+  ])('$behaviour', ({ probe, aimed }) => {
+    expect(aimsAtTarget(probe, TARGET)).toBe(aimed);
+  });
+
+  test('watch.probes names exactly the probes judged, even ones aimed elsewhere', () => {
+    const checks = probeChecks(input({ judged: ['partner-api', 'orders'] }));
+    expect(checks.map((c) => c.name)).toEqual(['probe:orders', 'probe:partner-api']);
+  });
+
+  test('an empty watch.probes judges no probe', () => {
+    expect(probeChecks(input({ judged: [] }))).toEqual([]);
+  });
+
+  test('smoke probes are judged in the bake too, as probe:<name> of kind probe', () => {
+    const check = ordersCheck([false, false]);
+    expect(check).toMatchObject({
+      name: 'probe:orders',
+      kind: 'probe',
+      result: 'fail',
+      objective: null,
+      baseline: null,
+      query: null,
+      evaluatedAt: new Date(AT).toISOString(),
+    });
+  });
+});
+
+describe('a probe check judges the probe state since the deploy', () => {
+  test.each([
     {
-      behaviour: 'successThreshold successes make it pass, with the last duration',
-      history: [true, true],
-      last: result(true),
-      outcome: 'pass',
-      value: 1,
-      explanation: /booking-journey passing \(last run 42 ms\)/,
-    },
-    {
-      behaviour: 'failureThreshold failures in a row fail it, naming the class and message',
+      behaviour: 'failureThreshold failures in a row fail it with the last failure message',
       history: [true, true, false, false],
-      last: result(false, FAILURE),
       outcome: 'fail',
       value: 0,
-      explanation: /failed 2 runs in a row \(assertion: status \(500\) equals 201\)/,
+      explanation: /orders down: failed 2 runs in a row \(assertion: status \(500\) equals 200\)/,
     },
     {
-      behaviour: 'one blip while up keeps it passing (flap protection)',
+      behaviour: 'one blip while up passes, reported in the explanation but not counted',
       history: [true, true, false],
-      last: result(false, FAILURE),
       outcome: 'pass',
       value: 0,
-      explanation: /still up: last run failed \(assertion: .*\), 1 of 2 failures before it counts as down/,
+      explanation:
+        /orders up: last run failed \(assertion: status \(500\) equals 200\), 1 of 2 failures before it counts as down/,
+    },
+    {
+      behaviour: 'successThreshold successes pass it with the last duration',
+      history: [true, true],
+      outcome: 'pass',
+      value: 1,
+      explanation: /orders up: last run passed in 42 ms/,
     },
     {
       behaviour: 'one success while down keeps it failing until successThreshold',
       history: [false, false, true],
-      last: result(true),
       outcome: 'fail',
       value: 1,
-      explanation: /booking-journey is down: 1 of 2 successes needed to recover/,
+      explanation: /orders down: 1 of 2 successes needed to recover/,
     },
-  ])('$behaviour', ({ history, last, outcome, value, explanation }) => {
-    const states: Record<string, ProbeState> =
-      history.length > 0 ? { 'booking-journey': stateAfter(history) } : {};
-    const [check] = syntheticProbeChecks(PROBES, states, last ? [last] : [], AT);
-    expect(check?.result).toBe(outcome);
-    expect(check?.value).toBe(value);
-    expect(check?.explanation).toMatch(explanation);
+  ])('$behaviour', ({ history, outcome, value, explanation }) => {
+    const check = ordersCheck(history);
+    expect(check.result).toBe(outcome);
+    expect(check.value).toBe(value);
+    expect(check.explanation).toMatch(explanation);
+    expect(check.warmingUp).toBeUndefined();
   });
 
-  test('consecutiveFailures and samples follow the probe state', () => {
-    const [check] = syntheticProbeChecks(
-      PROBES,
-      { 'booking-journey': stateAfter([true, true, false, false, false]) },
-      [result(false, FAILURE)],
-      AT,
+  test('the range is the window, clamped to start no earlier than the deploy', () => {
+    expect(ordersCheck([true, true]).range).toEqual({
+      from: new Date(AT - WINDOW).toISOString(),
+      to: new Date(AT).toISOString(),
+    });
+    const early = ordersCheck([true, true], 10_000, { at: DEPLOYED + 90_000 });
+    expect(early.range).toEqual({
+      from: new Date(DEPLOYED).toISOString(),
+      to: new Date(DEPLOYED + 90_000).toISOString(),
+    });
+  });
+
+  test('a last result from before the deploy is warm-up, not evidence about the new version', () => {
+    // orders is down on the old version; 40 s after the deploy it has not run again yet (interval 30 s).
+    const check = ordersCheck([false, false, false], 50_000, { at: DEPLOYED + 40_000 });
+    expect(check.result).toBe('inconclusive');
+    expect(check.warmingUp).toBe(true);
+    expect(check.value).toBeNull();
+    expect(check.explanation).toMatch(/no run since the deploy yet/);
+  });
+
+  test('a probe that never ran, soon after the deploy, is warm-up', () => {
+    const check = ordersCheck([], 0, { at: DEPLOYED + 20_000 });
+    expect(check).toMatchObject({ result: 'inconclusive', warmingUp: true });
+  });
+
+  test('a first run that has not yet settled the state is warm-up while thresholds can fill', () => {
+    const check = ordersCheck([false], 5_000, { at: DEPLOYED + 45_000 });
+    expect(check).toMatchObject({ result: 'inconclusive', warmingUp: true });
+    expect(check.explanation).toMatch(/orders not settled yet: 1 of 2 failures in a row to call it down/);
+  });
+
+  test('a state that never settles long after the deploy is inconclusive, and not warm-up', () => {
+    const check = ordersCheck([true, false, true, false], 5_000);
+    expect(check.result).toBe('inconclusive');
+    expect(check.warmingUp).toBeUndefined();
+  });
+});
+
+describe('a stale result is never its last state', () => {
+  test.each([
+    { behaviour: 'a failing probe gone quiet', history: [false, false] },
+    { behaviour: 'a passing probe gone quiet', history: [true, true] },
+  ])('$behaviour: inconclusive, not warm-up (a stopped prober is blindness)', ({ history }) => {
+    // interval 30 s: a result 95 s old is older than 2 × interval.
+    const check = ordersCheck(history, 95_000);
+    expect(check.result).toBe('inconclusive');
+    expect(check.warmingUp).toBeUndefined();
+    expect(check.value).toBeNull();
+    expect(check.explanation).toMatch(/^no result for 95 s: prober late or stopped/);
+  });
+
+  test('a result exactly 2 × interval old still counts', () => {
+    expect(ordersCheck([false, false], 60_000).result).toBe('fail');
+    expect(ordersCheck([false, false], 60_001).result).toBe('inconclusive');
+  });
+
+  test('no run since a deploy longer ago than 2 × interval is blindness, not warm-up', () => {
+    const never = ordersCheck([], 0, { at: DEPLOYED + 95_000 });
+    expect(never).toMatchObject({ result: 'inconclusive' });
+    expect(never.warmingUp).toBeUndefined();
+    expect(never.explanation).toMatch(/no result since the deploy 95 s ago: prober late or stopped/);
+    const oldRun = ordersCheck([true, true], 120_000, { at: DEPLOYED + 95_000 });
+    expect(oldRun.warmingUp).toBeUndefined();
+    expect(oldRun.explanation).toMatch(/^no result for 120 s: prober late or stopped/);
+  });
+});
+
+describe('enforcement', () => {
+  test('a probe carries its own enforce; shadow also marks the check shadow', () => {
+    const at = AT;
+    const checks = probeChecks(
+      input({
+        states: {
+          'edge-readiness': stateAfter(edge, [false, false]),
+          quiet: stateAfter(quiet, [false, false]),
+          orders: stateAfter(orders, [true, true]),
+        },
+        latest: [
+          result(edge, at - 1_000, false),
+          result(quiet, at - 1_000, false),
+          result(orders, at - 1_000, true),
+        ],
+      }),
     );
-    expect(check?.consecutiveFailures).toBe(3);
-    expect(check?.samples).toBe(3);
+    const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
+    expect(byName['probe:edge-readiness']).toMatchObject({ result: 'fail', enforce: 'alert' });
+    expect(byName['probe:edge-readiness']?.shadow).toBeUndefined();
+    expect(byName['probe:quiet']).toMatchObject({ result: 'fail', enforce: 'shadow', shadow: true });
+    // No enforce of its own: the watch's applies.
+    expect(byName['probe:orders']).toMatchObject({ result: 'pass' });
+    expect(byName['probe:orders']?.enforce).toBeUndefined();
+  });
+});
+
+describe('run counts in the window', () => {
+  test('the explanation states runs and failures since the deploy, never counting pre-deploy runs', () => {
+    const db = openDatabase(':memory:');
+    const rollups = createProbeRollups(db);
+    // The deploy is at 10:00:20; the old version failed twice just before it, in the same minute.
+    const deployedAt = DEPLOYED + 20_000;
+    rollups.record('orders', DEPLOYED + 5_000, false, 10);
+    rollups.record('orders', DEPLOYED + 10_000, false, 10);
+    for (let t = DEPLOYED + 60_000; t < DEPLOYED + 240_000; t += 30_000) {
+      rollups.record('orders', t, t !== DEPLOYED + 120_000, 10);
+    }
+    const check = ordersCheck([true, true], 5_000, {
+      at: DEPLOYED + 240_000,
+      deployedAt,
+      runs: rollupRunCounter(rollups),
+    });
+    expect(check.result).toBe('pass');
+    expect(check.samples).toBe(6);
+    expect(check.explanation).toMatch(/1 of 6 runs failed since 10:01:00 UTC/);
+    db.close();
   });
 
-  test('a state without a latest result is inconclusive (results are matched by probe name)', () => {
-    const other = { ...result(true), probe: 'another-journey' };
-    const [check] = syntheticProbeChecks(
-      PROBES,
-      { 'booking-journey': stateAfter([true, true]) },
-      [other],
-      AT,
-    );
-    expect(check?.result).toBe('inconclusive');
-  });
-
-  test('no synthetic probes, no checks', () => {
-    expect(syntheticProbeChecks([health], { health: stateAfter([true]) }, [], AT)).toEqual([]);
+  test('without a counter the samples are unknown, the result is the same', () => {
+    const check = ordersCheck([true, true]);
+    expect(check.samples).toBeNull();
+    expect(check.result).toBe('pass');
   });
 });
