@@ -105,7 +105,7 @@ export function judgeMannWhitney(
 
 /**
  * Two-proportion comparison of a ratio SLI given as counts (good or bad events over total), current
- * against baseline: z-test, or Fisher's exact test for small counts. `direction` applies to the ratio
+ * against baseline: Fisher's exact test, or a continuity-corrected z-test when every margin is in the millions. `direction` applies to the ratio
  * as given — for a good/total ratio the regression is a `decrease`.
  *
  * @example
@@ -139,7 +139,7 @@ export function judgeProportion(
   const room = effectRoom(p2, settings.effectSize);
   const alpha = 1 - settings.confidence;
   const significant = test.pValue < alpha;
-  const facts = `ratio ${formatValue(p1)} vs ${formatValue(p2)}: ${counts}, p=${formatValue(test.pValue)} (${test.method === 'exact' ? 'fisher exact' : 'z-test'})`;
+  const facts = `ratio ${formatValue(p1)} vs ${formatValue(p2)}: ${counts}, p=${formatValue(test.pValue)} (${test.method === 'exact' ? 'fisher exact' : 'z-test, continuity-corrected'})`;
   if (significant && beyond(shift, room, settings.direction)) {
     return {
       result: 'fail',

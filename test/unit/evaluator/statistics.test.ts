@@ -9,6 +9,7 @@ import {
   median,
   normalUpperTail,
   proportionTest,
+  proportionZTest,
 } from '../../../src/evaluator/statistics.js';
 
 // Hollander, Wolfe & Chicken, Nonparametric Statistical Methods, Example 4.1: permeability constants of
@@ -88,10 +89,111 @@ describe('proportion tests against published values', () => {
   });
 
   it('pooled z-test: 950/1000 vs 990/1000 gives z = -5.243', () => {
-    const r = proportionTest({ successes: 950, total: 1000 }, { successes: 990, total: 1000 }, 'less');
+    const r = proportionZTest({ successes: 950, total: 1000 }, { successes: 990, total: 1000 }, 'less');
     expect(r.method).toBe('normal');
     expect(r.statistic).toBeCloseTo(-5.24323, 4);
     expect(r.pValue).toBeCloseTo(7.89e-8, 9);
+  });
+});
+
+/** Fisher's exact test summed term by term from log-binomials: slow, obviously right, for small tables. */
+function naiveFisher(
+  a: { successes: number; total: number },
+  b: { successes: number; total: number },
+  alternative: 'greater' | 'less' | 'two-sided',
+): number {
+  const lc = (n: number, k: number) => logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+  const k = a.successes + b.successes;
+  const n = a.total + b.total;
+  const prob = (x: number) => Math.exp(lc(k, x) + lc(n - k, a.total - x) - lc(n, a.total));
+  const observed = prob(a.successes);
+  let p = 0;
+  for (let x = Math.max(0, a.total - (n - k)); x <= Math.min(k, a.total); x++) {
+    const px = prob(x);
+    if (
+      alternative === 'greater'
+        ? x >= a.successes
+        : alternative === 'less'
+          ? x <= a.successes
+          : px <= observed * (1 + 1e-7)
+    )
+      p += px;
+  }
+  return Math.min(1, p);
+}
+
+describe('Fisher exact up to large counts', () => {
+  it('2/500k vs 9/500k: Fisher p = 67/2048 = 0.0327, where the z-test said 0.017 and failed at 98 %', () => {
+    const current = { successes: 9, total: 500_000 };
+    const baseline = { successes: 2, total: 500_000 };
+    // Given the 11 events, each falls on either side with probability ≈ ½: P(X ≥ 9) ≈ (55 + 11 + 1) / 2^11
+    // (exactly: the hypergeometric over 1 M requests, 0.0327141).
+    const r = proportionTest(current, baseline, 'greater');
+    expect(r.method).toBe('exact');
+    expect(r.pValue).toBeCloseTo(0.0327141, 7);
+    expect(r.pValue).toBeCloseTo(67 / 2048, 5);
+    // The anti-conservative answer the z-test gave at this boundary (every expected cell ≥ 5).
+    expect(proportionZTest(current, baseline, 'greater').pValue).toBeCloseTo(0.0175, 3);
+    const j = judgeProportion(current, baseline, settings, 'pre-deploy');
+    expect(j.result).toBe('pass');
+    expect(j.explanation).toContain('fisher exact');
+  });
+
+  it('the same boundary on a good/total ratio (a drop of successes) is judged the same way', () => {
+    const j = judgeProportion(
+      { successes: 499_991, total: 500_000 },
+      { successes: 499_998, total: 500_000 },
+      { ...settings, direction: 'decrease' },
+      'pre-deploy',
+    );
+    expect(j.result).toBe('pass');
+    expect(j.explanation).toMatch(/p=0\.0327\d* \(fisher exact\)/);
+  });
+
+  it('matches term-by-term summation on random tables', () => {
+    const side = fc.record({
+      total: fc.integer({ min: 1, max: 120 }),
+      share: fc.double({ min: 0, max: 1, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(side, side, fc.constantFrom('greater', 'less', 'two-sided' as const), (x, y, alt) => {
+        const a = { successes: Math.round(x.share * x.total), total: x.total };
+        const b = { successes: Math.round(y.share * y.total), total: y.total };
+        expect(fisherExact(a, b, alt).pValue).toBeCloseTo(naiveFisher(a, b, alt), 9);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('stays exact and fast for totals of millions', () => {
+    const started = performance.now();
+    // 3 M requests a side, 0.1 % vs 0.12 % errors: a support of 6,600 tables around the mode.
+    const r = proportionTest(
+      { successes: 3_600, total: 3_000_000 },
+      { successes: 3_000, total: 3_000_000 },
+      'greater',
+    );
+    // Millions on every margin: the walk covers only the tables that matter, not the whole support.
+    const big = proportionTest(
+      { successes: 1_500_000, total: 3_000_000 },
+      { successes: 1_497_000, total: 3_000_000 },
+      'greater',
+    );
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(r.method).toBe('exact');
+    // Normal approximation with continuity correction as a cross-check: same answer to 3 digits here.
+    expect(r.pValue).toBeCloseTo(
+      proportionZTest(
+        { successes: 3_600, total: 3_000_000 },
+        { successes: 3_000, total: 3_000_000 },
+        'greater',
+        true,
+      ).pValue,
+      3,
+    );
+    expect(r.pValue).toBeLessThan(1e-6);
+    expect(big.pValue).toBeGreaterThan(0.0005);
+    expect(big.pValue).toBeLessThan(0.01);
   });
 });
 
@@ -255,7 +357,7 @@ describe('test judgements', () => {
     );
     expect(j.result).toBe('fail');
     expect(j.explanation).toContain('950/1000 vs 995/1000 (offset 7d)');
-    expect(j.explanation).toContain('z-test');
+    expect(j.explanation).toContain('fisher exact');
   });
 
   it('an effect size tolerance of 10% absorbs a tiny significant drop', () => {
