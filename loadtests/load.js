@@ -1,7 +1,7 @@
 // Load: average production traffic as a fixed arrival rate (independent of how fast the service
 // answers, so a slow release shows as latency and dropped iterations, not as less traffic).
 // RATE (visits per second) and DURATION may be set through the profile's env.
-import { CHECKLIST_THRESHOLDS, TREND_STATS } from './lib/env.js';
+import { TREND_STATS, withChecklist } from './lib/env.js';
 import { visit } from './lib/journey.js';
 
 export { handleSummary } from './lib/summary.js';
@@ -21,7 +21,7 @@ export const options = {
     },
   },
   // The target rate must actually be delivered for the result to mean anything.
-  thresholds: { ...CHECKLIST_THRESHOLDS, dropped_iterations: ['count<1'] },
+  thresholds: withChecklist({ dropped_iterations: ['count<1'] }),
   summaryTrendStats: TREND_STATS,
   tags: { profile: 'load' },
 };

@@ -3,7 +3,7 @@
 // DURATION in the profile.
 
 import { sleep } from 'k6';
-import { CHECKLIST_THRESHOLDS, TREND_STATS } from './lib/env.js';
+import { TREND_STATS, withChecklist } from './lib/env.js';
 import { visit } from './lib/journey.js';
 
 export { handleSummary } from './lib/summary.js';
@@ -17,7 +17,7 @@ export const options = {
       duration: __ENV.DURATION || '4h',
     },
   },
-  thresholds: { ...CHECKLIST_THRESHOLDS, 'http_req_duration{flow:booking}': ['p(99)<1000'] },
+  thresholds: withChecklist({ 'http_req_duration{flow:booking}': ['p(99)<1000'] }),
   summaryTrendStats: TREND_STATS,
   tags: { profile: 'soak' },
 };

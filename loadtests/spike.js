@@ -1,6 +1,6 @@
 // Spike: normal traffic, a sudden jump to 10× for one minute, and back — does the service absorb a
 // burst (a marketing mail, a retry storm) and recover?
-import { CHECKLIST_THRESHOLDS, TREND_STATS } from './lib/env.js';
+import { TREND_STATS, withChecklist } from './lib/env.js';
 import { visit } from './lib/journey.js';
 
 export { handleSummary } from './lib/summary.js';
@@ -25,11 +25,10 @@ export const options = {
       ],
     },
   },
-  thresholds: {
-    ...CHECKLIST_THRESHOLDS,
+  thresholds: withChecklist({
     // During the burst itself a looser latency bound; the whole run still has to meet the checklist.
     'http_req_duration{flow:booking}': ['p(95)<1000'],
-  },
+  }),
   summaryTrendStats: TREND_STATS,
   tags: { profile: 'spike' },
 };

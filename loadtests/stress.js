@@ -1,6 +1,6 @@
 // Stress: ramp the arrival rate in steps past normal traffic (RATE) to 3× and hold, to see where
 // latency and errors give. Thresholds stay the checklist's: a release that cannot take 3× fails here.
-import { CHECKLIST_THRESHOLDS, TREND_STATS } from './lib/env.js';
+import { TREND_STATS, withChecklist } from './lib/env.js';
 import { visit } from './lib/journey.js';
 
 export { handleSummary } from './lib/summary.js';
@@ -25,11 +25,10 @@ export const options = {
       ],
     },
   },
-  thresholds: {
-    ...CHECKLIST_THRESHOLDS,
+  thresholds: withChecklist({
     // Stop early once errors are clearly out of bounds: no point hammering a falling service.
     http_req_failed: [{ threshold: 'rate<0.01', abortOnFail: true, delayAbortEval: '30s' }],
-  },
+  }),
   summaryTrendStats: TREND_STATS,
   tags: { profile: 'stress' },
 };

@@ -1,4 +1,6 @@
-// Settings every Prep profile shares, from k6 environment variables. Vigil sets BASE_URL (always its
+// Settings every Prep profile shares, from k6 environment variables. Like every file under loadtests/,
+// written in ES2017 + ES modules, the syntax every supported k6 parses (README, "Load profiles").
+// Vigil sets BASE_URL (always its
 // configured target) and VIGIL_SUMMARY_PATH; API_TOKEN comes from the profile's `env` in vigil.yaml.
 
 /** The service under test, without a trailing slash. */
@@ -18,6 +20,17 @@ export const CHECKLIST_THRESHOLDS = {
   http_req_duration: ['p(95)<500'],
   checks: ['rate>0.99'],
 };
+
+/**
+ * The checklist's thresholds plus a profile's own; a profile's entry for a metric replaces the
+ * checklist's. `Object.assign`, not object spread: k6 before v0.52 parses ES2017 only.
+ *
+ * @param {NonNullable<import('k6/options').Options['thresholds']>} extra
+ * @returns {NonNullable<import('k6/options').Options['thresholds']>}
+ */
+export function withChecklist(extra) {
+  return Object.assign({}, CHECKLIST_THRESHOLDS, extra);
+}
 
 /** Trend statistics shown and exported; p(99) is not in k6's default set. */
 export const TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'];

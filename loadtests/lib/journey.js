@@ -5,6 +5,8 @@ import { check, group } from 'k6';
 import http from 'k6/http';
 import { BASE_URL, params } from './env.js';
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /** GET /health answers 200 with status ok. */
 export function health() {
   const res = http.get(`${BASE_URL}/health`, params('GET /health', 'health'));
@@ -23,7 +25,7 @@ export function bookingJourney() {
   /** @type {string | undefined} */
   let bookingId;
   group('booking journey', () => {
-    const slot = new Date(Date.now() + 86_400_000).toISOString();
+    const slot = new Date(Date.now() + DAY_MS).toISOString();
     const created = http.post(
       `${BASE_URL}/api/bookings`,
       JSON.stringify({ kitchenId: `k-${(__VU % 20) + 1}`, slot }),
@@ -61,7 +63,7 @@ export function bookingJourney() {
 export function payment(bookingId) {
   const res = http.post(
     `${BASE_URL}/api/payments`,
-    JSON.stringify({ bookingId: bookingId ?? null, amount: 1200, currency: 'EUR' }),
+    JSON.stringify({ bookingId: bookingId === undefined ? null : bookingId, amount: 1200, currency: 'EUR' }),
     params('POST /api/payments', 'payment'),
   );
   check(res, {

@@ -14,6 +14,23 @@ function show(value, unit) {
 }
 
 /**
+ * A metric's values, or an empty object when k6 did not report the metric (no `?.`/`??`: k6 before
+ * v0.52 parses ES2017 only).
+ *
+ * @param {Record<string, SummaryMetric>} metrics @param {string} name
+ * @returns {Record<string, number | undefined>}
+ */
+function valuesOf(metrics, name) {
+  const metric = metrics[name];
+  return metric ? metric.values : {};
+}
+
+/** @param {number | undefined} value @param {number} fallback */
+function or(value, fallback) {
+  return value === undefined ? fallback : value;
+}
+
+/**
  * A few lines: requests, failures, latency, checks, and every threshold with ✓ or ✗.
  *
  * @param {SummaryData} data
@@ -21,21 +38,23 @@ function show(value, unit) {
  */
 export function textSummary(data) {
   const m = data.metrics;
-  const duration = m.http_req_duration?.values ?? {};
-  const reqs = m.http_reqs?.values ?? {};
-  const failed = m.http_req_failed?.values ?? {};
-  const checks = m.checks?.values ?? {};
+  const duration = valuesOf(m, 'http_req_duration');
+  const reqs = valuesOf(m, 'http_reqs');
+  const failed = valuesOf(m, 'http_req_failed');
+  const checks = valuesOf(m, 'checks');
+  const runMs = data.state && data.state.testRunDurationMs !== undefined ? data.state.testRunDurationMs : 0;
   const lines = [
-    `duration   ${show((data.state?.testRunDurationMs ?? 0) / 1000, ' s')}`,
-    `requests   ${reqs.count ?? 0} (${show(reqs.rate, '/s')})`,
+    `duration   ${show(runMs / 1000, ' s')}`,
+    `requests   ${or(reqs.count, 0)} (${show(reqs.rate, '/s')})`,
     `failed     ${show(failed.rate === undefined ? undefined : failed.rate * 100, ' %')}`,
     `latency    avg ${show(duration.avg, ' ms')}  p95 ${show(duration['p(95)'], ' ms')}  p99 ${show(duration['p(99)'], ' ms')}`,
-    `checks     ${checks.passes ?? 0} passed, ${checks.fails ?? 0} failed`,
+    `checks     ${or(checks.passes, 0)} passed, ${or(checks.fails, 0)} failed`,
     'thresholds',
   ];
   for (const name of Object.keys(m).sort()) {
-    for (const [expression, outcome] of Object.entries(m[name]?.thresholds ?? {})) {
-      lines.push(`  ${outcome.ok ? '✓' : '✗'} ${name} ${expression}`);
+    const thresholds = m[name].thresholds || {};
+    for (const expression of Object.keys(thresholds)) {
+      lines.push(`  ${thresholds[expression].ok ? '✓' : '✗'} ${name} ${expression}`);
     }
   }
   return `${lines.join('\n')}\n`;
