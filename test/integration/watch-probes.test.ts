@@ -164,6 +164,9 @@ describe('a watch judges its probes during the bake', () => {
     expect(check?.explanation).toMatch(
       /orders down: failed \d+ runs in a row \(assertion: status \(500\) equals 200\)/,
     );
+    // The numbers come from the per-minute rollups, counted from the first whole minute after the deploy.
+    expect(check?.explanation).toMatch(/; \d+ of \d+ runs failed since \d\d:\d\d:\d\d UTC$/);
+    expect(check?.samples).toBeGreaterThan(0);
 
     await advance(s, 30 * 60_000 - 3 * 60_000);
     expect(watchOf(s, id).status).toBe('failed');
