@@ -40,13 +40,21 @@ interface EventRow {
   data_json: string | null;
 }
 
+/*
+ * A held watch is stored with status 'running' and `state.held` set: the v1 schema's CHECK constraint
+ * predates `held`, and SQLite can only change a CHECK by rebuilding the table, whose DROP would cascade
+ * to every timeline (foreign keys are on). A held watch is still active — resumed after a restart and
+ * superseded by the next deploy — exactly like a running one, so the storage reads it the same way.
+ */
+
 function toRecord(row: WatchRow): WatchRecord {
+  const state = JSON.parse(row.state_json) as WatchState;
   return {
     id: row.id,
     service: row.service,
     version: row.version,
     previousVersion: row.previous_version,
-    status: row.status,
+    status: row.status === 'running' && state.held ? 'held' : row.status,
     verdict: row.verdict,
     phase: row.phase,
     startedAt: row.started_at,
@@ -55,7 +63,7 @@ function toRecord(row: WatchRow): WatchRecord {
     durationMs: row.duration_ms,
     phases: JSON.parse(row.phases_json) as PhaseRecord[],
     reasons: JSON.parse(row.reasons_json) as string[],
-    state: JSON.parse(row.state_json) as WatchState,
+    state: { ...state, blindSpans: state.blindSpans ?? [] },
     supersededBy: row.superseded_by,
   };
 }
@@ -66,7 +74,7 @@ function toParams(watch: WatchRecord) {
     service: watch.service,
     version: watch.version,
     previous_version: watch.previousVersion,
-    status: watch.status,
+    status: watch.status === 'held' ? 'running' : watch.status,
     verdict: watch.verdict,
     phase: watch.phase,
     started_at: watch.startedAt,
@@ -154,7 +162,11 @@ export function createWatchStore(db: Db) {
         where.push('service = ?');
         params.push(filter.service);
       }
-      if (filter.status) {
+      if (filter.status === 'held' || filter.status === 'running') {
+        where.push(
+          `status = 'running' AND json_extract(state_json, '$.held') IS ${filter.status === 'held' ? 'NOT ' : ''}NULL`,
+        );
+      } else if (filter.status) {
         where.push('status = ?');
         params.push(filter.status);
       }

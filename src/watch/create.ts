@@ -59,8 +59,9 @@ export function validateCreate(input: CreateWatchInput, settings: WatchSettings,
 
 /**
  * Inserts a new running watch (its first phase started) and supersedes the service's running watch,
- * recording it in both timelines. `previousVersion` defaults to the newest earlier watch of the service
- * with a different version. Call inside a transaction.
+ * recording it in both timelines. `previousVersion` defaults to the version of the service's last watch
+ * that passed (or was promoted) with another version — never a failed or rolled-back one, whose
+ * version served no traffic to compare with (DESIGN §6). Call inside a transaction.
  */
 export function insertWatch(
   store: WatchStore,
@@ -68,11 +69,24 @@ export function insertWatch(
   settings: WatchSettings,
   id: string,
   now: number,
-): { watch: WatchRecord; superseded: { before: WatchRecord; after: WatchRecord }[] } {
+): {
+  watch: WatchRecord;
+  superseded: { before: WatchRecord; after: WatchRecord }[];
+  warnings: string[];
+} {
   const requested = input.phases ?? settings.phases;
   const phases = PHASE_ORDER.filter((p) => requested.includes(p));
   const durationMs = input.durationMs ?? settings.durationMs;
-  const previous = store.list({ service: input.service, limit: 50 }).find((w) => w.version !== input.version);
+  const previous = store
+    .list({ service: input.service, status: 'passed', limit: 50 })
+    .find((w) => w.version !== input.version);
+  const warnings =
+    input.previousVersion === undefined && previous === undefined
+      ? [
+          `no previous version: no earlier watch of ${input.service} passed, so checks that compare with ` +
+            'the previous version ({{previousVersion}} queries, previous-watch baselines) are inconclusive',
+        ]
+      : [];
   const superseded: { before: WatchRecord; after: WatchRecord }[] = [];
   for (const old of store.runningForService(input.service)) {
     const before = structuredClone(old);
@@ -109,6 +123,7 @@ export function insertWatch(
       at: now,
       type: 'created',
       message: `watch of ${watch.service} ${watch.version} started (previous ${watch.previousVersion ?? 'none'}, duration ${formatDuration(durationMs)})`,
+      ...(warnings.length > 0 ? { data: { warnings } } : {}),
     },
     ...superseded.map(({ after }) => ({
       at: now,
@@ -120,5 +135,5 @@ export function insertWatch(
   ];
   store.insert(watch);
   for (const event of events) store.appendEvent(id, event);
-  return { watch, superseded };
+  return { watch, superseded, warnings };
 }

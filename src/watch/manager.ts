@@ -4,7 +4,13 @@ import { errorMessage } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { createWatchStore, type WatchStore } from '../store/watches.js';
 import { type CreateOutcome, type CreateWatchInput, insertWatch, validateCreate } from './create.js';
-import { forgetWatchSeries, publishWatchEffects, publishWatchMetrics, settleWatch } from './effects.js';
+import {
+  forgetWatchSeries,
+  isActive,
+  publishWatchEffects,
+  publishWatchMetrics,
+  settleWatch,
+} from './effects.js';
 import { untilReached, type WaitUntil } from './outcome.js';
 import { applyOverride, type OverrideRequest } from './overrides.js';
 import { runWatch, type WatchControl } from './runner.js';
@@ -39,7 +45,7 @@ export type OverrideOutcome =
  */
 export class WatchManager {
   readonly #deps: WatchDeps;
-  readonly #settings: WatchSettings;
+  #settings: WatchSettings;
   readonly #store: WatchStore;
   readonly #changes = new EventEmitter();
   readonly #loops = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -59,7 +65,7 @@ export class WatchManager {
         const watch = this.#store.get(id);
         return watch?.status === 'running' ? watch : undefined;
       },
-      update: (id, mutate) => this.#transact(id, mutate, true),
+      update: (id, mutate, options) => this.#transact(id, mutate, options?.held ? 'held' : 'running'),
     };
   }
 
@@ -81,10 +87,14 @@ export class WatchManager {
         watch.id,
         (w) => {
           const phase = w.phases.find((p) => p.state === 'running');
-          if (phase && phase.name !== 'bake') phase.startedAt = now;
+          if (phase && phase.name !== 'bake' && w.status === 'running') phase.startedAt = now;
           const elapsed = formatDuration(Math.max(0, now - w.startedAt));
           const what =
-            phase?.name === 'bake' ? 'continuing bake' : `restarting the ${phase?.name ?? 'current'} phase`;
+            w.status === 'held'
+              ? 'still held for a decision'
+              : phase?.name === 'bake'
+                ? 'continuing bake'
+                : `restarting the ${phase?.name ?? 'current'} phase`;
           return [
             {
               at: now,
@@ -93,7 +103,7 @@ export class WatchManager {
             },
           ];
         },
-        true,
+        'active',
       );
       this.#launch(watch.id, true);
       resumed++;
@@ -109,10 +119,45 @@ export class WatchManager {
     await Promise.all(loops.map((loop) => loop.done));
   }
 
+  /**
+   * New watch settings (a reload): they apply from each running watch's next evaluation, and the
+   * change is recorded in their timelines.
+   */
+  reconfigure(settings: WatchSettings): void {
+    const changes = describeSettingsChange(this.#settings, settings);
+    this.#settings = settings;
+    this.#control.settings = settings;
+    if (changes.length === 0) return;
+    const at = this.#deps.clock.now();
+    for (const watch of this.#store.running()) {
+      this.#transact(
+        watch.id,
+        () => [
+          {
+            at,
+            type: 'config',
+            message: `configuration reloaded: ${changes.join(', ')}; applies from the next evaluation`,
+            data: { changes },
+          },
+        ],
+        'active',
+      );
+    }
+  }
+
   /** Starts a watch. A running watch of the same service is superseded (ends `aborted`). */
   create(input: CreateWatchInput): CreateOutcome {
     const now = this.#deps.clock.now();
     const problems = validateCreate(input, this.#settings, now);
+    const phases = input.phases ?? this.#settings.phases;
+    if (phases.includes('bake') && this.#deps.bakeChecks && this.#deps.bakeChecks().length === 0) {
+      problems.push({
+        path: 'phases',
+        message:
+          'the bake would judge nothing: no SLO checks and no probes for the bake are configured (slos, watch.probes); ' +
+          'add checks or leave the bake out of phases',
+      });
+    }
     if (problems.length > 0) return { ok: false, problems };
     const id = newWatchId(now);
     const created = this.#deps.db.transaction(() =>
@@ -121,7 +166,8 @@ export class WatchManager {
     for (const { before, after } of created.superseded) this.#afterCommit(before, after);
     this.#afterCommit(undefined, created.watch);
     this.#launch(id, false);
-    return { ok: true, watch: toWatchView(created.watch, this.#store.events(id)) };
+    const view = toWatchView(created.watch, this.#store.events(id));
+    return { ok: true, watch: created.warnings.length > 0 ? { ...view, warnings: created.warnings } : view };
   }
 
   /** The watch object with its timeline, or undefined. */
@@ -154,7 +200,7 @@ export class WatchManager {
     const watch = this.#store.get(id);
     if (!watch) return undefined;
     const settled =
-      watch.status !== 'running' ||
+      !isActive(watch.status) ||
       (options.until !== undefined && untilReached(watch, options.until)) ||
       (options.since !== undefined && watch.updatedAt > options.since) ||
       options.timeoutMs <= 0 ||
@@ -182,7 +228,11 @@ export class WatchManager {
     return latest ? toVerdict(latest) : undefined;
   }
 
-  /** Operator override (`abort`, `promote`, `rollback`), recorded with who and why. */
+  /**
+   * Operator override (`abort`, `promote`, `rollback`), recorded with who and why; also the answer to a
+   * held watch. A watch rolls back once: a rollback of a watch that already has one (automatic, after a
+   * hold timeout, or an operator's) is refused naming the first.
+   */
   override(id: string, action: OverrideAction, request: OverrideRequest): OverrideOutcome {
     const existing = this.#store.get(id);
     if (!existing) return { ok: false, code: 'not-found', message: `no watch ${id}` };
@@ -190,30 +240,33 @@ export class WatchManager {
     const updated = this.#transact(
       id,
       (w, tx) => {
-        const outcome = applyOverride(w, action, request, this.#deps.clock.now());
+        const first = w.state.rollback;
+        if (action === 'rollback' && first) {
+          const by = first.who ? ` by ${first.who}` : '';
+          conflict = `watch ${id} was already rolled back at ${new Date(first.at).toISOString()} (${first.trigger}${by}: ${first.reason}); a watch rolls back once`;
+          return null;
+        }
+        const now = this.#deps.clock.now();
+        const outcome = applyOverride(w, action, request, now);
         if (!outcome.ok) {
           conflict = outcome.message;
           return null;
         }
         if (action === 'rollback') {
+          w.state = {
+            ...w.state,
+            rollback: { at: now, trigger: 'operator', who: request.who, reason: request.reason },
+          };
           if (this.#deps.manualRollback) {
             this.#deps.manualRollback(tx, toVerdict(w), request);
-            outcome.events.push({
-              at: this.#deps.clock.now(),
-              type: 'action',
-              message: 'manual rollback enqueued',
-            });
+            outcome.events.push({ at: now, type: 'action', message: 'rollback enqueued (operator)' });
           } else {
-            outcome.events.push({
-              at: this.#deps.clock.now(),
-              type: 'action',
-              message: 'no actions configured',
-            });
+            outcome.events.push({ at: now, type: 'action', message: 'no actions configured' });
           }
         }
         return outcome.events;
       },
-      false,
+      'any',
     );
     if (conflict || !updated)
       return { ok: false, code: 'conflict', message: conflict ?? `watch ${id} is gone` };
@@ -252,13 +305,15 @@ export class WatchManager {
   #transact(
     id: string,
     mutate: (watch: WatchRecord, tx: Db) => TimelineEvent[] | null,
-    requireRunning: boolean,
+    require: 'running' | 'held' | 'active' | 'any',
   ): WatchRecord | undefined {
     const db = this.#deps.db;
     let before: WatchRecord | undefined;
     const run = db.transaction((): WatchRecord | undefined => {
       const watch = this.#store.get(id);
-      if (!watch || (requireRunning && watch.status !== 'running')) return undefined;
+      if (!watch) return undefined;
+      if (require === 'active' ? !isActive(watch.status) : require !== 'any' && watch.status !== require)
+        return undefined;
       before = structuredClone(watch);
       const events = mutate(watch, db);
       if (events === null) return undefined;
@@ -280,7 +335,7 @@ export class WatchManager {
       if (stale && stale.version !== after.version) forgetWatchSeries(this.#deps.metrics, stale);
     }
     publishWatchMetrics(this.#deps.metrics, before, after);
-    if (before?.status === 'running' && after.status !== 'running') {
+    if (before && isActive(before.status) && !isActive(after.status)) {
       this.#loops.get(after.id)?.controller.abort(new Error(`watch ${after.status}`));
     }
     publishWatchEffects(this.#deps, before, after);
@@ -299,4 +354,14 @@ function changeKey(watch: WatchRecord): string {
     results,
     watch.state.progress,
   ]);
+}
+
+/** What a reload changed in the watch settings, as `failureLimit 3 → 5` phrases. */
+function describeSettingsChange(before: WatchSettings, after: WatchSettings): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)] as (keyof WatchSettings)[]);
+  return [...keys].flatMap((key) => {
+    const was = JSON.stringify(before[key]);
+    const now = JSON.stringify(after[key]);
+    return was === now ? [] : [`${key} ${was ?? 'unset'} → ${now ?? 'unset'}`];
+  });
 }

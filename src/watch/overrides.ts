@@ -7,9 +7,9 @@ export interface OverrideRequest {
 }
 
 /**
- * Applies an operator override to a stored watch, in place. `abort` and `promote` need a running
- * watch; `rollback` is allowed on any watch (an operator may roll back a watch that already passed),
- * and ends a running one as failed.
+ * Applies an operator override to a stored watch, in place. `abort` and `promote` need a running or
+ * held watch; `rollback` is allowed on any watch (an operator may roll back a watch that already
+ * passed), and ends a running or held one as failed. The manager refuses a second rollback.
  *
  * @example applyOverride(watch, 'promote', { who: 'token holder (10.0.0.7)', reason: 'manual QA ok' }, Date.now())
  */
@@ -19,11 +19,12 @@ export function applyOverride(
   request: OverrideRequest,
   at: number,
 ): { ok: true; events: TimelineEvent[] } | { ok: false; message: string } {
-  const running = watch.status === 'running';
+  // A held watch waits for exactly this: an operator's promote or rollback (abort works too).
+  const running = watch.status === 'running' || watch.status === 'held';
   if (!running && action !== 'rollback') {
     return {
       ok: false,
-      message: `watch ${watch.id} already ended (${watch.status}); ${action} needs a running watch`,
+      message: `watch ${watch.id} already ended (${watch.status}); ${action} needs a running or held watch`,
     };
   }
   const events: TimelineEvent[] = [
@@ -35,7 +36,8 @@ export function applyOverride(
     },
   ];
   if (!running) return { ok: true, events };
-  watch.state = { ...watch.state, override: { action, ...request } };
+  const { held: _answered, ...state } = watch.state;
+  watch.state = { ...state, override: { action, ...request } };
   watch.endedAt = at;
   if (action === 'abort') {
     watch.status = 'aborted';

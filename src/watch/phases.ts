@@ -2,7 +2,13 @@ import type { Phase } from '../config/schema.js';
 import type { CheckResult } from '../evaluator/types.js';
 import type { ProbeResult } from '../prober/types.js';
 import type { PhaseState, TimelineEvent, WatchRecord, WatchSettings } from './types.js';
-import { reduceWatchVerdict } from './verdict.js';
+import { describeBlindSpan, reduceWatchVerdict } from './verdict.js';
+
+/** The settings that decide how a watch ends. */
+export type EndSettings = Pick<
+  WatchSettings,
+  'inconclusiveLimitMs' | 'failureLimit' | 'enforce' | 'onBlind' | 'onLoadInconclusive'
+>;
 
 /*
  * Pure transitions of a stored watch: start a phase, end it (starting the next one in the same step so a
@@ -33,7 +39,7 @@ export function endPhase(
   watch: WatchRecord,
   state: PhaseState,
   at: number,
-  settings: Pick<WatchSettings, 'inconclusiveLimitMs' | 'failureLimit'>,
+  settings: EndSettings,
   reason?: string,
 ): TimelineEvent[] {
   const phase = watch.phases.find((p) => p.state === 'running');
@@ -56,26 +62,62 @@ export function endPhase(
 }
 
 /**
- * Ends a watch whose phases are all done: `inconclusive` when it is blind at the end, otherwise
- * `passed` with verdict pass or warn.
+ * Ends a watch whose phases are all done (DESIGN §6): never a clean pass it did not earn. A blind span
+ * at any time, or a load phase that could not judge, ends it `inconclusive` (or `warn`, with
+ * `onBlind: warn` / `loadtests.onInconclusive: warn`); otherwise `passed` with verdict pass or warn.
  */
-export function finishWatch(
-  watch: WatchRecord,
-  at: number,
-  settings: Pick<WatchSettings, 'inconclusiveLimitMs' | 'failureLimit'>,
-): TimelineEvent[] {
+export function finishWatch(watch: WatchRecord, at: number, settings: EndSettings): TimelineEvent[] {
   const reduced = reduceWatchVerdict(watch.state, at, settings);
   if (reduced.verdict === 'fail') return [];
   watch.endedAt = at;
-  if (reduced.verdict === 'inconclusive') {
+  const spans = [...(watch.state.blindSpans ?? [])];
+  if (reduced.blind.length > 0 && !spans.some((span) => span.to === null)) {
+    // Blind only from this very instant on: no evaluation has recorded the span yet.
+    spans.push({
+      from: Math.min(...reduced.blind.map((b) => b.since)),
+      to: null,
+      checks: reduced.blind.map((b) => b.check),
+      reason: reduced.blind.map((b) => `${b.check}: ${b.reason}`).join('; '),
+    });
+  }
+  for (const span of spans) span.to ??= at;
+  const blindReasons = spans.map((span) => describeBlindSpan(span, at));
+  const loadCheck = Object.values(watch.state.results).find((c) => c.kind === 'load');
+  const loadInconclusive = watch.phases.some((p) => p.name === 'load' && p.state === 'inconclusive');
+  const loadReasons = loadInconclusive
+    ? [
+        `${loadCheck?.name ?? 'load'} inconclusive: ${loadCheck?.explanation ?? 'the load phase could not judge'}`,
+      ]
+    : [];
+  const hard = [
+    ...(settings.onBlind === 'warn' ? [] : blindReasons),
+    ...(settings.onLoadInconclusive === 'warn' ? [] : loadReasons),
+  ];
+  const soft = [
+    ...(settings.onBlind === 'warn' ? blindReasons : []),
+    ...(settings.onLoadInconclusive === 'warn' ? loadReasons : []),
+  ];
+  const otherReasons = reduced.reasons.filter(
+    (r) =>
+      !r.startsWith('was blind for ') &&
+      !(loadInconclusive && loadCheck && r.startsWith(`${loadCheck.name} `)),
+  );
+  // Blind-now reasons are the open span's, already in blindReasons.
+  const others = reduced.verdict === 'inconclusive' ? [] : otherReasons;
+  if (hard.length > 0) {
     watch.status = 'inconclusive';
     watch.verdict = 'inconclusive';
-    watch.reasons = reduced.reasons;
+    watch.reasons = [...hard, ...soft, ...others];
   } else {
     watch.status = 'passed';
-    watch.verdict = reduced.verdict === 'pending' ? 'warn' : reduced.verdict;
-    watch.reasons = reduced.verdict === 'pending' ? ['no checks were evaluated'] : reduced.reasons;
+    const warned = reduced.verdict !== 'pass' || soft.length > 0;
+    watch.verdict = warned ? 'warn' : 'pass';
+    watch.reasons =
+      reduced.verdict === 'pending' && soft.length === 0
+        ? ['no checks were evaluated']
+        : [...soft, ...others];
   }
+  watch.state = { ...watch.state, blind: false, blindSpans: spans };
   return [
     {
       at,

@@ -1,7 +1,9 @@
 import { untilAborted } from '../abort.js';
+import { formatDuration } from '../config/units.js';
 import { errorMessage } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { WatchStore } from '../store/watches.js';
+import { closePhases } from './overrides.js';
 import {
   describeProbeFailure,
   endPhase,
@@ -18,10 +20,17 @@ export interface WatchControl {
   deps: WatchDeps;
   settings: WatchSettings;
   store: WatchStore;
-  /** The watch while it is running; undefined once it ended (failed, aborted, superseded, promoted). */
+  /** The watch while it is running; undefined once it ended or while it is held. */
   current(id: string): WatchRecord | undefined;
-  /** Applies `mutate` to the running watch in one transaction; undefined when it is no longer running. */
-  update(id: string, mutate: (watch: WatchRecord, tx: Db) => TimelineEvent[]): WatchRecord | undefined;
+  /**
+   * Applies `mutate` to the running watch (the held one with `held: true`) in one transaction; undefined
+   * when it is no longer in that status. A null from `mutate` writes nothing.
+   */
+  update(
+    id: string,
+    mutate: (watch: WatchRecord, tx: Db) => TimelineEvent[] | null,
+    options?: { held?: boolean },
+  ): WatchRecord | undefined;
 }
 
 const DEFAULT_SMOKE_RETRY_MS = 15_000;
@@ -40,6 +49,11 @@ export async function runWatch(
 ): Promise<void> {
   let resumed = options.resumed;
   while (!signal.aborted) {
+    const stored = control.store.get(id);
+    if (stored?.status === 'held') {
+      await runHold(control, id, signal);
+      continue;
+    }
     const watch = control.current(id);
     const phase = watch?.phases.find((p) => p.state === 'running');
     if (!watch || !phase) return;
@@ -50,10 +64,7 @@ export async function runWatch(
     } catch (error) {
       if (signal.aborted) return;
       // A bug or a store hiccup must not leave the watch running with nobody driving it: say so, retry.
-      control.deps.logger.error(
-        { watchId: id, err: errorMessage(error) },
-        `watch ${phase.name} phase failed`,
-      );
+      control.deps.logger.error({ watchId: id, err: error }, `watch ${phase.name} phase failed`);
       control.update(id, () => [
         {
           at: control.deps.clock.now(),
@@ -65,6 +76,44 @@ export async function runWatch(
     }
     resumed = false;
   }
+}
+
+/**
+ * A held watch waits for an operator (promote or rollback through the manager, which ends it and stops
+ * this loop) or for its hold timeout, when `onHoldTimeout` happens (DESIGN §6). Nothing is evaluated
+ * while it waits: the decision is the operator's now.
+ */
+async function runHold(control: WatchControl, id: string, signal: AbortSignal): Promise<void> {
+  const { deps } = control;
+  const watch = control.store.get(id);
+  const held = watch?.state.held;
+  if (!watch || watch.status !== 'held' || !held) return;
+  const now = deps.clock.now();
+  if (now < held.until) {
+    await deps.clock.sleep(held.until - now, signal).catch(() => undefined);
+    return;
+  }
+  control.update(
+    id,
+    (w) => {
+      const since = w.state.held?.since ?? now;
+      const action = control.settings.onHoldTimeout ?? 'rollback';
+      const why = `held ${formatDuration(now - since)} with no decision: onHoldTimeout ${action}`;
+      w.endedAt = now;
+      if (action === 'rollback') {
+        w.status = 'failed';
+        w.verdict = 'fail';
+        closePhases(w, 'failed', now, why);
+      } else {
+        w.status = 'passed';
+        w.verdict = 'warn';
+        closePhases(w, 'passed', now, why);
+      }
+      w.reasons = [why, ...w.reasons];
+      return [{ at: now, type: 'ended', message: `watch ${w.status}: ${why}`, data: { status: w.status } }];
+    },
+    { held: true },
+  );
 }
 
 async function runSmoke(control: WatchControl, id: string, signal: AbortSignal): Promise<void> {
@@ -162,12 +211,14 @@ async function runBake(
   signal: AbortSignal,
   resumed: boolean,
 ): Promise<void> {
-  const { deps, settings } = control;
-  const interval = settings.evaluationIntervalMs;
+  const { deps } = control;
   let afterRestart = resumed;
   for (;;) {
     const watch = control.current(id);
     if (!watch || signal.aborted) return;
+    // Read every round: a reload applies its settings from the next evaluation on.
+    const settings = control.settings;
+    const interval = settings.evaluationIntervalMs;
     const now = deps.clock.now();
     const elapsed = now - watch.startedAt;
     const next = watch.state.nextEvaluation;
@@ -186,7 +237,7 @@ async function runBake(
       const reason = afterRestart
         ? 'while the daemon was down'
         : 'because evaluations overran their interval';
-      control.update(id, (w) => recordGap(w, next, due - 1, interval, now, reason));
+      control.update(id, (w) => recordGap(w, next, due - 1, interval, now, reason, settings));
     }
     afterRestart = false;
     if (elapsed >= watch.durationMs) {
@@ -211,6 +262,13 @@ async function runBake(
   }
 }
 
+/** Names of the checks a bake judges, from what the watch has seen so far (smoke and load excluded). */
+function bakeCheckNames(watch: WatchRecord): string[] {
+  return Object.values(watch.state.results)
+    .filter((c) => c.kind !== 'load' && !c.name.startsWith('smoke:') && !c.shadow && c.enforce !== 'shadow')
+    .map((c) => c.name);
+}
+
 function recordGap(
   watch: WatchRecord,
   from: number,
@@ -218,12 +276,28 @@ function recordGap(
   interval: number,
   at: number,
   reason: string,
+  settings: WatchSettings,
 ): TimelineEvent[] {
   const missed = to - from + 1;
+  const spanFrom = watch.startedAt + from * interval;
+  const spanTo = Math.min(watch.startedAt + (to + 1) * interval, watch.startedAt + watch.durationMs);
+  // No evaluation for longer than inconclusiveLimit is blindness like any other (DESIGN §6).
+  const blind =
+    spanTo - spanFrom >= settings.inconclusiveLimitMs
+      ? [
+          {
+            from: spanFrom,
+            to: spanTo,
+            checks: bakeCheckNames(watch).length > 0 ? bakeCheckNames(watch) : ['every check'],
+            reason: `no evaluation ran: ${missed} evaluation(s) missed ${reason}`,
+          },
+        ]
+      : [];
   watch.state = {
     ...watch.state,
     nextEvaluation: to + 1,
     missedEvaluations: watch.state.missedEvaluations + missed,
+    blindSpans: [...(watch.state.blindSpans ?? []), ...blind],
   };
   const fromAt = new Date(watch.startedAt + from * interval).toISOString();
   const toAt = new Date(watch.startedAt + to * interval).toISOString();
@@ -244,7 +318,8 @@ async function evaluateOnce(
   at: number,
   signal: AbortSignal,
 ): Promise<void> {
-  const { deps, settings } = control;
+  const { deps } = control;
+  const settings = control.settings;
   const context = {
     at,
     deployedAt: watch.startedAt,
@@ -253,12 +328,20 @@ async function evaluateOnce(
     vars: { service: watch.service, version: watch.version, previousVersion: watch.previousVersion ?? '' },
   };
   let results: Awaited<ReturnType<WatchDeps['evaluate']>>;
+  let failure: string | undefined;
   try {
     results = await untilAborted(deps.evaluate(context, signal), signal);
   } catch (error) {
     if (signal.aborted) return;
-    deps.logger.error({ watchId: watch.id, err: errorMessage(error) }, 'evaluation failed');
-    results = [];
+    // An evaluation that throws judged nothing: each of its checks is inconclusive with the error, so
+    // it counts toward blindness instead of vanishing (DESIGN §6). The stack goes to the log only.
+    failure = `evaluation failed: ${errorMessage(error)}`;
+    deps.logger.error({ watchId: watch.id, evaluation, err: error }, 'evaluation failed');
+    const known = deps.bakeChecks?.() ?? bakeCheckNames(watch);
+    const names = known.length > 0 ? known : ['evaluation'];
+    results = names.map((name) =>
+      inconclusiveCheck(name, watch.state.results[name]?.kind ?? 'slo', at, failure as string),
+    );
   }
   if (signal.aborted) return;
   control.update(watch.id, (w, tx) => {
@@ -280,7 +363,7 @@ async function evaluateOnce(
         values,
       });
     }
-    return outcome.changed.map((name) => {
+    const events: TimelineEvent[] = outcome.changed.map((name) => {
       const check = outcome.state.results[name];
       return {
         at,
@@ -289,5 +372,14 @@ async function evaluateOnce(
         data: { evaluation, check: name, result: check?.result, value: check?.value ?? null },
       };
     });
+    if (failure !== undefined) {
+      events.push({
+        at,
+        type: 'evaluation',
+        message: `evaluation ${evaluation} failed (${failure.slice('evaluation failed: '.length)}); its ${results.length} check(s) are inconclusive`,
+        data: { evaluation, error: true },
+      });
+    }
+    return events;
   });
 }

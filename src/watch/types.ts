@@ -38,11 +38,28 @@ export interface WatchState {
   missedEvaluations: number;
   /** True while the watch is blind (a check inconclusive longer than inconclusiveLimit). */
   blind: boolean;
+  /** Every span during which the watch was blind, the open one last (`to: null`). Never forgotten. */
+  blindSpans: BlindSpan[];
+  /** Set while the watch waits in `held` for an operator (DESIGN §6). */
+  held?: { since: number; until: number; reasons: string[] };
+  /** The one rollback of this watch, once decided (DESIGN §6: one per watch, whatever path decided it). */
+  rollback?: { at: number; trigger: RollbackTrigger; who?: string; reason: string };
   /** Operator decision that ended the watch, if any. */
   override?: { action: OverrideAction; who: string; reason: string };
   /** Latest live progress of the running load phase (k6), shown by `vigil wait`. */
   progress?: string;
 }
+
+/** A span of blindness: from when its checks stopped giving answers to when they came back (null: still blind). */
+export interface BlindSpan {
+  from: number;
+  to: number | null;
+  checks: string[];
+  reason: string;
+}
+
+/** What decided a rollback. */
+export type RollbackTrigger = 'automatic' | 'hold-timeout' | 'operator';
 
 /** The stored watch. */
 export interface WatchRecord {
@@ -81,6 +98,8 @@ export type TimelineType =
   | 'action'
   | 'resumed'
   | 'progress'
+  | 'held'
+  | 'config'
   | 'ended';
 
 /** The verdict object of DESIGN §6 (contract), plus `durationMs` and `endedAt`. */
@@ -98,6 +117,10 @@ export interface Verdict {
   durationMs: number;
   reasons: string[];
   checks: CheckResult[];
+  /** Every span the watch was blind (DESIGN §6), ISO times; `to` null while it still is. */
+  blindSpans: { from: string; to: string | null; checks: string[]; reason: string }[];
+  /** While `held`: when the hold began and when `onHoldTimeout` happens without a decision. */
+  held?: { since: string; until: string; reasons: string[] };
   /** Live progress of the load phase while it runs (e.g. k6 elapsed, VUs, requests, p95). */
   progress?: string;
 }
@@ -105,6 +128,8 @@ export interface Verdict {
 /** The watch object of DESIGN §6: the verdict plus duration, phases and timeline. */
 export interface WatchView extends Verdict {
   duration: string;
+  /** Things the caller should know at start, e.g. that no previous version is known. */
+  warnings?: string[];
   supersededBy: string | null;
   phases: {
     name: Phase;
@@ -128,8 +153,10 @@ export type WatchEventName =
 
 /** Alerts a watch raises itself (DESIGN §7 alertnames). */
 export interface WatchAlert {
-  alertname: 'VigilBlind' | 'VigilWatchFailed';
+  alertname: 'VigilBlind' | 'VigilWatchFailed' | 'VigilWatchHeld' | 'VigilSLOViolation';
   watch: Verdict;
+  /** The check an `enforce: alert` VigilSLOViolation is about. */
+  check?: string;
   summary: string;
   description: string;
 }
@@ -157,6 +184,11 @@ export interface WatchDeps {
   metrics: Metrics;
   /** Runs the smoke probes once (only the named ones when `only` is given). Never throws for a failing probe. */
   runSmokeProbes(signal: AbortSignal, only?: readonly string[]): Promise<ProbeResult[]>;
+  /**
+   * The names of the checks a bake evaluation judges (SLO, burn-rate and probe checks): a bake with none
+   * is refused at watch start, and an evaluation that throws makes each of them inconclusive.
+   */
+  bakeChecks?(): readonly string[];
   /** One bake evaluation: SLO checks, synthetic probes, burn rates. Throws only on bugs. */
   evaluate(context: EvaluationContext, signal: AbortSignal): Promise<CheckResult[]>;
   /** The load phase; absent when no load runner is wired (the phase is then skipped, never passed). */
@@ -173,8 +205,11 @@ export interface WatchDeps {
       values: { slo: string; value: number }[];
     },
   ): void;
-  /** Fires the rollback actions. Called exactly once per failed watch, inside the transaction that marks it failed. */
-  onFailed?(tx: Db, watch: Verdict): number | undefined;
+  /**
+   * Fires the rollback actions. Called exactly once per failed watch, inside the transaction that marks
+   * it failed (a failing check, or a hold that timed out); returns the number of rollback targets.
+   */
+  onFailed?(tx: Db, watch: Verdict, trigger: Exclude<RollbackTrigger, 'operator'>): number | undefined;
   /** Operator-requested rollback, inside the transaction that records it. */
   manualRollback?(tx: Db, watch: Verdict, request: { who: string; reason: string }): void;
   /** Notification webhooks; called after commit. Must not throw (errors are logged). */

@@ -1,6 +1,12 @@
-import { accountEvaluation, type CheckState, reduceVerdict } from '../evaluator/accounting.js';
+import { formatDuration } from '../config/units.js';
+import {
+  accountEvaluation,
+  type CheckState,
+  type Reduction,
+  reduceVerdict,
+} from '../evaluator/accounting.js';
 import type { CheckResult } from '../evaluator/types.js';
-import type { VerdictValue, WatchSettings, WatchState } from './types.js';
+import type { BlindSpan, WatchSettings, WatchState } from './types.js';
 
 /*
  * The watch's side of DESIGN §6, pure. Failure accounting and the reduction itself are the evaluator's
@@ -11,7 +17,14 @@ import type { VerdictValue, WatchSettings, WatchState } from './types.js';
 
 /** A fresh state for a new watch. */
 export function emptyState(): WatchState {
-  return { checks: {}, results: {}, nextEvaluation: null, missedEvaluations: 0, blind: false };
+  return {
+    checks: {},
+    results: {},
+    nextEvaluation: null,
+    missedEvaluations: 0,
+    blind: false,
+    blindSpans: [],
+  };
 }
 
 /**
@@ -32,6 +45,7 @@ export function accountBake(
     failureLimit: settings.failureLimit,
     inconclusiveLimitMs: settings.inconclusiveLimitMs,
     ...(settings.initialDelayMs !== undefined ? { initialDelayMs: settings.initialDelayMs } : {}),
+    ...(settings.enforce !== undefined ? { enforce: settings.enforce } : {}),
   });
   const resultsByName = { ...previous.results };
   const changed: string[] = [];
@@ -65,29 +79,40 @@ export function recordPhaseResult(previous: WatchState, result: CheckResult): Wa
   };
 }
 
+/** "blind for 10h (04:00–14:00Z): error-rate: prometheus unavailable …" — one reason per span. */
+export function describeBlindSpan(span: BlindSpan, at: number): string {
+  const to = span.to ?? at;
+  const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 16);
+  const still = span.to === null ? ', still blind' : '';
+  return `blind for ${formatDuration(Math.max(0, to - span.from))} (${clock(span.from)}–${clock(to)}Z${still}): ${span.reason}`;
+}
+
 /**
- * The watch verdict and its reasons (DESIGN §6): the evaluator's reduction over the latest results,
- * with missed evaluations turning a pass into a warn (a watch with holes is not a clean pass).
+ * The watch verdict and its reasons (DESIGN §6): the evaluator's reduction over the latest results;
+ * missed evaluations and past blind spans turn a pass into a warn while the watch runs (a watch with
+ * holes is not a clean pass; at its end a blind span makes it inconclusive, see finishWatch).
  *
- * @example reduceWatchVerdict(watch.state, now, settings) // { verdict: 'pass', reasons: [] }
+ * @example reduceWatchVerdict(watch.state, now, settings) // { verdict: 'pass', reasons: [], decision: null, … }
  */
 export function reduceWatchVerdict(
   state: WatchState,
   at: number,
-  settings: Pick<WatchSettings, 'inconclusiveLimitMs' | 'failureLimit'>,
-): { verdict: VerdictValue; reasons: string[] } {
+  settings: Pick<WatchSettings, 'inconclusiveLimitMs' | 'failureLimit' | 'enforce'>,
+): Reduction {
   const reduced = reduceVerdict(Object.values(state.results), state.checks, {
     at,
     inconclusiveLimitMs: settings.inconclusiveLimitMs,
     failureLimit: settings.failureLimit,
+    ...(settings.enforce !== undefined ? { enforce: settings.enforce } : {}),
   });
-  if (state.missedEvaluations === 0 || (reduced.verdict !== 'pass' && reduced.verdict !== 'warn'))
-    return reduced;
-  return {
-    verdict: 'warn',
-    reasons: [
-      ...reduced.reasons,
-      `${state.missedEvaluations} evaluation(s) missed (see the gap events in the timeline)`,
-    ],
-  };
+  if (reduced.verdict !== 'pass' && reduced.verdict !== 'warn') return reduced;
+  const closed = (state.blindSpans ?? []).filter((span) => span.to !== null);
+  const extra = [
+    ...closed.map((span) => `was ${describeBlindSpan(span, at)}`),
+    ...(state.missedEvaluations > 0
+      ? [`${state.missedEvaluations} evaluation(s) missed (see the gap events in the timeline)`]
+      : []),
+  ];
+  if (extra.length === 0) return reduced;
+  return { ...reduced, verdict: 'warn', reasons: [...reduced.reasons, ...extra] };
 }

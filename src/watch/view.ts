@@ -46,6 +46,21 @@ export function toVerdict(watch: WatchRecord): Verdict {
     durationMs: watch.durationMs,
     reasons: [...watch.reasons],
     checks: Object.values(watch.state.results),
+    blindSpans: (watch.state.blindSpans ?? []).map((span) => ({
+      from: iso(span.from),
+      to: isoOrNull(span.to),
+      checks: [...span.checks],
+      reason: span.reason,
+    })),
+    ...(watch.state.held && watch.status === 'held'
+      ? {
+          held: {
+            since: iso(watch.state.held.since),
+            until: iso(watch.state.held.until),
+            reasons: [...watch.state.held.reasons],
+          },
+        }
+      : {}),
     ...(watch.state.progress && watch.status === 'running' ? { progress: watch.state.progress } : {}),
   };
 }

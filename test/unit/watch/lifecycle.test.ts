@@ -154,7 +154,7 @@ describe('a whole 24-hour watch under a virtual clock', () => {
     );
   });
 
-  it('a blind period turns the verdict inconclusive, alerts, and recovers when data returns', async () => {
+  it('a blind period turns the verdict inconclusive, alerts, recovers when data returns, and is never forgotten', async () => {
     const blindFrom = 60;
     const blindTo = 90;
     const h = start({
@@ -175,8 +175,15 @@ describe('a whole 24-hour watch under a virtual clock', () => {
     expect(blind).toMatchObject({ status: 'running', verdict: 'inconclusive' });
     expect(blind?.reasons[0]).toMatch(/^error-rate inconclusive for 15m \(limit 15m\): no data/);
     expect(h.alerts.map((a) => `${a.action} ${a.alert.alertname}`)).toEqual(['fire VigilBlind']);
+    await advance(h.clock, 2 * HOUR, MINUTE);
+    // Data is back: the watch goes on, warning about the span it could not see.
+    expect(h.manager.verdict(id)).toMatchObject({ status: 'running', verdict: 'warn' });
+    expect(h.manager.verdict(id)?.reasons).toEqual([
+      'was blind for 30m (11:00–11:30Z): error-rate: no data: the query returned an empty result',
+    ]);
     await advance(h.clock, 24 * HOUR);
-    expect(h.manager.verdict(id)).toMatchObject({ status: 'passed', verdict: 'pass' });
+    // DESIGN §6: a watch that was blind at any time never ends in a clean pass.
+    expect(h.manager.verdict(id)).toMatchObject({ status: 'inconclusive', verdict: 'inconclusive' });
     expect(h.alerts.map((a) => `${a.action} ${a.alert.alertname}`)).toEqual([
       'fire VigilBlind',
       'resolve VigilBlind',
@@ -186,7 +193,9 @@ describe('a whole 24-hour watch under a virtual clock', () => {
       ?.timeline.filter((e) => e.type === 'blind')
       .map((e) => e.message);
     expect(types).toHaveLength(2);
-    expect(types?.[1]).toBe('no longer blind: checks have data again');
+    expect(types?.[1]).toBe(
+      'no longer blind: checks have data again after blind for 30m (11:00–11:30Z): error-rate: no data: the query returned an empty result',
+    );
   });
 
   it('a watch still blind when its duration ends is inconclusive', async () => {

@@ -39,7 +39,9 @@ describe('superseding and previous versions', () => {
     expect(old?.reasons[0]).toBe(`superseded by ${second.id} (version 1.1.0)`);
     expect(old?.timeline.some((e) => e.type === 'superseded' && e.message.includes(second.id))).toBe(true);
     expect(second.timeline.some((e) => e.type === 'superseded' && e.message.includes(first.id))).toBe(true);
-    expect(second.previousVersion).toBe('1.0.0');
+    // 1.0.0 never passed (it was superseded mid-watch): it is no baseline to compare with.
+    expect(second.previousVersion).toBeNull();
+    expect(second.warnings?.[0]).toMatch(/no earlier watch of prep-api passed/);
     expect(h.ended).toEqual([`${first.id} aborted`]);
     const before = storedEvaluations(h.db, first.id).length;
     await advance(h.clock, HOUR, MINUTE);

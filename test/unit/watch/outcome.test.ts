@@ -19,6 +19,7 @@ function verdict(overrides: Partial<Verdict>): Verdict {
     durationMs: 86_400_000,
     reasons: [],
     checks: [check('error-rate', 'pass', 0.002)],
+    blindSpans: [],
     ...overrides,
   };
 }

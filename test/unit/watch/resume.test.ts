@@ -101,7 +101,7 @@ describe('resume after a crash', () => {
     expect(second.failed).toHaveLength(1);
   });
 
-  it('a watch whose duration ran out while the daemon was down ends with the gap, inventing nothing', async () => {
+  it('a watch whose duration ran out while the daemon was down ends inconclusive with the gap as a blind span, inventing nothing', async () => {
     const { id, second, clock } = await crashAndRestart(
       { settings: { ...bakeOnly, durationMs: HOUR } },
       30 * MINUTE + 30_000,
@@ -109,7 +109,16 @@ describe('resume after a crash', () => {
     );
     await clock.advance(MINUTE);
     const watch = second.manager.get(id);
-    expect(watch).toMatchObject({ status: 'passed', verdict: 'warn' });
+    // 29 minutes without an evaluation is longer than inconclusiveLimit (15m): blind, never a clean pass.
+    expect(watch).toMatchObject({ status: 'inconclusive', verdict: 'inconclusive' });
+    expect(watch?.blindSpans).toEqual([
+      {
+        from: new Date(T0 + 31 * MINUTE).toISOString(),
+        to: new Date(T0 + HOUR).toISOString(),
+        checks: ['error-rate'],
+        reason: 'no evaluation ran: 29 evaluation(s) missed while the daemon was down',
+      },
+    ]);
     expect(storedEvaluations(second.db, id)).toHaveLength(31);
     expect(watch?.timeline.find((e) => e.type === 'gap')).toMatchObject({ missed: 29 });
     expect(second.evaluations).toHaveLength(0);
