@@ -119,6 +119,11 @@ function clockTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(11, 19)} UTC`;
 }
 
+/** When a result arrived: a long journey's result is as old as its end, not its start. */
+function finishedAt(result: ProbeResult): number {
+  return Date.parse(result.startedAt) + result.durationMs;
+}
+
 function why(result: ProbeResult): string {
   return result.failure ? `${result.failure.class}: ${result.failure.message}` : 'failed';
 }
@@ -151,8 +156,7 @@ function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResul
     ...(warmingUp ? { warmingUp: true } : {}),
   });
 
-  const startedAt = last ? Date.parse(last.startedAt) : undefined;
-  if (last === undefined || startedAt === undefined || startedAt < deployedAt) {
+  if (last === undefined || Date.parse(last.startedAt) < deployedAt) {
     // Results from before the deploy judged the old version. Missing post-deploy runs are warm-up only
     // while the probe has not yet been due twice since the deploy; after that the prober is late.
     const sinceDeployMs = at - deployedAt;
@@ -162,20 +166,19 @@ function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResul
         true,
       );
     }
+    const silence = last
+      ? `no result for ${seconds(at - finishedAt(last))}`
+      : `no result since the deploy ${seconds(sinceDeployMs)} ago`;
     return inconclusive(
-      last
-        ? `no result for ${seconds(at - (startedAt ?? at) - last.durationMs)}: prober late or stopped ` +
-            `(probe ${probe.name} ${every}; none since the deploy ${seconds(sinceDeployMs)} ago)`
-        : `no result since the deploy ${seconds(sinceDeployMs)} ago: prober late or stopped ` +
-            `(probe ${probe.name} ${every})`,
+      `${silence}: prober late or stopped (probe ${probe.name} ${every}; none since the deploy)`,
       false,
     );
   }
-  const ageMs = at - (startedAt + last.durationMs);
+  const ageMs = at - finishedAt(last);
   if (ageMs > staleAfterMs) {
     return inconclusive(
       `no result for ${seconds(ageMs)}: prober late or stopped (probe ${probe.name} ${every}; ` +
-        `last run ${last.success ? 'passed' : 'failed'} at ${clockTime(startedAt)})`,
+        `last run ${last.success ? 'passed' : 'failed'} at ${clockTime(Date.parse(last.startedAt))})`,
       false,
     );
   }
