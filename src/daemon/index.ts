@@ -30,7 +30,7 @@ import { VERSION } from '../version.js';
 import { WatchManager } from '../watch/manager.js';
 import type { WatchDeps } from '../watch/types.js';
 import { probeChecks, rollupRunCounter } from './probe-checks.js';
-import { watchSettings } from './settings.js';
+import { bakeCheckNames, watchSettings } from './settings.js';
 import { raiseSloAlerts } from './slo-alerts.js';
 
 export interface DaemonOptions {
@@ -169,6 +169,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const names = only ? smoke.filter((n) => only.includes(n)) : smoke;
       return names.length === 0 ? [] : prober.scheduler.runOnce(names);
     },
+    bakeChecks: () => bakeCheckNames(config),
     evaluate: async (context, signal) => {
       const checks = await evaluateChecks(config.slos, {
         sources,
