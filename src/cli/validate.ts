@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { configWarnings, loadConfig } from '../config/load.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
+import { checkK6Scripts, formatSyntaxProblem } from '../loadtest/syntax.js';
 import type { CliContext, Command } from './types.js';
 
 const USAGE = 'usage: vigil validate [-c FILE]\n';
@@ -12,7 +13,8 @@ function plural(count: number, noun: string): string {
 
 /**
  * `vigil validate [-c FILE]` (DESIGN §2): loads and checks the config, its probe and SLO files, load
- * profiles and every query. Exit 0 with a one-line summary on stderr (warnings above it); exit 1 printing
+ * profiles (each script and the files it imports must parse as ES2017 modules, what k6 <0.52 reads:
+ * `<file>:<line>:<col>: syntax k6 <0.52 cannot parse: …`) and every query. Exit 0 with a one-line summary on stderr (warnings above it); exit 1 printing
  * every problem as `<file>:<path>: <message>`, one per line, on stderr; exit 2 on a usage error.
  * stdout stays empty.
  *
@@ -36,7 +38,19 @@ export const validate: Command = async (ctx: CliContext) => {
     const config = await loadConfig(file, ctx.env);
     for (const warning of configWarnings(config, file))
       ctx.stderr.write(`warning: ${formatProblem(warning)}\n`);
-    const profiles = Object.keys(config.root.loadtests?.profiles ?? {}).length;
+    // Every profile script, and what it imports, must parse on the oldest supported k6 (ES2017).
+    const configDir = path.dirname(config.file);
+    const scripts = Object.values(config.root.loadtests?.profiles ?? {}).map((p) =>
+      path.resolve(configDir, p.script),
+    );
+    const syntaxProblems = await checkK6Scripts(scripts);
+    if (syntaxProblems.length > 0) {
+      // Paths as the user sees them: relative to the config file as it was given.
+      const shown = (abs: string) => path.join(path.dirname(file), path.relative(configDir, abs));
+      for (const problem of syntaxProblems) ctx.stderr.write(`${formatSyntaxProblem(problem, shown)}\n`);
+      return 1;
+    }
+    const profiles = scripts.length;
     ctx.stderr.write(
       `${file}: valid — ${plural(config.probes.length, 'probe')}, ${plural(config.slos.length, 'SLO check')}, ` +
         `${plural(profiles, 'load profile')}\n`,
