@@ -188,22 +188,34 @@ function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResul
       ? `; ${counted.total - counted.successes} of ${counted.total} runs failed since ${clockTime(counted.fromMs)}`
       : '';
   const value = last.success ? 1 : 0;
+  // Settling takes at most threshold runs; a probe still unsettled after that flaps, and is not warm-up.
+  const settleMs = (Math.max(probe.failureThreshold, probe.successThreshold) + 1) * probe.interval;
   const state = input.states[probe.name];
   if (state === undefined || state.health === 'unknown') {
     const streak =
       (state?.consecutiveFailures ?? 0) > 0
         ? `${state?.consecutiveFailures} of ${probe.failureThreshold} failures in a row to call it down`
         : `${state?.consecutiveSuccesses ?? 0} of ${probe.successThreshold} successes in a row to call it up`;
-    // Settling takes at most threshold runs; a probe still unsettled after that flaps, and is not warm-up.
-    const settleMs = (Math.max(probe.failureThreshold, probe.successThreshold) + 1) * probe.interval;
     return {
       ...inconclusive(`probe ${probe.name} not settled yet: ${streak}${counts}`, at - deployedAt < settleMs),
       value,
     };
   }
+  const recovering = `${state.consecutiveSuccesses} of ${probe.successThreshold} successes needed to recover`;
+  if (state.health === 'down' && last.success && (state.changedAt ?? at) < deployedAt) {
+    // Down since before the deploy and passing on the new version: the failures judged the old one. The
+    // next run settles it (up, or down again on a post-deploy failure).
+    return {
+      ...inconclusive(
+        `probe ${probe.name} down since before the deploy, passing now: ${recovering}${counts}`,
+        at - deployedAt < settleMs,
+      ),
+      value,
+    };
+  }
   if (state.health === 'down') {
     const explanation = last.success
-      ? `probe ${probe.name} down: ${state.consecutiveSuccesses} of ${probe.successThreshold} successes needed to recover`
+      ? `probe ${probe.name} down: ${recovering}`
       : `probe ${probe.name} down: failed ${state.consecutiveFailures} runs in a row (${why(last)})`;
     return { ...base, value, result: 'fail', explanation: `${explanation}${counts}` };
   }

@@ -231,6 +231,35 @@ describe('a probe check judges the probe state since the deploy', () => {
     expect(check.explanation).toMatch(/no run since the deploy yet/);
   });
 
+  test('down since before the deploy and passing on the new version is not a failure of the new version', () => {
+    // successThreshold 2: the old version's failures keep orders down until two successes in a row.
+    const thresholds = { failureThreshold: 2, successThreshold: 2 };
+    let state = nextProbeState(INITIAL_PROBE_STATE, false, thresholds, DEPLOYED - 60_000);
+    state = nextProbeState(state, false, thresholds, DEPLOYED - 30_000);
+    const recovering = nextProbeState(state, true, thresholds, DEPLOYED + 10_000);
+    const at = DEPLOYED + 20_000;
+    const check = (states: Record<string, ProbeState>, success: boolean) =>
+      probeChecks(
+        input({
+          judged: ['orders'],
+          at,
+          states,
+          latest: [result(orders, DEPLOYED + 9_958, success)],
+        }),
+      )[0];
+    expect(check({ orders: recovering }, true)).toMatchObject({
+      result: 'inconclusive',
+      warmingUp: true,
+      value: 1,
+    });
+    expect(check({ orders: recovering }, true)?.explanation).toMatch(
+      /orders down since before the deploy, passing now: 1 of 2 successes needed to recover/,
+    );
+    // A failure on the new version keeps it down: that is evidence, and it fails.
+    const failedAgain = nextProbeState(state, false, thresholds, DEPLOYED + 10_000);
+    expect(check({ orders: failedAgain }, false)?.result).toBe('fail');
+  });
+
   test('a probe that never ran, soon after the deploy, is warm-up', () => {
     const check = ordersCheck([], 0, { at: DEPLOYED + 20_000 });
     expect(check).toMatchObject({ result: 'inconclusive', warmingUp: true });
