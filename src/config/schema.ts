@@ -276,7 +276,8 @@ export const baselineSchema = z
     confidence: z.number().gt(0).lt(1).default(0.98),
     /** Shifts smaller than this (relative to the baseline median, or absolute) never fail a statistical test. */
     effectSize: tolerance.optional(),
-    direction: z.enum(['increase', 'decrease', 'both']).default('increase'),
+    /** Unset: derived from what is judged (see `regressionDirection`); left optional to tell explicit from default. */
+    direction: z.enum(['increase', 'decrease', 'both']).optional(),
     minSamples: z.int().positive().default(5),
     minTotal: z.int().positive().default(30),
     step: durationMs.optional(),
@@ -353,8 +354,50 @@ export const sloSchema = z
       ctx.addIssue({ code: 'custom', message: 'target and budgetWindow go together' });
     if (slo.total !== undefined && slo.good === undefined && slo.bad === undefined)
       ctx.addIssue({ code: 'custom', path: ['total'], message: 'total needs good or bad beside it' });
+    const events = judgedRatioEvents(slo);
+    const direction = slo.baseline?.direction;
+    // A direction against the meaning of the ratio would make the test guard the improvement only.
+    if (events === 'good' && direction === 'increase')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseline', 'direction'],
+        message:
+          'good counts successes: a drop of good/total is the regression; use direction: decrease (or both), or count bad events',
+      });
+    if (events === 'bad' && direction === 'decrease')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseline', 'direction'],
+        message:
+          'bad counts failures: a rise of bad/total is the regression; use direction: increase (or both), or count good events',
+      });
   });
 export const sloFileSchema = z.array(sloSchema);
+
+type DirectionInput = Pick<z.infer<typeof sloSchema>, 'good' | 'bad' | 'query'> & {
+  baseline?: Pick<BaselineConfig, 'test' | 'direction'> | undefined;
+};
+
+/**
+ * Which events the judged ratio counts, when the judged value is a good/total or bad/total ratio: always
+ * for `test: proportion`, and for any check without its own `query` (its SLI is then that ratio).
+ */
+function judgedRatioEvents(slo: DirectionInput): 'good' | 'bad' | undefined {
+  if (slo.baseline?.test !== 'proportion' && slo.query !== undefined) return undefined;
+  if (slo.good !== undefined) return 'good';
+  if (slo.bad !== undefined) return 'bad';
+  return undefined;
+}
+
+/**
+ * The direction a statistical baseline test guards: the configured one, else `decrease` for a good/total
+ * ratio (fewer successes is the regression), else `increase` (latency, errors, bad/total).
+ *
+ * @example regressionDirection({ good: 'g', total: 't', baseline: { test: 'proportion' } }) // 'decrease'
+ */
+export function regressionDirection(slo: DirectionInput): 'increase' | 'decrease' | 'both' {
+  return slo.baseline?.direction ?? (judgedRatioEvents(slo) === 'good' ? 'decrease' : 'increase');
+}
 
 export type RootConfig = z.infer<typeof rootConfigSchema>;
 export type ProbeConfig = z.infer<typeof probeSchema>;

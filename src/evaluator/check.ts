@@ -1,4 +1,4 @@
-import type { SloConfig } from '../config/schema.js';
+import { regressionDirection, type SloConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { SliSource } from '../sources/types.js';
 import { type BaselinePlan, planBaseline } from './baselines.js';
@@ -53,7 +53,7 @@ function testSettings(slo: SloConfig): TestSettings {
   const b = slo.baseline;
   const settings: TestSettings = {
     confidence: b?.confidence ?? 0.98,
-    direction: b?.direction ?? 'increase',
+    direction: regressionDirection(slo),
     minSamples: b?.minSamples ?? 5,
     minTotal: b?.minTotal ?? 30,
   };

@@ -105,8 +105,9 @@ export function judgeMannWhitney(
 
 /**
  * Two-proportion comparison of a ratio SLI given as counts (good or bad events over total), current
- * against baseline: Fisher's exact test, or a continuity-corrected z-test when every margin is in the millions. `direction` applies to the ratio
- * as given — for a good/total ratio the regression is a `decrease`.
+ * against baseline: Fisher's exact test, or a continuity-corrected z-test when every margin is in the
+ * millions. `direction` applies to the ratio as given — for a good/total ratio the regression is a
+ * `decrease` (the default the config derives, see regressionDirection).
  *
  * @example
  *   judgeProportion({ successes: 950, total: 1000 }, { successes: 995, total: 1000 },
