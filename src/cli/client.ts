@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { errorMessage, VigilError } from '../errors.js';
-import type { Verdict, WatchView } from '../watch/types.js';
+import type { OverrideAction, Verdict, WatchStatus, WatchView } from '../watch/types.js';
 
 /** The daemon address when neither --server nor VIGIL_SERVER says otherwise (DESIGN §2). */
 export const DEFAULT_SERVER = 'http://127.0.0.1:9469';
@@ -121,6 +121,36 @@ export function createDaemonClient(options: { server: string; token: string; tim
     /** POST /api/v1/watches → the watch object. */
     async startWatch(input: Record<string, unknown>, signal: AbortSignal): Promise<WatchView> {
       return (await call('POST', '/api/v1/watches', signal, input)) as WatchView;
+    },
+    /** GET /api/v1/watches?service=&status= → the watches, newest first. */
+    async listWatches(
+      filter: { service?: string; status?: WatchStatus },
+      signal: AbortSignal,
+    ): Promise<WatchView[]> {
+      const params = new URLSearchParams();
+      if (filter.service !== undefined) params.set('service', filter.service);
+      if (filter.status !== undefined) params.set('status', filter.status);
+      const qs = params.size > 0 ? `?${params.toString()}` : '';
+      const answer = (await call('GET', `/api/v1/watches${qs}`, signal)) as { watches: WatchView[] };
+      return answer.watches;
+    },
+    /** GET /api/v1/watches/{id} → the watch object with its timeline. */
+    async getWatch(id: string, signal: AbortSignal): Promise<WatchView> {
+      return (await call('GET', `/api/v1/watches/${encodeURIComponent(id)}`, signal)) as WatchView;
+    },
+    /** POST /api/v1/watches/{id}/{abort|promote|rollback} with `{"reason","who"?}` → the watch object. */
+    async override(
+      id: string,
+      action: OverrideAction,
+      body: { reason: string; who?: string },
+      signal: AbortSignal,
+    ): Promise<WatchView> {
+      return (await call(
+        'POST',
+        `/api/v1/watches/${encodeURIComponent(id)}/${action}`,
+        signal,
+        body,
+      )) as WatchView;
     },
     /** GET /api/v1/watches/{id}/verdict, a long poll when `waitMs` is set. */
     async verdict(id: string, query: VerdictQuery, signal: AbortSignal): Promise<Verdict> {

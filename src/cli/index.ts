@@ -11,6 +11,11 @@ export const COMMANDS = {
   validate: async () => (await import('./validate.js')).validate,
   probe: async () => (await import('./probe.js')).probe,
   'watch start': async () => (await import('./watch.js')).watchStart,
+  'watch list': async () => (await import('./watch.js')).watchList,
+  'watch show': async () => (await import('./watch.js')).watchShow,
+  'watch promote': async () => (await import('./watch.js')).watchPromote,
+  'watch rollback': async () => (await import('./watch.js')).watchRollback,
+  'watch abort': async () => (await import('./watch.js')).watchAbort,
   wait: async () => (await import('./wait.js')).wait,
   evaluate: async () => (await import('./evaluate.js')).evaluate,
   demo: async () => (await import('./demo.js')).demo,
@@ -26,8 +31,13 @@ Commands:
                                 run probes once, now
   watch start --service S --version V [--previous-version P] [--duration D] [--json]
                                 ask the daemon to start watching a deploy
+  watch list [--service S] [--status S] [--json]
+                                the watches, newest first
+  watch show ID [--json]        one watch with its checks, phases and timeline
+  watch promote|rollback|abort ID --reason TEXT [--who NAME]
+                                an operator's decision on a watch (the answer to a held one)
   wait ID [--until smoke|load|complete] [--timeout D] [--json]
-                                follow a watch until its verdict
+                                follow a watch until its verdict (exit 5: held for a decision)
   evaluate [--since TIME] [--at TIME] [--slo NAME]... [--json]
                                 evaluate SLO checks once (CI gates, replaying history)
   demo                          run the whole story on loopback with no external service
@@ -39,8 +49,30 @@ Common options:
   -h, --help                    this text
 `;
 
+/** `vigil watch` with no subcommand, an unknown one, or `--help`: the watch family's own usage. */
+async function watchFamilyUsage(
+  second: string | undefined,
+  ctx: Omit<CliContext, 'argv'>,
+): Promise<number | undefined> {
+  const help = second === '-h' || second === '--help' || second === 'help';
+  if (second !== undefined && !help && `watch ${second}` in COMMANDS) return undefined;
+  const { WATCH_EXIT, WATCH_USAGE } = await import('./watch.js');
+  if (help) {
+    ctx.stderr.write(WATCH_USAGE);
+    return 0;
+  }
+  const problem =
+    second === undefined || second.startsWith('-')
+      ? 'a subcommand is required'
+      : `unknown command "watch ${second}"`;
+  ctx.stderr.write(`vigil: ${problem}\n\n${WATCH_USAGE}`);
+  return WATCH_EXIT.usage;
+}
+
 /**
- * Finds the command named by the first argument(s) and runs it; unknown commands print usage and return 2.
+ * Finds the command named by the first argument(s) and runs it; unknown commands print usage and return 2
+ * (64 within `vigil watch`, whose subcommands use 64 for usage errors). `--help` anywhere prints the
+ * usage: the watch family's for `vigil watch …`, the general one otherwise.
  *
  * @example await runCli(['validate', '-c', 'vigil.yaml'], ctx) // 0 when valid
  */
@@ -55,6 +87,10 @@ export async function runCli(args: string[], ctx: Omit<CliContext, 'argv'>): Pro
     ctx.stdout.write(`${VERSION}\n`);
     return 0;
   }
+  if (first === 'watch') {
+    const code = await watchFamilyUsage(second, ctx);
+    if (code !== undefined) return code;
+  }
   const twoWords = `${first} ${second ?? ''}`;
   let key: keyof typeof COMMANDS | undefined;
   let rest: string[];
@@ -65,11 +101,11 @@ export async function runCli(args: string[], ctx: Omit<CliContext, 'argv'>): Pro
     key = first as keyof typeof COMMANDS;
     rest = args.slice(1);
   } else {
-    ctx.stderr.write(`vigil: unknown command "${first === 'watch' ? twoWords.trim() : first}"\n\n${USAGE}`);
+    ctx.stderr.write(`vigil: unknown command "${first}"\n\n${USAGE}`);
     return 2;
   }
   if (rest.includes('-h') || rest.includes('--help')) {
-    ctx.stderr.write(USAGE);
+    ctx.stderr.write(first === 'watch' ? (await import('./watch.js')).WATCH_USAGE : USAGE);
     return 0;
   }
   const command = await COMMANDS[key]();

@@ -78,8 +78,8 @@ export function formatProbeTable(results: readonly ProbeResult[]): string {
 /**
  * `vigil probe [-c FILE] [--probe NAME]... [--json]` (DESIGN §2): runs the named probes (default all)
  * once, now, through the same engine and caps as the daemon. `--json` prints `{"results":[...]}` on
- * stdout; the table always goes to stderr. Exit 0 all passed, 1 any failed, 2 config error, unknown
- * probe name or bad usage.
+ * stdout; the table always goes to stderr. Exit 0 all passed, 1 any failed, 2 config error, no probe
+ * to run, unknown probe name or bad usage.
  *
  * @example await probe({ argv: ['--probe', 'health', '--json'], stdout, stderr, env, signal }) // 0
  */
@@ -117,6 +117,11 @@ export const probe: Command = async (ctx: CliContext) => {
       return 2;
     }
     const chosen = names.length > 0 ? config.probes.filter((p) => names.includes(p.name)) : config.probes;
+    if (chosen.length === 0) {
+      // Nothing run is not "all passed": a CI step that probes an empty config must not go green.
+      ctx.stderr.write(`vigil probe: no probes configured (the probes globs of ${file} load none)\n`);
+      return 2;
+    }
     const baseDir = path.dirname(config.file);
     prepared = chosen.map((p) => prepareProbe(p, config.root.target, baseDir));
   } catch (error) {

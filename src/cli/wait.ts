@@ -14,9 +14,10 @@ import {
 } from './client.js';
 import type { CliContext, Command } from './types.js';
 
-const USAGE =
+export const WAIT_USAGE =
   'usage: vigil wait ID [--until smoke|load|complete] [--timeout D] [--server URL] [--json]\n' +
-  'exit: 0 pass or warn, 1 fail, 2 inconclusive, 3 timeout, 4 cannot reach the daemon\n';
+  'exit: 0 pass or warn, 1 fail, 2 inconclusive, 3 timeout, 4 cannot reach the daemon,\n' +
+  '      5 held for a decision (vigil watch promote|rollback ID), 64 usage error\n';
 
 /** A terminal gets a refreshed block this often; a log gets a line only when something changed. */
 const TTY_REFRESH_MS = 3_000;
@@ -69,15 +70,16 @@ function parse(argv: string[]): WaitOptions | string {
  * `vigil wait ID` (DESIGN §2): follows a watch by long poll until it finished the `--until` phase or
  * ended, showing phase, elapsed time and check states on stderr (a refreshed block on a terminal, plain
  * lines otherwise). Exit 0 pass or warn, 1 fail, 2 inconclusive (or aborted), 3 timeout, 4 the daemon
- * cannot be reached (or does not know the watch). `--json` prints the verdict object on stdout.
+ * cannot be reached (or does not know the watch), 5 held for an operator's decision, 64 usage error.
+ * `--json` prints the verdict object on stdout.
  *
  * @example await wait({ argv: ['w_01…', '--until', 'smoke'], stdout, stderr, env, signal }) // 0
  */
 export const wait: Command = async (ctx: CliContext) => {
   const options = parse(ctx.argv);
   if (typeof options === 'string') {
-    ctx.stderr.write(`vigil wait: ${options}\n${USAGE}`);
-    return 2;
+    ctx.stderr.write(`vigil wait: ${options}\n${WAIT_USAGE}`);
+    return WAIT_EXIT.usage;
   }
   const client = createDaemonClient(resolveServer(options.server, ctx.env));
   try {

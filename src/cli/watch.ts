@@ -1,11 +1,45 @@
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../config/units.js';
 import { errorMessage } from '../errors.js';
-import { createDaemonClient, DaemonHttpError, DaemonUnreachableError, resolveServer } from './client.js';
+import { headline, renderBlock } from '../watch/display.js';
+import { type OverrideAction, WATCH_STATUSES, type WatchStatus, type WatchView } from '../watch/types.js';
+import {
+  createDaemonClient,
+  type DaemonClient,
+  DaemonHttpError,
+  DaemonUnreachableError,
+  resolveServer,
+} from './client.js';
 import type { CliContext, Command } from './types.js';
 
 const USAGE =
   'usage: vigil watch start --service S --version V [--previous-version P] [--duration D] [--server URL] [--json]\n';
+
+/** Exit codes of the operator commands `vigil watch list|show|promote|rollback|abort` (DESIGN §2). */
+export const WATCH_EXIT = { done: 0, refused: 1, unreachable: 4, usage: 64 } as const;
+
+/** What `vigil watch`, `vigil watch --help` and every `vigil watch …` usage error print. */
+export const WATCH_USAGE = `usage: vigil watch <subcommand> [options]
+
+  start --service S --version V [--previous-version P] [--duration D] [--json]
+                          ask the daemon to start watching a deploy; prints its id
+  list [--service S] [--status S] [--json]
+                          the watches, newest first (status: ${WATCH_STATUSES.join('|')})
+  show ID [--json]        one watch with its phases, checks and timeline
+  promote ID --reason TEXT [--who NAME] [--json]
+                          pass a running or held watch now
+  rollback ID --reason TEXT [--who NAME] [--json]
+                          end a watch as failed and fire its rollback (once per watch)
+  abort ID --reason TEXT [--who NAME] [--json]
+                          stop a running watch without a verdict
+
+  --server URL            daemon address (default $VIGIL_SERVER or http://127.0.0.1:9469);
+                          the token comes from $VIGIL_API_TOKEN
+  --who NAME              who decided, for the timeline (default: $USER)
+
+exit: 0 done; 1 refused (the daemon's reason is printed); 4 cannot reach the daemon; 64 usage error
+`;
 
 /**
  * `vigil watch start` (DESIGN §2): asks the running daemon to start a watch and prints its id on stdout
@@ -74,3 +108,239 @@ export const watchStart: Command = async (ctx: CliContext) => {
     await client.close();
   }
 };
+
+type Flags = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+
+/** Parses a subcommand's arguments; a string is the usage error to print. */
+function parseCommand(
+  argv: string[],
+  options: Flags,
+  positionals: number,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } | string {
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      // Every command takes -c (DESIGN §2); these talk to the daemon, which has the config.
+      options: { ...options, server: { type: 'string' }, config: { type: 'string', short: 'c' } },
+      strict: true,
+      allowPositionals: positionals > 0,
+    });
+    if (parsed.positionals.length !== positionals) {
+      return positionals === 1 ? 'expected exactly one watch ID' : 'unexpected arguments';
+    }
+    return { values: parsed.values, positionals: parsed.positionals };
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+/**
+ * Runs one request against the daemon and maps its failure to an exit code: the daemon said no (an
+ * error answer, e.g. 409 or 404) is 1 with its reason; no daemon at all is 4.
+ */
+async function withDaemon(
+  ctx: CliContext,
+  name: string,
+  server: string | undefined,
+  call: (client: DaemonClient) => Promise<number>,
+): Promise<number> {
+  const client = createDaemonClient(resolveServer(server, ctx.env));
+  try {
+    return await call(client);
+  } catch (error) {
+    if (error instanceof DaemonUnreachableError) {
+      ctx.stderr.write(`vigil watch ${name}: ${error.message}\n`);
+      return WATCH_EXIT.unreachable;
+    }
+    if (error instanceof DaemonHttpError) {
+      ctx.stderr.write(`vigil watch ${name}: refused: ${error.message}\n`);
+      return WATCH_EXIT.refused;
+    }
+    throw error;
+  } finally {
+    await client.close();
+  }
+}
+
+function usageError(ctx: CliContext, name: string, problem: string): number {
+  ctx.stderr.write(`vigil watch ${name}: ${problem}\n\n${WATCH_USAGE}`);
+  return WATCH_EXIT.usage;
+}
+
+function pad(cells: readonly string[], widths: readonly number[]): string {
+  return cells
+    .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+    .join('  ')
+    .trimEnd();
+}
+
+/**
+ * The table `vigil watch list` prints: one line per watch, newest first as the daemon sent them; a
+ * held watch shows until when it waits for a decision.
+ *
+ * @example formatWatchList(watches) // 'ID  SERVICE  VERSION  STATUS  PHASE  VERDICT  STARTED …'
+ */
+export function formatWatchList(watches: readonly WatchView[]): string {
+  if (watches.length === 0) return 'no watches\n';
+  const header = ['ID', 'SERVICE', 'VERSION', 'PREVIOUS', 'STATUS', 'PHASE', 'VERDICT', 'STARTED', 'NOTE'];
+  const rows = watches.map((w) => [
+    w.id,
+    w.service,
+    w.version,
+    w.previousVersion ?? '-',
+    w.status,
+    w.phase,
+    w.verdict,
+    w.startedAt,
+    w.status === 'held' && w.held ? `awaiting promote or rollback until ${w.held.until}` : '',
+  ]);
+  const lines = [header, ...rows];
+  const widths = header.map((_, i) =>
+    i === header.length - 1 ? 0 : Math.max(...lines.map((l) => (l[i] ?? '').length)),
+  );
+  return `${lines.map((l) => pad(l, widths)).join('\n')}\n`;
+}
+
+/**
+ * What `vigil watch show` prints: the verdict block (headline, checks, reasons), the hold if any, the
+ * phases and the timeline.
+ *
+ * @example formatWatch(watch, Date.now()) // 'w_01… prep-api 1.4.2: held, phase bake, …'
+ */
+export function formatWatch(watch: WatchView, nowMs: number): string {
+  const lines = renderBlock(watch, nowMs);
+  if (watch.status === 'held') {
+    const held = watch.held;
+    lines.push(
+      `  held${held ? ` since ${held.since}, until ${held.until}` : ''}: decide with ` +
+        `\`vigil watch promote ${watch.id} --reason …\` or \`vigil watch rollback ${watch.id} --reason …\``,
+    );
+  }
+  lines.push('phases:');
+  for (const phase of watch.phases) {
+    const times = [phase.startedAt, phase.endedAt].filter((t) => t !== null).join(' → ');
+    lines.push(
+      `  ${phase.name.padEnd(6)}  ${phase.state.padEnd(12)}  ${times}${phase.reason ? `  ${phase.reason}` : ''}`,
+    );
+  }
+  lines.push('timeline:');
+  for (const event of watch.timeline) lines.push(`  ${event.at}  ${event.type.padEnd(10)}  ${event.message}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `vigil watch list [--service S] [--status S] [--json]` (DESIGN §2): the daemon's watches, newest first.
+ * The table goes to stderr; `--json` prints `{"watches":[...]}` on stdout. Exit 0; 1 refused; 4
+ * unreachable; 64 usage error.
+ *
+ * @example await watchList({ argv: ['--status', 'held'], stdout, stderr, env, signal }) // 0
+ */
+export const watchList: Command = async (ctx) => {
+  const parsed = parseCommand(
+    ctx.argv,
+    { service: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean', default: false } },
+    0,
+  );
+  if (typeof parsed === 'string') return usageError(ctx, 'list', parsed);
+  const { service, status, json, server } = parsed.values;
+  if (typeof status === 'string' && !(WATCH_STATUSES as readonly string[]).includes(status)) {
+    return usageError(ctx, 'list', `--status must be one of ${WATCH_STATUSES.join(', ')}`);
+  }
+  if (service === '') return usageError(ctx, 'list', '--service needs a name');
+  return withDaemon(ctx, 'list', server as string | undefined, async (client) => {
+    const watches = await client.listWatches(
+      {
+        ...(typeof service === 'string' ? { service } : {}),
+        ...(typeof status === 'string' ? { status: status as WatchStatus } : {}),
+      },
+      ctx.signal,
+    );
+    if (json) ctx.stdout.write(`${JSON.stringify({ watches })}\n`);
+    ctx.stderr.write(formatWatchList(watches));
+    return WATCH_EXIT.done;
+  });
+};
+
+/**
+ * `vigil watch show ID [--json]` (DESIGN §2): one watch with its checks, phases and timeline on stderr;
+ * `--json` prints the watch object on stdout. Exit 0; 1 refused (e.g. no such watch); 4 unreachable;
+ * 64 usage error.
+ *
+ * @example await watchShow({ argv: ['w_01…'], stdout, stderr, env, signal }) // 0
+ */
+export const watchShow: Command = async (ctx) => {
+  const parsed = parseCommand(ctx.argv, { json: { type: 'boolean', default: false } }, 1);
+  if (typeof parsed === 'string') return usageError(ctx, 'show', parsed);
+  const id = parsed.positionals[0] as string;
+  return withDaemon(ctx, 'show', parsed.values.server as string | undefined, async (client) => {
+    const watch = await client.getWatch(id, ctx.signal);
+    if (parsed.values.json) ctx.stdout.write(`${JSON.stringify(watch)}\n`);
+    ctx.stderr.write(formatWatch(watch, Date.now()));
+    return WATCH_EXIT.done;
+  });
+};
+
+/** The operator's name when `--who` is not given: the login name from the environment, else the OS's. */
+function defaultWho(env: NodeJS.ProcessEnv): string | undefined {
+  const fromEnv = env.USER ?? env.LOGNAME;
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username || undefined;
+  } catch {
+    // No passwd entry for the uid (a container running as an arbitrary user): the daemon names the requester.
+    return undefined;
+  }
+}
+
+const PAST: Record<OverrideAction, string> = {
+  promote: 'promoted',
+  rollback: 'rolled back',
+  abort: 'aborted',
+};
+
+function overrideCommand(action: OverrideAction): Command {
+  return async (ctx) => {
+    const parsed = parseCommand(
+      ctx.argv,
+      { reason: { type: 'string' }, who: { type: 'string' }, json: { type: 'boolean', default: false } },
+      1,
+    );
+    if (typeof parsed === 'string') return usageError(ctx, action, parsed);
+    const id = parsed.positionals[0] as string;
+    const reason = typeof parsed.values.reason === 'string' ? parsed.values.reason.trim() : '';
+    if (reason === '') return usageError(ctx, action, '--reason is required: say why, for the timeline');
+    const given = parsed.values.who;
+    if (given !== undefined && String(given).trim() === '')
+      return usageError(ctx, action, '--who needs a name');
+    const who = typeof given === 'string' ? given.trim() : defaultWho(ctx.env);
+    return withDaemon(ctx, action, parsed.values.server as string | undefined, async (client) => {
+      const watch = await client.override(id, action, { reason, ...(who ? { who } : {}) }, ctx.signal);
+      if (parsed.values.json) ctx.stdout.write(`${JSON.stringify(watch)}\n`);
+      ctx.stderr.write(`${PAST[action]}: ${headline(watch, Date.now())}\n`);
+      return WATCH_EXIT.done;
+    });
+  };
+}
+
+/**
+ * `vigil watch promote ID --reason TEXT [--who NAME]` (DESIGN §2): passes a running or held watch now.
+ * Exit 0 done; 1 refused (the daemon's reason, e.g. the watch already ended); 4 unreachable; 64 usage.
+ *
+ * @example await watchPromote({ argv: ['w_01…', '--reason', 'QA signed off'], stdout, stderr, env, signal })
+ */
+export const watchPromote: Command = overrideCommand('promote');
+
+/**
+ * `vigil watch rollback ID --reason TEXT [--who NAME]` (DESIGN §2): fails the watch and fires its
+ * rollback; a second rollback of one watch is refused (1) naming the first.
+ *
+ * @example await watchRollback({ argv: ['w_01…', '--reason', 'p95 doubled'], stdout, stderr, env, signal })
+ */
+export const watchRollback: Command = overrideCommand('rollback');
+
+/**
+ * `vigil watch abort ID --reason TEXT [--who NAME]` (DESIGN §2): stops a running watch without a verdict.
+ *
+ * @example await watchAbort({ argv: ['w_01…', '--reason', 'wrong version'], stdout, stderr, env, signal })
+ */
+export const watchAbort: Command = overrideCommand('abort');

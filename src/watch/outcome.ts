@@ -6,7 +6,15 @@ export const WAIT_UNTIL = ['smoke', 'load', 'complete'] as const;
 export type WaitUntil = (typeof WAIT_UNTIL)[number];
 
 /** Exit codes of `vigil wait` (DESIGN §2, contract). */
-export const WAIT_EXIT = { pass: 0, fail: 1, inconclusive: 2, timeout: 3, unreachable: 4, held: 5, usage: 64 } as const;
+export const WAIT_EXIT = {
+  pass: 0,
+  fail: 1,
+  inconclusive: 2,
+  timeout: 3,
+  unreachable: 4,
+  held: 5,
+  usage: 64,
+} as const;
 
 /**
  * Whether the watch has got as far as `until`: it ended, or (for `smoke`/`load`) it moved past that phase.
@@ -21,12 +29,21 @@ export function untilReached(watch: { status: WatchStatus; phase: Phase }, until
 
 /**
  * The exit code `vigil wait` returns for a verdict that reached `until`, with a one-line why.
- * A failure ends it at once; an aborted or superseded watch reached no judgement (2); a load phase
- * that could not run (k6 missing) is inconclusive for `--until load`, never a pass.
+ * A held watch awaits an operator (5); a failure ends it at once; an aborted or superseded watch reached
+ * no judgement (2); a load phase that could not run (k6 missing) is inconclusive for `--until load`,
+ * never a pass.
  *
  * @example waitOutcome(verdict, 'smoke') // { code: 0, summary: 'smoke finished, nothing failed (verdict pass)' }
  */
 export function waitOutcome(verdict: Verdict, until: WaitUntil): { code: number; summary: string } {
+  // Held comes first: a hold is what a failing `enforce: hold` check turns into, and it awaits a person.
+  if (verdict.status === 'held') {
+    const why = verdict.reasons.length > 0 ? ` (${verdict.reasons.join('; ')})` : '';
+    return {
+      code: WAIT_EXIT.held,
+      summary: `held for a decision: promote or roll back with \`vigil watch promote|rollback ${verdict.id}\`${why}`,
+    };
+  }
   if (verdict.status === 'failed' || verdict.verdict === 'fail') {
     return {
       code: WAIT_EXIT.fail,
