@@ -157,3 +157,24 @@ export function evaluationLedger(dbPath: string, watchId: string): EvaluationLed
     };
   });
 }
+
+/**
+ * A system tool a fault test needs (prlimit, chattr, openssl). Without it the test skips on a developer
+ * machine, but with VIGIL_REQUIRE_INTEGRATION=1 (CI, .ci/run) it runs and fails saying what is missing:
+ * a suite that skips its fault tests must not read as green.
+ *
+ * @example const tool = requiredTool('prlimit --fsize', prlimitWorks); it.skipIf(tool.skip)('…', () => { tool.assert(); … });
+ */
+export function requiredTool(
+  what: string,
+  works: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): { skip: boolean; assert: () => void } {
+  const required = env.VIGIL_REQUIRE_INTEGRATION === '1';
+  return {
+    skip: !works && !required,
+    assert: () => {
+      if (!works) throw new Error(`${what} is required (VIGIL_REQUIRE_INTEGRATION=1) but does not work here`);
+    },
+  };
+}

@@ -12,6 +12,7 @@ import {
   startDaemon,
   writeDaemonConfig,
 } from '../helpers/daemon.js';
+import { requiredTool } from './faults-helpers.js';
 
 /*
  * The store refusing writes, in a real daemon. These tests run as root, where chmod stops nothing, so:
@@ -39,6 +40,9 @@ writeFileSync(probeFile, '');
 const chattrWorks = works('chattr', ['+i', probeFile]) && works('chattr', ['-i', probeFile]);
 rmSync(probeDir, { recursive: true, force: true });
 const prlimitWorks = existsSync('/usr/bin/prlimit') && works('prlimit', ['--fsize=100000', 'true']);
+// Skipped without the tools on a developer machine; failed, not skipped, under VIGIL_REQUIRE_INTEGRATION=1.
+const prlimit = requiredTool('prlimit --fsize (util-linux)', prlimitWorks);
+const chattr = requiredTool('chattr +i (e2fsprogs, on an ext2/3/4 temp folder)', chattrWorks);
 
 const PROBES =
   '- name: health\n  kind: smoke\n  interval: 1s\n  timeout: 2s\n  request: { method: GET, path: /health }\n';
@@ -71,9 +75,10 @@ function config(): DaemonFiles {
 }
 
 describe('a store that refuses writes', () => {
-  it.skipIf(!prlimitWorks)(
+  it.skipIf(prlimit.skip)(
     'full disk: /health goes down naming the store, writes answer 503, the daemon keeps running',
     async () => {
+      prlimit.assert();
       const files = config();
       // A fresh store plus its first WAL frames take ~130 kB; the limit lets it start, then fills within seconds.
       const daemon = await startDaemon(files, { wrapper: ['prlimit', '--fsize=200000'] });
@@ -114,9 +119,10 @@ describe('a store that refuses writes', () => {
     45_000,
   );
 
-  it.skipIf(!prlimitWorks)(
+  it.skipIf(prlimit.skip)(
     'full disk at start: one clear line and exit 1, so a supervisor restarts nothing half-open',
     async () => {
+      prlimit.assert();
       const files = config();
       // 8 kB: the store file can be created but the schema cannot be written.
       const child = spawn(
@@ -137,9 +143,10 @@ describe('a store that refuses writes', () => {
     30_000,
   );
 
-  it.skipIf(!chattrWorks)(
+  it.skipIf(chattr.skip)(
     'read-only store file at start: one clear line and exit 1, no daemon writing into the void',
     async () => {
+      chattr.assert();
       const files = config();
       // Create the store, stop cleanly, then make its file immutable (binds root, unlike chmod).
       const first = await startDaemon(files);
