@@ -29,7 +29,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
 import { WatchManager } from '../watch/manager.js';
 import type { WatchDeps } from '../watch/types.js';
-import { probeChecks, rollupRunCounter } from './probe-checks.js';
+import { probeChecks } from './probe-checks.js';
 import { bakeCheckNames, watchSettings } from './settings.js';
 import { raiseSloAlerts } from './slo-alerts.js';
 
@@ -192,7 +192,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
           at: context.at,
           deployedAt: context.deployedAt,
           windowMs: config.root.watch.window,
-          runs: rollupRunCounter(rollups),
+          rollups,
         }),
       ];
     },

@@ -10,17 +10,6 @@ import type { ProbeRollups } from '../store/rollups.js';
  * only on evidence from after the deploy and only while the prober is still delivering results.
  */
 
-/** Runs of one probe that started in a time range, and where the count actually began. */
-export interface ProbeRunCount {
-  successes: number;
-  total: number;
-  /** Start of the counted span, ms since epoch (at or after the `fromMs` asked for). */
-  fromMs: number;
-}
-
-/** Counts a probe's runs in [fromMs, toMs); see rollupRunCounter. */
-export type ProbeRunCounter = (probe: string, fromMs: number, toMs: number) => ProbeRunCount;
-
 /** Everything one evaluation of the bake's probe checks looks at. */
 export interface ProbeCheckInput {
   /** Every configured probe. */
@@ -39,8 +28,8 @@ export interface ProbeCheckInput {
   deployedAt: number;
   /** `watch.window`, ms. */
   windowMs: number;
-  /** Run counts for the explanation and `samples`; without it both say less, the result is the same. */
-  runs?: ProbeRunCounter;
+  /** The per-minute run counts, for the explanation and `samples`; without them both say less, the result is the same. */
+  rollups?: Pick<ProbeRollups, 'window'>;
 }
 
 const MINUTE_MS = 60_000;
@@ -95,22 +84,6 @@ export function probesJudgedInBake(
   return probes.filter((p) => aimsAtTarget(p, targetBaseUrl));
 }
 
-/**
- * A ProbeRunCounter over the per-minute rollups. A rollup minute holds every run that started in it, so
- * the count starts at the first whole minute of the range: a deploy at 10:00:20 is counted from
- * 10:01:00, and the old version's runs of 10:00:05 never pass for the new one's.
- *
- * @example probeChecks({ ...input, runs: rollupRunCounter(createProbeRollups(db)) })
- */
-export function rollupRunCounter(rollups: Pick<ProbeRollups, 'window'>): ProbeRunCounter {
-  return (probe, fromMs, toMs) => {
-    const from = Math.ceil(fromMs / MINUTE_MS) * MINUTE_MS;
-    if (from >= toMs) return { successes: 0, total: 0, fromMs: from };
-    const { successes, total } = rollups.window(probe, from, toMs);
-    return { successes, total, fromMs: from };
-  };
-}
-
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
@@ -133,7 +106,12 @@ function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResul
   const from = Math.max(at - input.windowMs, deployedAt);
   const staleAfterMs = 2 * probe.interval;
   const every = `runs every ${formatDuration(probe.interval)}`;
-  const counted = input.runs?.(probe.name, from, at);
+  // A rollup minute holds every run that started in it: count from the minute the range starts in, or
+  // from the next one when that minute began before the deploy, so the old version's runs never count.
+  const firstMinute = Math.floor(from / MINUTE_MS) * MINUTE_MS;
+  const countFrom = firstMinute >= deployedAt ? firstMinute : firstMinute + MINUTE_MS;
+  const counted =
+    input.rollups && countFrom < at ? input.rollups.window(probe.name, countFrom, at) : undefined;
   const base = {
     name: `probe:${probe.name}`,
     kind: 'probe' as const,
@@ -185,7 +163,7 @@ function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResul
 
   const counts =
     counted && counted.total > 0
-      ? `; ${counted.total - counted.successes} of ${counted.total} runs failed since ${clockTime(counted.fromMs)}`
+      ? `; ${counted.total - counted.successes} of ${counted.total} runs failed since ${clockTime(countFrom)}`
       : '';
   const value = last.success ? 1 : 0;
   // Settling takes at most threshold runs; a probe still unsettled after that flaps, and is not warm-up.
@@ -238,7 +216,7 @@ function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResul
  *   probeChecks({ probes: config.probes, judged: config.root.watch.probes,
  *     targetBaseUrl: config.root.target.baseUrl, states: scheduler.states(), latest: scheduler.latest(),
  *     at: context.at, deployedAt: context.deployedAt, windowMs: config.root.watch.window,
- *     runs: rollupRunCounter(rollups) })
+ *     rollups })
  *   // [{ name: 'probe:health', kind: 'probe', result: 'pass', range: { from, to }, … }]
  */
 export function probeChecks(input: ProbeCheckInput): CheckResult[] {

@@ -5,7 +5,6 @@ import {
   type ProbeCheckInput,
   probeChecks,
   probesJudgedInBake,
-  rollupRunCounter,
 } from '../../../src/daemon/probe-checks.js';
 import { INITIAL_PROBE_STATE, nextProbeState, type ProbeState } from '../../../src/prober/state.js';
 import type { ProbeFailure, ProbeResult } from '../../../src/prober/types.js';
@@ -345,14 +344,13 @@ describe('run counts in the window', () => {
     for (let t = DEPLOYED + 60_000; t < DEPLOYED + 240_000; t += 30_000) {
       rollups.record('orders', t, t !== DEPLOYED + 120_000, 10);
     }
-    const check = ordersCheck([true, true], 5_000, {
-      at: DEPLOYED + 240_000,
-      deployedAt,
-      runs: rollupRunCounter(rollups),
-    });
+    const check = ordersCheck([true, true], 5_000, { at: DEPLOYED + 240_000, deployedAt, rollups });
     expect(check.result).toBe('pass');
     expect(check.samples).toBe(6);
     expect(check.explanation).toMatch(/1 of 6 runs failed since 10:01:00 UTC/);
+    // Later, the window starts at 10:01:30: its whole first minute is after the deploy, so it counts.
+    const later = ordersCheck([true, true], 5_000, { at: DEPLOYED + 390_000, deployedAt, rollups });
+    expect(later.explanation).toMatch(/1 of 6 runs failed since 10:01:00 UTC/);
     db.close();
   });
 
