@@ -60,8 +60,23 @@ function recorder(
 }
 
 describe('schedule offsets', () => {
-  it('are stable for a name, inside the interval, and spread probes apart', () => {
-    expect(scheduleOffsetMs('health', 15_000)).toBe(scheduleOffsetMs('health', 15_000));
+  // The offset is FNV-1a (32 bit) of the name modulo the interval. Pinned values, not the function
+  // compared with itself: a changed hash would move every probe's phase after an upgrade. With an
+  // interval of 2^32 ms the offset is the hash itself, checked against the FNV reference vectors.
+  it.each([
+    ['', 2 ** 32, 0x811c9dc5],
+    ['a', 2 ** 32, 0xe40c292c],
+    ['foobar', 2 ** 32, 0xbf9cf968],
+    ['health', 15_000, 9_399],
+    ['ready', 15_000, 7_932],
+    ['live', 60_000, 35_215],
+    ['booking-journey', 60_000, 24_193],
+    ['health', 1, 0],
+  ])('scheduleOffsetMs(%j, %i) is %i', (name, interval, want) => {
+    expect(scheduleOffsetMs(name, interval)).toBe(want);
+  });
+
+  it('are inside the interval and spread probes apart', () => {
     const offsets = new Set(Array.from({ length: 100 }, (_, i) => scheduleOffsetMs(`probe-${i}`, 60_000)));
     expect(offsets.size).toBeGreaterThan(95);
     for (const o of offsets) expect(o).toBeGreaterThanOrEqual(0);
