@@ -71,6 +71,10 @@ export const loadProfileSchema = z.strictObject({
   env: z.record(z.string(), z.string()).default({}),
   /** Hard deadline for the whole k6 run; defaults to duration + 2m. */
   timeout: durationMs.optional(),
+  /** Share of k6 check()s that must hold (`99%` when unset); below it the run fails even on exit 0. */
+  checks: percentRatio
+    .refine((ratio) => ratio >= 0 && ratio <= 1, { message: 'must be between 0% and 100%' })
+    .optional(),
   compare: z
     .strictObject({
       p95: tolerance.optional(),
