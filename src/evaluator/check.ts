@@ -3,7 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { SliSource } from '../sources/types.js';
 import { type BaselinePlan, planBaseline } from './baselines.js';
 import { combineJudgements, compareToBaseline } from './compare.js';
-import { type Judgement, judgeObjective } from './objective.js';
+import { explainInfinity, type Judgement, judgeObjective } from './objective.js';
 import { type Read, readSamples, readValue } from './read.js';
 import { checkShell, type EvaluationContext, judgeMissingValue, withJudgement } from './result.js';
 import { judgeMannWhitney, judgeProportion, type TestSettings } from './significance.js';
@@ -67,6 +67,14 @@ function objectiveJudgements(slo: SloConfig, value: number): Judgement[] {
     : [];
 }
 
+/** The judgements of a value, ending with what ±Inf means when the value is infinite (DESIGN §6). */
+function explained(judgement: Judgement, value: number, query: string): Judgement {
+  const meaning = explainInfinity(value, query);
+  return meaning === undefined
+    ? judgement
+    : { ...judgement, explanation: `${judgement.explanation}; ${meaning}` };
+}
+
 function noBaseline(label: string, reason: string): Judgement {
   return { result: 'inconclusive', explanation: `no baseline value (${label}): ${reason}` };
 }
@@ -112,7 +120,7 @@ async function evaluateByTolerance(p: Prepared, query: string): Promise<CheckRes
         : compareToBaseline(value, base.value, p.slo.baseline, base.label),
     );
   }
-  return withJudgement(p.shell, combineJudgements(judgements), {
+  return withJudgement(p.shell, explained(combineJudgements(judgements), value, query), {
     value,
     baseline: base?.value ?? null,
     samples: 1,
@@ -151,7 +159,7 @@ async function evaluateByMannWhitney(p: Prepared, query: string): Promise<CheckR
   } else {
     judgements.push(noBaseline(plan.label, base.kind === 'nodata' ? `no data: ${base.reason}` : base.reason));
   }
-  return withJudgement(p.shell, combineJudgements(judgements), {
+  return withJudgement(p.shell, explained(combineJudgements(judgements), value, query), {
     value,
     baseline: base.ok ? median(base.value) : null,
     samples: current.value.length,

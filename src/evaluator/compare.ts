@@ -26,6 +26,7 @@ function describeTolerance(direction: Direction, tolerance: Tolerance): string {
 /** The change from baseline to value, as text: `+55%` (relative) or `+0.22` (absolute, or from a zero baseline). */
 function describeChange(value: number, baseline: number, tolerance: Tolerance): string {
   const delta = value - baseline;
+  if (!Number.isFinite(delta)) return delta > 0 ? '+Inf' : '-Inf';
   const sign = delta >= 0 ? '+' : '-';
   if (tolerance.kind === 'absolute' || baseline === 0) return `${sign}${formatValue(Math.abs(delta))}`;
   return `${sign}${formatValue((Math.abs(delta) / Math.abs(baseline)) * 100)}%`;

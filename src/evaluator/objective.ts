@@ -32,16 +32,36 @@ const HOLDS = {
 const OPERATORS: readonly ObjectiveOperator[] = ['lt', 'lte', 'gt', 'gte'];
 
 /**
- * Formats a number for explanations: at most 4 significant digits, no exponent for everyday magnitudes.
+ * Formats a number for explanations: at most 4 significant digits, no exponent for everyday magnitudes;
+ * the infinities as PromQL writes them (`+Inf`, `-Inf`), since JSON carries neither.
  *
  * @example formatValue(0.0341234) // '0.03412'
  */
 export function formatValue(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  if (Number.isNaN(value)) return 'NaN';
   if (value === 0) return '0';
   const magnitude = Math.abs(value);
   if (magnitude >= 1e-4 && magnitude < 1e15) return String(Number(value.toPrecision(4)));
   return value.toPrecision(4);
+}
+
+/**
+ * What an infinite SLI value means, for its explanation; undefined for a finite one. histogram_quantile
+ * answers +Inf when the quantile falls in the +Inf bucket; elsewhere ±Inf comes from a division by zero.
+ *
+ * @example explainInfinity(Infinity, 'histogram_quantile(0.95, …)') // '+Inf: the quantile lies above the highest bucket (the worst latency there is)'
+ */
+export function explainInfinity(value: number, query: string): string | undefined {
+  if (Number.isFinite(value) || Number.isNaN(value)) return undefined;
+  const shown = formatValue(value);
+  if (/histogram_quantile\s*\(/.test(query)) {
+    return value > 0
+      ? `${shown}: the quantile lies above the highest bucket (the worst latency there is)`
+      : `${shown}: histogram_quantile answers -Inf only for a quantile below 0`;
+  }
+  return `${shown}: the query divided by zero (or overflowed)`;
 }
 
 /**

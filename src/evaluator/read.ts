@@ -4,7 +4,8 @@ import { NoDataError, QueryError, SourceUnavailableError } from '../sources/type
 
 /*
  * Source reads as typed outcomes (DESIGN §6): a query error or an unreachable source is `error` (the check
- * is inconclusive, onNoData does not apply); an empty answer, NaN or ±Inf is `nodata` (onNoData applies).
+ * is inconclusive, onNoData does not apply); an empty answer or NaN is `nodata` (onNoData applies). ±Inf is a
+ * value (a quantile above the highest bucket is +Inf: the worst latency, not missing data).
  * An aborted evaluation rethrows: the caller is shutting down, not judging.
  */
 
@@ -33,7 +34,7 @@ async function guarded<T>(
 }
 
 /**
- * One instant value; a non-finite answer counts as no data even if the source let it through.
+ * One instant value; NaN counts as no data even if the source let it through; ±Inf is returned as a value.
  *
  * @example const read = await readValue(prometheus, 'up', Date.now(), signal);
  */
@@ -45,13 +46,12 @@ export async function readValue(
 ): Promise<Read<number>> {
   const read = await guarded(source, signal, () => source.query(query, at, signal));
   if (!read.ok) return read;
-  if (!Number.isFinite(read.value.value))
-    return { ok: false, kind: 'nodata', reason: `value is ${read.value.value}` };
+  if (Number.isNaN(read.value.value)) return { ok: false, kind: 'nodata', reason: 'value is NaN' };
   return { ok: true, value: read.value.value };
 }
 
 /**
- * Samples of a range query, without non-finite points; none left is no data.
+ * Samples of a range query, without NaN points (±Inf ones stay: they are values); none left is no data.
  *
  * @example const read = await readSamples(prometheus, q, at - 300_000, at, 30_000, signal);
  */
@@ -67,7 +67,7 @@ export async function readSamples(
     source.queryRange(query, start, end, stepMs, signal),
   );
   if (!read.ok) return read;
-  const values = read.value.map((s) => s.value).filter((v) => Number.isFinite(v));
-  if (values.length === 0) return { ok: false, kind: 'nodata', reason: 'no finite samples in the range' };
+  const values = read.value.map((s) => s.value).filter((v) => !Number.isNaN(v));
+  if (values.length === 0) return { ok: false, kind: 'nodata', reason: 'no samples in the range but NaN' };
   return { ok: true, value: values };
 }

@@ -7,6 +7,7 @@ import {
   median,
   type Proportion,
   proportionTest,
+  shift,
 } from './statistics.js';
 
 /*
@@ -78,7 +79,7 @@ export function judgeMannWhitney(
   const test = mannWhitney(current, baseline, ALTERNATIVE[settings.direction]);
   const shiftHl = hodgesLehmann(current, baseline);
   const baseMedian = median(baseline);
-  const shiftMedian = median(current) - baseMedian;
+  const shiftMedian = shift(median(current), baseMedian);
   const room = effectRoom(baseMedian, settings.effectSize);
   const alpha = 1 - settings.confidence;
   const significant = test.pValue < alpha;

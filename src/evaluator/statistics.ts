@@ -63,8 +63,18 @@ export function median(values: ArrayLike<number>): number {
 export function hodgesLehmann(x: readonly number[], y: readonly number[]): number {
   const diffs = new Float64Array(x.length * y.length);
   let k = 0;
-  for (const a of x) for (const b of y) diffs[k++] = a - b;
+  for (const a of x) for (const b of y) diffs[k++] = shift(a, b);
   return median(diffs);
+}
+
+/**
+ * a − b, with equal values (+Inf and +Inf included, where IEEE gives NaN) differing by 0: samples may hold
+ * ±Inf (a quantile above the highest bucket), and those are values, not holes.
+ *
+ * @example shift(Infinity, Infinity) // 0
+ */
+export function shift(a: number, b: number): number {
+  return a === b ? 0 : a - b;
 }
 
 /**
@@ -75,8 +85,9 @@ function rankPooled(
   x: readonly number[],
   y: readonly number[],
 ): { rankSumX: number; ties: number[]; doubledRanks: number[] } {
+  // Compared, not subtracted: Infinity − Infinity is NaN, which would corrupt the sort.
   const pooled = [...x.map((v) => ({ v, fromX: true })), ...y.map((v) => ({ v, fromX: false }))].sort(
-    (a, b) => a.v - b.v,
+    (a, b) => (a.v < b.v ? -1 : a.v > b.v ? 1 : 0),
   );
   let rankSumX = 0;
   const ties: number[] = [];

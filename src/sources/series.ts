@@ -72,42 +72,37 @@ export function pickSingleSeries<T extends { metric: SeriesLabels }>(result: rea
 }
 
 /**
- * An instant sample as an SLI value; NaN (e.g. 0/0 with no traffic) and ±Inf are no data, with the reason.
+ * An instant sample as an SLI value; NaN (e.g. 0/0 with no traffic) is no data, with the reason. ±Inf is a
+ * value (DESIGN §6): histogram_quantile answers +Inf when the quantile lies above the highest bucket.
  *
  * @example toInstantValue([1767225600, '0.25']) // { value: 0.25, at: 1767225600000 }
  */
 export function toInstantValue(pair: SamplePair): InstantValue {
   const value = parseSampleValue(pair[1]);
   const at = Math.round(pair[0] * 1000);
-  if (!Number.isFinite(value)) throw new NoDataError(nonFiniteReason(value));
+  if (Number.isNaN(value))
+    throw new NoDataError('the query returned NaN (often 0/0: no traffic in the window)');
   return { value, at };
 }
 
 /**
- * Range samples as SLI samples. Non-finite points (a 0/0 step with no traffic) are dropped: they carry no
- * measurement. When nothing finite is left the range is no data.
+ * Range samples as SLI samples. NaN points (a 0/0 step with no traffic) are dropped: they carry no
+ * measurement; ±Inf points are kept, as values. When nothing is left the range is no data.
  *
- * @example toSamples([[1, '1'], [2, 'NaN']]) // [{ at: 1000, value: 1 }]
+ * @example toSamples([[1, '1'], [2, 'NaN'], [3, '+Inf']]) // [{ at: 1000, value: 1 }, { at: 3000, value: Infinity }]
  */
 export function toSamples(pairs: readonly SamplePair[]): Sample[] {
   const samples: Sample[] = [];
-  let nonFinite = 0;
+  let nan = 0;
   for (const [seconds, text] of pairs) {
     const value = parseSampleValue(text);
-    if (Number.isFinite(value)) samples.push({ at: Math.round(seconds * 1000), value });
-    else nonFinite++;
+    if (Number.isNaN(value)) nan++;
+    else samples.push({ at: Math.round(seconds * 1000), value });
   }
   if (samples.length === 0) {
-    throw new NoDataError(
-      nonFinite > 0 ? `all ${nonFinite} points of the range were NaN or ±Inf` : 'the range holds no points',
-    );
+    throw new NoDataError(nan > 0 ? `all ${nan} points of the range were NaN` : 'the range holds no points');
   }
   return samples;
-}
-
-function nonFiniteReason(value: number): string {
-  if (Number.isNaN(value)) return 'the query returned NaN (often 0/0: no traffic in the window)';
-  return `the query returned ${value > 0 ? '+Inf' : '-Inf'} (a division by zero)`;
 }
 
 /** Shortens a query for a message; queries can be many lines long. */

@@ -14,7 +14,7 @@ export interface InstantValue {
 
 /**
  * Where SLI values come from (DESIGN §11): Prometheus, Loki, or Vigil's own probe results.
- * Implementations throw NoDataError for "the query matched nothing / NaN", QueryError for a bad
+ * Implementations throw NoDataError for "the query matched nothing / NaN" (never for ±Inf), QueryError for a bad
  * query, and SourceUnavailableError when the backend cannot be reached or failed.
  */
 export interface SliSource {
@@ -35,7 +35,7 @@ export interface SliSource {
   ): Promise<{ online: boolean; latencyMs: number; error?: string; version?: string }>;
 }
 
-/** The query answered, but with nothing to judge: empty result, NaN or ±Inf. */
+/** The query answered, but with nothing to judge: an empty result or NaN (±Inf is a value, DESIGN §6). */
 export class NoDataError extends VigilError {
   constructor(message: string) {
     super('NO_DATA', message);

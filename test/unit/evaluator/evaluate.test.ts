@@ -176,7 +176,8 @@ describe('errors and missing data (DESIGN §6)', () => {
       'no data: empty result',
     ],
     ['NaN is no data', Number.NaN, 'inconclusive', 'no data: value is NaN'],
-    ['+Inf is no data', Number.POSITIVE_INFINITY, 'inconclusive', 'no data: value is Infinity'],
+    // ±Inf is a value, judged against the objective: see infinity.test.ts.
+    ['+Inf is a value, judged', Number.POSITIVE_INFINITY, 'fail', '+Inf is not < 5'],
   ])('%s', async (_, answer, result, explanation) => {
     const check = await one(
       withNoData('inconclusive'),

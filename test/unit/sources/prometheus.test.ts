@@ -44,6 +44,9 @@ async function errorOf(promise: Promise<unknown>): Promise<unknown> {
 describe('instant query answers', () => {
   it.each([
     { name: 'a single-series vector gives its value', answer: vector([{}, '0.0099']), value: 0.0099 },
+    // DESIGN §6: ±Inf is a value (a quantile above the highest bucket), judged, never "no data".
+    { name: '"+Inf" is a value, not no data', answer: vector([{}, '+Inf']), value: Number.POSITIVE_INFINITY },
+    { name: '"-Inf" is a value', answer: vector([{}, '-Inf']), value: Number.NEGATIVE_INFINITY },
     {
       name: 'a scalar result is accepted',
       answer: promSuccess({ resultType: 'scalar', result: [T / 1000, '42'] }),
@@ -65,8 +68,6 @@ describe('instant query answers', () => {
       answer: vector([{}, 'NaN']),
       message: /NaN/,
     },
-    { name: '"+Inf" is no data, not a huge number', answer: vector([{}, '+Inf']), message: /\+Inf/ },
-    { name: '"-Inf" is no data', answer: vector([{}, '-Inf']), message: /-Inf/ },
     { name: 'an empty vector is no data', answer: vector(), message: /no series/ },
     {
       name: 'a NaN scalar is no data',
@@ -260,11 +261,12 @@ describe('range queries', () => {
     expect(Math.floor((planned.end - planned.start) / planned.stepMs)).toBeLessThanOrEqual(11_000);
   });
 
-  it('sends the planned range and drops NaN points, keeping the finite ones', async () => {
+  it('sends the planned range and drops NaN points, keeping the others (±Inf included)', async () => {
     const values = [
       [T / 1000, '1'],
       [T / 1000 + 60, 'NaN'],
       [T / 1000 + 120, '3'],
+      [T / 1000 + 180, '+Inf'],
     ];
     const { source, server } = await sourceAnswering(
       promSuccess({ resultType: 'matrix', result: [{ metric: {}, values }] }),
@@ -273,6 +275,7 @@ describe('range queries', () => {
     expect(samples).toEqual([
       { at: T, value: 1 },
       { at: T + 120_000, value: 3 },
+      { at: T + 180_000, value: Number.POSITIVE_INFINITY },
     ]);
     const form = server.requests[0]?.form;
     expect(server.requests[0]?.path).toBe('/api/v1/query_range');
