@@ -28,7 +28,7 @@ export interface ProbeCheckInput {
   deployedAt: number;
   /** `watch.window`, ms. */
   windowMs: number;
-  /** The per-minute run counts, for the explanation and `samples`; without them both say less, the result is the same. */
+  /** Per-minute run counts for the explanation and `samples`; without them both say less, same result. */
   rollups?: Pick<ProbeRollups, 'window'>;
 }
 
