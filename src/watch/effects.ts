@@ -102,10 +102,13 @@ export function settleWatch(
 ): TimelineEvent[] {
   const events: TimelineEvent[] = [];
   if (watch.status === 'running') {
-    const reduced = reduceWatchVerdict(watch.state, now, settings);
+    let reduced = reduceWatchVerdict(watch.state, now, settings);
+    const blindness = trackBlindness(watch, reduced.blind, now);
+    // A span that just closed is part of this very verdict ("was blind for …"), not the next one's.
+    if (blindness.length > 0) reduced = reduceWatchVerdict(watch.state, now, settings);
+    events.push(...blindness);
     watch.verdict = reduced.verdict;
     watch.reasons = reduced.reasons;
-    events.push(...trackBlindness(watch, reduced.blind, now));
     if (reduced.decision === 'rollback') {
       watch.status = 'failed';
       watch.endedAt = now;

@@ -129,11 +129,10 @@ describe('vigil watch start', () => {
       '--json',
     ]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({
-      service: 'json-check',
-      version: '2',
-      previousVersion: '1.0.0',
-    });
+    // The first watch (1.0.0) is still running, superseded now: it never passed, so it is no baseline.
+    const watch = JSON.parse(json.stdout);
+    expect(watch).toMatchObject({ service: 'json-check', version: '2', previousVersion: null });
+    expect(watch.warnings[0]).toMatch(/no earlier watch of json-check passed/);
   });
 
   it.each([

@@ -25,7 +25,7 @@ import {
  * Whole 24-hour watches run by a virtual clock against a real Prometheus holding 26 hours of backfilled
  * traffic: a good deploy passes, a deploy that regresses 6 hours in fails within failureLimit
  * evaluations of the regression with its numbers, and a blind period (Prometheus unreachable) turns the
- * verdict inconclusive and recovers when it is back.
+ * verdict inconclusive, recovers when it is back, and still ends the watch inconclusive with its span.
  */
 
 const T0 = Date.UTC(2026, 10, 20, 0, 0, 0); // the deploy, ms
@@ -235,10 +235,30 @@ describe.skipIf(skipWithoutPrometheus)(
         verdicts.push(`${elapsed / HOUR}h:${manager.get(id)?.verdict}`);
       });
       expect(verdicts).toContain('4.5h:inconclusive');
+      // Data is back and checks pass again, but the hours it could not see are not forgotten.
+      expect(verdicts).toContain('12h:warn');
       expect(alerts.some((a) => a.action === 'fire' && a.alert.alertname === 'VigilBlind')).toBe(true);
       expect(alerts.some((a) => a.action === 'resolve' && a.alert.alertname === 'VigilBlind')).toBe(true);
-      expect(watch.status).toBe('passed');
-      expect(watch.timeline.some((e) => /inconclusive|blind/i.test(e.message))).toBe(true);
+      // DESIGN §6: a watch that was blind at any time ends inconclusive, never a clean pass.
+      expect(watch.status).toBe('inconclusive');
+      expect(watch.blindSpans).toHaveLength(1);
+      // From the first evaluation that got no answer to the first that got one again.
+      const back = watch.timeline.find(
+        (e) =>
+          e.type === 'evaluation' &&
+          e.check === 'error-rate' &&
+          e.result === 'pass' &&
+          e.at > watch.blindSpans[0]!.from,
+      );
+      expect(watch.blindSpans[0]).toMatchObject({
+        from: new Date(T0 + 2 * HOUR).toISOString(),
+        to: back?.at,
+      });
+      expect(Date.parse(back?.at as string)).toBeGreaterThanOrEqual(T0 + 5 * HOUR);
+      expect(watch.blindSpans[0]?.checks).toEqual(['error-rate', 'p95-latency', 'throughput']);
+      expect(watch.reasons[0]).toMatch(
+        /^blind for \d+h(\d+m)? \(02:00–0\d:\d\dZ\): error-rate: prometheus unavailable/,
+      );
     }, 120_000);
   },
 );
