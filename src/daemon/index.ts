@@ -317,6 +317,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       void continuous.run(background.signal);
       void retentionLoop(background.signal);
       startSchedule();
+      // Finds k6 and asks its version now: one older than the supported minimum is a startup warning.
+      if (loadRunner) void loadRunner.health().catch(() => {});
       const resumed = watches.start();
       if (resumed > 0) logger.info({ resumed }, 'resumed running watches');
       ready = true;
