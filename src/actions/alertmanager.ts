@@ -4,8 +4,16 @@ import type { CheckResult } from '../evaluator/types.js';
 import { sendRequest } from './http.js';
 import type { VerdictObject } from './types.js';
 
-/** The alerts Vigil raises (DESIGN §7; VigilActionFailed when a webhook delivery gives up). */
-export type VigilAlertName = 'VigilWatchFailed' | 'VigilSLOViolation' | 'VigilBlind' | 'VigilActionFailed';
+/**
+ * The alerts Vigil raises (DESIGN §7; VigilActionFailed when a webhook delivery gives up, VigilWatchHeld
+ * while a watch waits for an operator's decision).
+ */
+export type VigilAlertName =
+  | 'VigilWatchFailed'
+  | 'VigilSLOViolation'
+  | 'VigilBlind'
+  | 'VigilActionFailed'
+  | 'VigilWatchHeld';
 
 /** Heading anchors in deploy/RUNBOOK.md: a `## VigilWatchFailed` heading renders as `#vigilwatchfailed`. */
 export const RUNBOOK_ANCHORS = {
@@ -13,6 +21,7 @@ export const RUNBOOK_ANCHORS = {
   VigilSLOViolation: 'vigilsloviolation',
   VigilBlind: 'vigilblind',
   VigilActionFailed: 'vigilactionfailed',
+  VigilWatchHeld: 'vigilwatchheld',
 } satisfies Record<VigilAlertName, string>;
 
 /** One alert in Vigil's terms; `toAlertContent` turns it into Alertmanager labels and annotations. */
@@ -93,6 +102,20 @@ export function blindAlert(verdict: VerdictObject, generatorUrl?: string): Vigil
     version: verdict.version,
     summary: `Vigil is blind on ${verdict.service} ${verdict.version}: checks stay inconclusive`,
     description: verdict.reasons.join('; ') || 'no check has produced a usable value',
+    ...(generatorUrl ? { generatorUrl } : {}),
+  };
+}
+
+/** VigilWatchHeld: a `hold` check tripped; the watch waits for an operator to promote or roll back. */
+export function watchHeldAlert(verdict: VerdictObject, generatorUrl?: string): VigilAlert {
+  return {
+    alertname: 'VigilWatchHeld',
+    service: verdict.service,
+    severity: 'page',
+    watchId: verdict.id,
+    version: verdict.version,
+    summary: `${verdict.service} ${verdict.version} is held: promote or roll back`,
+    description: verdict.reasons.join('; ') || 'a hold check failed',
     ...(generatorUrl ? { generatorUrl } : {}),
   };
 }

@@ -4,6 +4,7 @@ import type { AlertmanagerConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { type DeliveryView, listDeliveries } from '../store/outbox.js';
+import { getRollback, type RollbackRecord, type RollbackTrigger } from '../store/rollbacks.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { type AlertState, createAlertState } from './alert-state.js';
@@ -14,21 +15,20 @@ import {
   watchFailedAlert,
 } from './alertmanager.js';
 import { type BackoffOptions, createDeliveryWorker } from './delivery-worker.js';
-import { enqueueManualRollback, enqueueNotification, enqueueRollback } from './outbox.js';
-import type {
-  AttemptHook,
-  EnqueuedDelivery,
-  ManualTrigger,
-  NotifyEvent,
-  VerdictObject,
-  WatchRef,
-} from './types.js';
+import {
+  enqueueNotification,
+  enqueueRollback,
+  type RollbackOutcome,
+  type RollbackRequest,
+} from './outbox.js';
+import type { AttemptHook, EnqueuedDelivery, NotifyEvent, VerdictObject, WatchRef } from './types.js';
 import { type ActionsConfig, resolveTargets } from './webhook.js';
 
 /** Keys under which the facade holds alerts, so the watch engine can fire and resolve the same ones. */
 export const alertKeys = {
   watchFailed: (watchId: string) => `watch-failed:${watchId}`,
   blind: (watchId: string) => `blind:${watchId}`,
+  held: (watchId: string) => `held:${watchId}`,
   slo: (sloName: string, watchId?: string) => `slo:${sloName}${watchId ? `:${watchId}` : ''}`,
   actionFailed: (watchId: string, event: string) => `action-failed:${watchId}:${event}`,
 };
@@ -61,17 +61,32 @@ export interface ActionsDeps {
 /** What the watch engine and the API call. All enqueue methods are synchronous and transaction-safe. */
 export interface Actions {
   /**
-   * A watch failed: enqueue its automatic rollback (a no-op if already enqueued), its `watch.failed`
-   * notifications, fire VigilWatchFailed and resolve the watch's condition alerts. Call it INSIDE the
-   * transaction that marks the watch failed.
+   * Rolls a watch back, once, whichever path asks (DESIGN §6): records the decision and enqueues one
+   * delivery per rollback target keyed `<watch id>:rollback`. When the watch was already rolled back,
+   * enqueues nothing and returns the first rollback as `existing` (the API answers 409 naming it; see
+   * describeRollback). Call it INSIDE the transaction that decides the rollback.
    */
-  onWatchFailed(watch: WatchRef, verdict: VerdictObject): EnqueuedDelivery[];
-  /** A lifecycle event for notify targets. Terminal events also resolve the watch's condition alerts. */
+  rollback(watch: WatchRef, verdict: VerdictObject, request: RollbackRequest): RollbackOutcome;
+  /** The watch's rollback (when, which path, who), or undefined when it was never rolled back. */
+  rollbackOf(watchId: string): RollbackRecord | undefined;
+  /**
+   * A watch failed on its own (a failing check; `hold-timeout`: a hold with no decision in time): its
+   * rollback (through `rollback`, so a no-op when any path already rolled it back), its `watch.failed` notifications, VigilWatchFailed, and the end of its
+   * condition alerts. Call it INSIDE the transaction that marks the watch failed.
+   */
+  onWatchFailed(
+    watch: WatchRef,
+    verdict: VerdictObject,
+    trigger?: Exclude<RollbackTrigger, 'operator'>,
+  ): EnqueuedDelivery[];
+  /**
+   * A lifecycle event for notify targets. Terminal events also resolve the watch's condition alerts;
+   * `watch.failed` fires VigilWatchFailed too, but never a rollback: that is decided, once, in the
+   * transaction that ended the watch.
+   */
   onWatchEvent(event: NotifyEvent, watch: WatchRef, verdict: VerdictObject): EnqueuedDelivery[];
   /** Call when a watch is aborted or superseded: resolves its SLO and blind alerts. */
   onWatchEnded(watchId: string): void;
-  /** An operator's `POST …/rollback`: always one more rollback, recorded as manual. */
-  manualRollback(watch: WatchRef, verdict: VerdictObject, trigger: ManualTrigger): EnqueuedDelivery[];
   alerts: AlertState;
   /**
    * SIGHUP: takes new webhook targets (and maxAge) for the next enqueues and attempts; throws
@@ -175,6 +190,7 @@ export function createActions(deps: ActionsDeps): Actions {
   function endConditions(watchId: string): void {
     alerts.resolveMatching({ watch_id: watchId, alertname: 'VigilSLOViolation' });
     alerts.resolveMatching({ watch_id: watchId, alertname: 'VigilBlind' });
+    alerts.resolveMatching({ watch_id: watchId, alertname: 'VigilWatchHeld' });
   }
 
   const input = (watch: WatchRef, verdict: VerdictObject) => ({
@@ -184,22 +200,40 @@ export function createActions(deps: ActionsDeps): Actions {
     clock: deps.clock,
   });
 
+  /** `watch.failed` for notify targets, VigilWatchFailed, and the end of the watch's condition alerts. */
+  function announceFailure(watch: WatchRef, verdict: VerdictObject): EnqueuedDelivery[] {
+    const deliveries = enqueueNotification(deps.db, input(watch, verdict), 'watch.failed');
+    endConditions(watch.id);
+    // A newer watch of the service, or a day, resolves it (see onWatchEvent('watch.started')).
+    alerts.fire(alertKeys.watchFailed(watch.id), watchFailedAlert(verdict), {
+      autoResolveAt: deps.clock.now() + EVENT_ALERT_TTL_MS,
+    });
+    return deliveries;
+  }
+
+  function rollback(watch: WatchRef, verdict: VerdictObject, request: RollbackRequest): RollbackOutcome {
+    const outcome = enqueueRollback(deps.db, input(watch, verdict), request);
+    if (outcome.enqueued > 0) worker.wake();
+    return outcome;
+  }
+
   return {
-    onWatchFailed(watch, verdict) {
-      const deliveries = [
-        ...enqueueRollback(deps.db, input(watch, verdict)),
-        ...enqueueNotification(deps.db, input(watch, verdict), 'watch.failed'),
-      ];
-      endConditions(watch.id);
-      // A newer watch of the service, or a day, resolves it (see onWatchEvent('watch.started')).
-      alerts.fire(alertKeys.watchFailed(watch.id), watchFailedAlert(verdict), {
-        autoResolveAt: deps.clock.now() + EVENT_ALERT_TTL_MS,
-      });
+    rollback,
+    rollbackOf: (watchId) => getRollback(deps.db, watchId),
+    onWatchFailed(watch, verdict, trigger = 'automatic') {
+      const deliveries = deps.db.transaction(() => [
+        ...rollback(watch, verdict, { trigger }).deliveries,
+        ...announceFailure(watch, verdict),
+      ])();
       worker.wake();
       return deliveries;
     },
     onWatchEvent(event, watch, verdict) {
-      if (event === 'watch.failed') return this.onWatchFailed(watch, verdict);
+      if (event === 'watch.failed') {
+        const deliveries = announceFailure(watch, verdict);
+        worker.wake();
+        return deliveries;
+      }
       const deliveries = enqueueNotification(deps.db, input(watch, verdict), event);
       if (event === 'watch.started') {
         alerts.resolveMatching({ service: watch.service, alertname: 'VigilWatchFailed' });
@@ -209,11 +243,6 @@ export function createActions(deps: ActionsDeps): Actions {
       return deliveries;
     },
     onWatchEnded: endConditions,
-    manualRollback(watch, verdict, trigger) {
-      const deliveries = enqueueManualRollback(deps.db, input(watch, verdict), trigger);
-      worker.wake();
-      return deliveries;
-    },
     alerts,
     reload(actions) {
       const next = checkedTargets(actions, deps.configFile);
@@ -256,6 +285,8 @@ function warnDisabled(disabled: readonly string[], logger: Logger): void {
   for (const key of disabled) logger.warn({ target: key }, 'webhook target has an empty url: it is off');
 }
 
+export type { RollbackRecord, RollbackTrigger } from '../store/rollbacks.js';
+export { describeRollback, type RollbackOutcome, type RollbackRequest } from './outbox.js';
 export { signPayload, verifySignature } from './sign.js';
 export type {
   ActionEvent,

@@ -1,16 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
-import { countManualRollbacks, insertDelivery } from '../store/outbox.js';
+import { insertDelivery, listDeliveries } from '../store/outbox.js';
+import { type RollbackRecord, type RollbackTrigger, recordRollback } from '../store/rollbacks.js';
 import type { EnqueuedDelivery, ManualTrigger, NotifyEvent, VerdictObject, WatchRef } from './types.js';
-import {
-  buildPayload,
-  manualRollbackKey,
-  notifyKey,
-  renderBody,
-  rollbackKey,
-  type WebhookTarget,
-} from './webhook.js';
+import { buildPayload, notifyKey, renderBody, rollbackKey, type WebhookTarget } from './webhook.js';
 
 /**
  * Enqueueing into the durable outbox. Every function here is synchronous and safe inside the caller's
@@ -28,44 +22,98 @@ export interface EnqueueInput {
   newId?: () => string;
 }
 
-/**
- * Enqueues the automatic rollback of a failed watch, one delivery per rollback target, keyed
- * `<watch id>:rollback`. Enqueueing again for the same watch is a no-op (`created: false`), so a watch
- * never fires a second rollback on its own — even when the engine replays its failure after a restart.
- *
- * @example
- *   db.transaction(() => {
- *     markWatchFailed(db, watch.id, verdict);                    // the watch engine's own write
- *     enqueueRollback(db, { targets, watch, verdict, clock });   // same transaction
- *   })();
- */
-export function enqueueRollback(db: Db, input: EnqueueInput): EnqueuedDelivery[] {
-  return enqueue(db, input, 'rollback', rollbackKey(input.watch.id), undefined, (t) => t.kind === 'rollback');
+/** Who asked for a rollback and through which path (DESIGN §6: a failing check, a hold timeout, an operator). */
+export interface RollbackRequest {
+  trigger: RollbackTrigger;
+  /** The operator (for `operator`); recorded and sent in the body's `manual`. */
+  who?: string;
+  reason?: string;
+}
+
+/** What a rollback request did. */
+export interface RollbackOutcome {
+  /** Outbox rows created now, one per rollback target: 0 when already rolled back or no target is configured. */
+  enqueued: number;
+  /** The rollback's deliveries: the new ones, or the first rollback's (`created: false`). */
+  deliveries: EnqueuedDelivery[];
+  /** The first rollback when the watch had already been rolled back: then this request enqueued nothing. */
+  existing?: RollbackRecord;
 }
 
 /**
- * Enqueues an operator's rollback (`POST /api/v1/watches/{id}/rollback`): always one more, keyed
- * `<watch id>:rollback:manual:<n>` (n = 1, 2, …), recorded with `manual = 1` and carrying `manual:
- * {who, reason}` in the standard body. Run it in a transaction so two concurrent calls get distinct n.
+ * Rolls a watch back, once (DESIGN §6, §7): records the decision (when, which path, who) and enqueues one
+ * delivery per rollback target, every one keyed `<watch id>:rollback` — the Idempotency-Key receivers
+ * see. A second request for the same watch, by any path, enqueues nothing and returns the first as
+ * `existing`, so an operator's rollback after a failure (or a failure replayed after a restart) never
+ * fires a second webhook. An operator's rollback carries `manual: {who, reason}` in its body.
  *
- * @example enqueueManualRollback(db, { targets, watch, verdict, clock }, { who: 'api', reason: 'p95 regressed' })
+ * @example
+ *   db.transaction(() => {
+ *     markWatchFailed(db, watch.id, verdict);                                           // the watch engine's own write
+ *     enqueueRollback(db, { targets, watch, verdict, clock }, { trigger: 'automatic' }); // same transaction
+ *   })();
  */
-export function enqueueManualRollback(
-  db: Db,
-  input: EnqueueInput,
-  trigger: ManualTrigger,
-): EnqueuedDelivery[] {
-  return db.transaction(() => {
-    const n = countManualRollbacks(db, input.watch.id) + 1;
-    return enqueue(
+export function enqueueRollback(db: Db, input: EnqueueInput, request: RollbackRequest): RollbackOutcome {
+  return db.transaction((): RollbackOutcome => {
+    const { record, created } = recordRollback(db, {
+      watchId: input.watch.id,
+      at: input.clock.now(),
+      trigger: request.trigger,
+      who: request.who ?? null,
+      reason: request.reason ?? null,
+    });
+    if (!created) return { enqueued: 0, deliveries: rollbackDeliveries(db, input), existing: record };
+    const manual =
+      request.trigger === 'operator'
+        ? { who: request.who ?? 'operator', reason: request.reason ?? '' }
+        : undefined;
+    const deliveries = enqueue(
       db,
       input,
       'rollback',
-      manualRollbackKey(input.watch.id, n),
-      trigger,
+      rollbackKey(input.watch.id),
+      manual,
       (t) => t.kind === 'rollback',
     );
+    return { enqueued: deliveries.filter((d) => d.created).length, deliveries };
   })();
+}
+
+/** The rollback deliveries already in the outbox for a watch, in target order, as a no-op enqueue reports them. */
+function rollbackDeliveries(db: Db, input: EnqueueInput): EnqueuedDelivery[] {
+  const order = (target: string): number => {
+    const index = input.targets.findIndex((t) => t.key === target);
+    return index === -1 ? input.targets.length : index;
+  };
+  return listDeliveries(db, input.watch.id)
+    .filter((d) => d.event === 'rollback')
+    .sort((a, b) => order(a.target) - order(b.target))
+    .map((d) => ({
+      deliveryId: d.id,
+      target: d.target,
+      event: 'rollback',
+      idempotencyKey: d.idempotencyKey,
+      created: false,
+      dryRun: d.dryRun,
+      manual: d.manual,
+    }));
+}
+
+/**
+ * One line naming a watch's rollback, for a 409 answer or a timeline event.
+ *
+ * @example
+ *   describeRollback({ watchId: 'w_1', at: Date.parse('2026-11-27T10:15:00Z'), trigger: 'operator', who: 'alice', reason: 'p95' })
+ *   // 'watch w_1 was already rolled back at 2026-11-27T10:15:00.000Z by alice (p95)'
+ */
+export function describeRollback(record: RollbackRecord): string {
+  const by =
+    record.trigger === 'operator'
+      ? `by ${record.who ?? 'an operator'}${record.reason ? ` (${record.reason})` : ''}`
+      : record.trigger === 'hold-timeout'
+        ? 'by Vigil (hold timeout: no decision in time)'
+        : 'by Vigil (the watch failed)';
+  return `watch ${record.watchId} was already rolled back at ${new Date(record.at).toISOString()} ${by}`;
 }
 
 /**

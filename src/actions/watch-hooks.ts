@@ -1,16 +1,70 @@
 import type { Clock } from '../clock.js';
-import type { TimelineEvent, WatchDeps } from '../watch/types.js';
-import { blindAlert, watchFailedAlert } from './alertmanager.js';
+import type { TimelineEvent, WatchAlert, WatchDeps } from '../watch/types.js';
+import {
+  blindAlert,
+  sloViolationAlert,
+  type VigilAlert,
+  watchFailedAlert,
+  watchHeldAlert,
+} from './alertmanager.js';
 import { type Actions, alertKeys } from './index.js';
 import type { DeliveryAttemptEvent } from './types.js';
 
 /** VigilWatchFailed describes an event, not a condition: it resolves by itself after a day. */
 const WATCH_FAILED_TTL_MS = 24 * 3_600_000;
 
+/** How each alert a watch raises is keyed and worded; `satisfies` makes a new alertname a compile error. */
+const WATCH_ALERTS = {
+  VigilWatchFailed: {
+    key: (a) => alertKeys.watchFailed(a.watch.id),
+    // Same content as onWatchFailed fires, so this upsert changes nothing and re-sends nothing.
+    content: (a) => watchFailedAlert(a.watch),
+  },
+  VigilBlind: {
+    key: (a) => alertKeys.blind(a.watch.id),
+    content: (a) => ({ ...blindAlert(a.watch), ...(a.description ? { description: a.description } : {}) }),
+  },
+  VigilWatchHeld: {
+    key: (a) => alertKeys.held(a.watch.id),
+    content: (a) => ({
+      ...watchHeldAlert(a.watch),
+      ...(a.description ? { description: a.description } : {}),
+    }),
+  },
+  // An `enforce: alert` check of a watch: value, objective and baseline from its latest result.
+  VigilSLOViolation: {
+    key: (a) => alertKeys.slo(a.check ?? 'unknown', a.watch.id),
+    content: (a) => {
+      const check = a.watch.checks.find((c) => c.name === a.check);
+      const context = {
+        service: a.watch.service,
+        severity: check?.critical ? 'page' : 'ticket',
+        watchId: a.watch.id,
+        version: a.watch.version,
+      } as const;
+      return check
+        ? sloViolationAlert(check, context)
+        : {
+            alertname: 'VigilSLOViolation',
+            ...context,
+            slo: a.check ?? 'unknown',
+            summary: a.summary,
+            description: a.description,
+          };
+    },
+  },
+} satisfies Record<
+  WatchAlert['alertname'],
+  { key: (alert: WatchAlert) => string; content: (alert: WatchAlert) => VigilAlert }
+>;
+
 /**
- * Plugs the actions layer into the watch engine's `WatchDeps` hooks: the rollback enqueue inside the
- * transaction that marks the watch failed, manual rollbacks inside the override's transaction,
- * notifications after commit, and the watch's own alerts (VigilBlind, VigilWatchFailed).
+ * Plugs the actions layer into the watch engine's `WatchDeps` hooks: the rollback of a watch that failed
+ * (a failing check, or a hold that timed out) inside the transaction that marks it failed, an operator's
+ * rollback inside the override's transaction, notifications after commit, and the watch's own alerts
+ * (VigilBlind, VigilWatchFailed, VigilWatchHeld, and VigilSLOViolation for `enforce: alert` checks).
+ * Both rollback hooks go through `actions.rollback`, so a watch rolls back once, keyed
+ * `<watch id>:rollback`, whichever path asks first; the `watch.failed` event never enqueues a rollback.
  * Every hook is idempotent, so a replayed failure or event after a restart sends nothing twice.
  *
  * @example
@@ -22,35 +76,29 @@ export function createWatchHooks(
 ): Required<Pick<WatchDeps, 'onFailed' | 'manualRollback' | 'onEvent' | 'alerts'>> {
   return {
     // `tx` is the same better-sqlite3 connection as the actions' db, so these writes join its transaction.
-    onFailed: (_tx, watch) =>
-      actions.onWatchFailed(watch, watch).filter((d) => d.event === 'rollback').length,
+    // Returns the number of rollback targets (of the first rollback, when the watch already had one).
+    onFailed: (_tx, watch, trigger) =>
+      actions.onWatchFailed(watch, watch, trigger ?? 'automatic').filter((d) => d.event === 'rollback')
+        .length,
     manualRollback: (_tx, watch, request) => {
-      actions.manualRollback(watch, watch, request);
+      actions.rollback(watch, watch, { trigger: 'operator', who: request.who, reason: request.reason });
     },
     onEvent: (event, watch) => {
       actions.onWatchEvent(event, watch, watch);
     },
     alerts: {
       fire(alert) {
-        const { watch } = alert;
-        if (alert.alertname === 'VigilWatchFailed') {
-          // Same content as onWatchFailed fires, so this upsert changes nothing and re-sends nothing.
-          actions.alerts.fire(alertKeys.watchFailed(watch.id), watchFailedAlert(watch), {
-            autoResolveAt: clock.now() + WATCH_FAILED_TTL_MS,
-          });
-        } else {
-          actions.alerts.fire(alertKeys.blind(watch.id), {
-            ...blindAlert(watch),
-            ...(alert.description ? { description: alert.description } : {}),
-          });
-        }
+        const kind = WATCH_ALERTS[alert.alertname];
+        actions.alerts.fire(
+          kind.key(alert),
+          kind.content(alert),
+          alert.alertname === 'VigilWatchFailed'
+            ? { autoResolveAt: clock.now() + WATCH_FAILED_TTL_MS }
+            : undefined,
+        );
       },
       resolve(alert) {
-        const key =
-          alert.alertname === 'VigilWatchFailed'
-            ? alertKeys.watchFailed(alert.watch.id)
-            : alertKeys.blind(alert.watch.id);
-        actions.alerts.resolve(key);
+        actions.alerts.resolve(WATCH_ALERTS[alert.alertname].key(alert));
       },
     },
   };

@@ -184,14 +184,9 @@ export function buildSignedHeaders(input: SignedHeadersInput): Record<string, st
   return headers;
 }
 
-/** Idempotency key of the one automatic rollback of a watch (DESIGN §7). */
+/** Idempotency key of the one rollback of a watch, whichever path decided it (DESIGN §6, §7). */
 export function rollbackKey(watchId: string): string {
   return `${watchId}:rollback`;
-}
-
-/** Idempotency key of the n-th (1-based) manual rollback of a watch. */
-export function manualRollbackKey(watchId: string, n: number): string {
-  return `${watchId}:rollback:manual:${n}`;
 }
 
 /**

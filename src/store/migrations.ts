@@ -140,4 +140,19 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX loadtest_runs_profile ON loadtest_runs (profile, started_at DESC);
   `,
+  // 2: one rollback per watch (DESIGN §6): the decision that fired it — when, which path, who — whatever
+  // the number of targets (none included). Stores that already rolled back watches take the earliest
+  // rollback delivery of each as its decision (an operator's when that delivery was manual).
+  `
+  CREATE TABLE rollbacks (
+    watch_id TEXT PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    trigger  TEXT NOT NULL CHECK (trigger IN ('automatic','hold-timeout','operator')),
+    who      TEXT,
+    reason   TEXT
+  );
+  INSERT INTO rollbacks (watch_id, at, trigger)
+    SELECT watch_id, MIN(created_at), CASE manual WHEN 1 THEN 'operator' ELSE 'automatic' END
+    FROM outbox WHERE event = 'rollback' AND watch_id IS NOT NULL GROUP BY watch_id;
+  `,
 ];

@@ -117,16 +117,6 @@ export function insertDelivery(db: Db, delivery: NewDelivery): { row: DeliveryRo
   return { row: toRow(raw), created: info.changes === 1 };
 }
 
-/** Number of distinct manual rollbacks already recorded for a watch (to number the next one). */
-export function countManualRollbacks(db: Db, watchId: string): number {
-  const row = db
-    .prepare(
-      `SELECT COUNT(DISTINCT idempotency_key) AS n FROM outbox WHERE watch_id = ? AND event = 'rollback' AND manual = 1`,
-    )
-    .get(watchId) as { n: number };
-  return row.n;
-}
-
 /** Pending deliveries whose time has come, oldest first. */
 export function listDue(db: Db, now: number, limit: number): DeliveryRow[] {
   const rows = db

@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Actions, type ActionsDeps, createActions } from '../../../src/actions/index.js';
+import {
+  type Actions,
+  type ActionsDeps,
+  createActions,
+  describeRollback,
+} from '../../../src/actions/index.js';
 import { verifySignature } from '../../../src/actions/sign.js';
 import type { DeliveryAttemptEvent } from '../../../src/actions/types.js';
 import { ManualClock } from '../../../src/clock.js';
@@ -235,8 +240,8 @@ describe('rollback request (DESIGN §7)', () => {
   });
 });
 
-describe('exactly one automatic rollback per watch', () => {
-  it('a second automatic enqueue is a no-op; manual rollbacks are one more each, recorded as manual', async () => {
+describe('one rollback per watch, whichever path decides it (DESIGN §6, §7)', () => {
+  it('a second automatic enqueue is a no-op that reports the first deliveries', () => {
     const actions = build({
       rollback: [
         { url: receiver.url, secret: SECRET },
@@ -251,19 +256,99 @@ describe('exactly one automatic rollback per watch', () => {
     ]);
     expect(again.map((d) => d.created)).toEqual([false, false]);
     expect(again.map((d) => d.deliveryId)).toEqual(first.map((d) => d.deliveryId));
-    const manual1 = actions.manualRollback(verdict, verdict, { who: 'api', reason: 'p95 regressed' });
-    const manual2 = actions.manualRollback(verdict, verdict, { who: 'api', reason: 'again' });
-    expect(manual1.map((d) => [d.idempotencyKey, d.manual, d.created])).toEqual([
-      [`${verdict.id}:rollback:manual:1`, true, true],
-      [`${verdict.id}:rollback:manual:1`, true, true],
-    ]);
-    expect(manual2[0]!.idempotencyKey).toBe(`${verdict.id}:rollback:manual:2`);
+  });
+
+  it('an operator rollback after the automatic one enqueues nothing and names the first', async () => {
+    const actions = build({
+      rollback: [
+        { url: receiver.url, secret: SECRET },
+        { name: 'b', url: receiver.url, secret: SECRET },
+      ],
+    });
+    actions.onWatchFailed(verdict, verdict);
+    const operator = actions.rollback(verdict, verdict, { trigger: 'operator', who: 'alice', reason: 'p95' });
+    expect(operator).toMatchObject({
+      enqueued: 0,
+      existing: { watchId: verdict.id, at: T0, trigger: 'automatic', who: null },
+    });
+    expect(operator.deliveries.map((d) => d.created)).toEqual([false, false]);
     await actions.flush();
-    expect(receiver.requests).toHaveLength(6);
-    const manualBody = JSON.parse(
-      receiver.requests.find((r) => r.headers['idempotency-key']?.includes(':manual:1'))!.body,
+    expect(receiver.requests.map((r) => r.headers['idempotency-key'])).toEqual([
+      `${verdict.id}:rollback`,
+      `${verdict.id}:rollback`,
+    ]);
+  });
+
+  it.each([
+    ['operator', { trigger: 'operator', who: 'alice', reason: 'bookings broken' }],
+    ['hold-timeout', { trigger: 'hold-timeout' }],
+  ] as const)(
+    'a %s rollback is keyed <id>:rollback, and a later failure sends nothing more',
+    async (_, request) => {
+      const actions = build(rollbackTo(receiver.url));
+      const outcome = actions.rollback(verdict, verdict, request);
+      expect(outcome.enqueued).toBe(1);
+      expect(outcome.existing).toBeUndefined();
+      expect(outcome.deliveries.map((d) => [d.idempotencyKey, d.manual])).toEqual([
+        [`${verdict.id}:rollback`, request.trigger === 'operator'],
+      ]);
+      await clock.advance(5_000);
+      expect(actions.onWatchFailed(verdict, verdict).filter((d) => d.created)).toEqual([]);
+      expect(actions.rollback(verdict, verdict, { trigger: 'operator', who: 'bob' }).existing).toMatchObject({
+        at: T0,
+        trigger: request.trigger,
+        who: request.trigger === 'operator' ? 'alice' : null,
+      });
+      await actions.flush();
+      expect(receiver.requests).toHaveLength(1);
+      expect(receiver.requests[0]!.headers['idempotency-key']).toBe(`${verdict.id}:rollback`);
+      const body = JSON.parse(receiver.requests[0]!.body);
+      if (request.trigger === 'operator')
+        expect(body.manual).toEqual({ who: 'alice', reason: 'bookings broken' });
+      else expect(body.manual).toBeUndefined();
+    },
+  );
+
+  it('the watch.failed event after commit never enqueues a rollback', async () => {
+    const actions = build(rollbackTo(receiver.url));
+    actions.rollback(verdict, verdict, { trigger: 'operator', who: 'alice', reason: 'r' });
+    const other = failedVerdict('w_01JDOTHER');
+    expect(actions.onWatchEvent('watch.failed', verdict, verdict)).toEqual([]);
+    expect(actions.onWatchEvent('watch.failed', other, other)).toEqual([]);
+    expect(actions.rollbackOf(other.id)).toBeUndefined();
+    await actions.flush();
+    expect(receiver.requests.map((r) => r.headers['idempotency-key'])).toEqual([`${verdict.id}:rollback`]);
+  });
+
+  it('with no rollback target the decision is still recorded, so a second request is refused too', () => {
+    const actions = build({});
+    expect(actions.rollback(verdict, verdict, { trigger: 'automatic' })).toEqual({
+      enqueued: 0,
+      deliveries: [],
+    });
+    const second = actions.rollback(verdict, verdict, { trigger: 'operator', who: 'alice', reason: 'r' });
+    expect(second.existing).toMatchObject({ trigger: 'automatic' });
+    expect(describeRollback(second.existing!)).toBe(
+      `watch ${verdict.id} was already rolled back at 2026-11-27T10:15:00.000Z by Vigil (the watch failed)`,
     );
-    expect(manualBody.manual).toEqual({ who: 'api', reason: 'p95 regressed' });
+    expect(
+      describeRollback({ watchId: 'w_1', at: T0, trigger: 'operator', who: 'alice', reason: 'p95' }),
+    ).toBe('watch w_1 was already rolled back at 2026-11-27T10:15:00.000Z by alice (p95)');
+  });
+
+  it('the decision survives a restart: a rollback asked again on a reopened store is a no-op', async () => {
+    build(rollbackTo(receiver.url)).rollback(verdict, verdict, {
+      trigger: 'operator',
+      who: 'alice',
+      reason: 'r',
+    });
+    db.close();
+    db = openDatabase(store.path);
+    const reopened = build(rollbackTo(receiver.url));
+    expect(reopened.rollbackOf(verdict.id)).toMatchObject({ trigger: 'operator', who: 'alice', at: T0 });
+    expect(reopened.onWatchFailed(verdict, verdict).filter((d) => d.created)).toEqual([]);
+    await reopened.flush();
+    expect(receiver.requests).toHaveLength(1);
   });
 
   it('enqueues nothing when the caller transaction rolls back', () => {
@@ -363,7 +448,8 @@ describe('dryRun, templates, notifications and configuration', () => {
     actions.onWatchEvent('watch.phase', running, running);
     actions.onWatchEvent('watch.phase', running, running); // the same phase again: no-op
     actions.onWatchEvent('watch.phase', running, { ...running, phase: 'bake' });
-    actions.onWatchEvent('watch.failed', verdict, verdict);
+    actions.onWatchFailed(verdict, verdict); // in the transaction that fails the watch
+    actions.onWatchEvent('watch.failed', verdict, verdict); // after its commit: nothing new
     await actions.flush();
     const seen = receiver.requests.map((r) => `${r.url} ${r.headers['x-vigil-event']}`).sort();
     expect(seen).toEqual([

@@ -16,6 +16,7 @@ const watch: Verdict = {
   phase: 'bake',
   endedAt: '2026-11-27T10:15:00.000Z',
   durationMs: 86_400_000,
+  blindSpans: [],
 };
 
 describe('createWatchHooks', () => {
@@ -52,7 +53,7 @@ describe('createWatchHooks', () => {
 
   it('the failure hook in the watch transaction, then the after-commit event and alert, fire one rollback and one alert', async () => {
     const hooks = createWatchHooks(actions, clock);
-    db.transaction(() => hooks.onFailed(db, watch))();
+    db.transaction(() => hooks.onFailed(db, watch, 'automatic'))();
     hooks.onEvent('watch.failed', watch);
     hooks.alerts.fire({ alertname: 'VigilWatchFailed', watch, summary: 'other words', description: 'x' });
     await actions.flush();
@@ -69,7 +70,7 @@ describe('createWatchHooks', () => {
 
   it('VigilWatchFailed resolves when the next watch of the service starts', () => {
     const hooks = createWatchHooks(actions, clock);
-    db.transaction(() => hooks.onFailed(db, watch))();
+    db.transaction(() => hooks.onFailed(db, watch, 'automatic'))();
     const next = {
       ...watch,
       id: 'w_next',
@@ -98,8 +99,51 @@ describe('createWatchHooks', () => {
     expect(actions.alerts.held()[0]!.state).toBe('resolved');
     db.transaction(() => hooks.manualRollback(db, running, { who: 'ops', reason: 'latency' }))();
     expect(actions.listDeliveries(watch.id).map((d) => [d.idempotencyKey, d.manual])).toEqual([
-      [`${watch.id}:rollback:manual:1`, true],
+      [`${watch.id}:rollback`, true],
     ]);
+  });
+
+  it("an operator's rollback, then the watch.failed hooks: one rollback webhook, keyed <id>:rollback", async () => {
+    const hooks = createWatchHooks(actions, clock);
+    const running = { ...watch, status: 'running' as const, verdict: 'pending' as const };
+    db.transaction(() => hooks.manualRollback(db, running, { who: 'alice', reason: 'bookings broken' }))();
+    // What the engine does after the commit that ended the watch: notify watch.failed, fire VigilWatchFailed.
+    hooks.onEvent('watch.failed', watch);
+    hooks.alerts.fire({ alertname: 'VigilWatchFailed', watch, summary: 's', description: 'd' });
+    // A failure path reached afterwards (a hold timing out, a replay) is a no-op too.
+    expect(db.transaction(() => hooks.onFailed(db, watch, 'hold-timeout'))()).toBe(1);
+    await actions.flush();
+    const rollbacks = receiver.requests.filter((r) => r.url === '/rollback');
+    expect(rollbacks.map((r) => r.headers['idempotency-key'])).toEqual([`${watch.id}:rollback`]);
+    expect(receiver.requests.filter((r) => r.url === '/notify')).toHaveLength(1);
+    expect(actions.rollbackOf(watch.id)).toMatchObject({ trigger: 'operator', who: 'alice' });
+  });
+
+  it('VigilWatchHeld and an enforce: alert VigilSLOViolation keep their own names and keys', () => {
+    const hooks = createWatchHooks(actions, clock);
+    const held = { ...watch, status: 'held' as const, verdict: 'fail' as const };
+    hooks.alerts.fire({ alertname: 'VigilWatchHeld', watch: held, summary: 's', description: 'p95 held' });
+    hooks.alerts.fire({
+      alertname: 'VigilSLOViolation',
+      watch: held,
+      check: 'error-rate',
+      summary: 's',
+      description: 'd',
+    });
+    const byName = (name: string) => actions.alerts.held().find((a) => a.labels.alertname === name);
+    expect(byName('VigilWatchHeld')).toMatchObject({
+      key: `held:${watch.id}`,
+      state: 'firing',
+      labels: { watch_id: watch.id, severity: 'page' },
+      annotations: { description: 'p95 held' },
+    });
+    expect(byName('VigilSLOViolation')).toMatchObject({
+      key: `slo:error-rate:${watch.id}`,
+      labels: { slo: 'error-rate', watch_id: watch.id },
+    });
+    expect(byName('VigilBlind')).toBeUndefined();
+    hooks.alerts.resolve({ alertname: 'VigilWatchHeld', watch: held, summary: 's', description: '' });
+    expect(byName('VigilWatchHeld')?.state).toBe('resolved');
   });
 });
 

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { VigilError } from '../../../src/errors.js';
@@ -15,6 +15,7 @@ const TABLES = [
   'loadtest_runs',
   'outbox',
   'probe_rollups',
+  'rollbacks',
   'sli_snapshots',
   'timeline_events',
   'watches',
@@ -130,13 +131,27 @@ describe('openDatabase', () => {
       return;
     }
     const path = storePath();
+    mkdirSync(dirname(path), { recursive: true });
     const raw = new Database(path);
     raw.exec(MIGRATIONS[0] as string);
     raw.pragma('user_version = 1');
+    // A v1 store that rolled back w_1 automatically, then by hand; w_2 only by hand.
+    const insert = raw.prepare(
+      `INSERT INTO outbox (id, watch_id, event, target, url, idempotency_key, body, manual, status, created_at, next_attempt_at)
+       VALUES (?, ?, 'rollback', 'rollback:0', 'http://x', ?, '{}', ?, 'delivered', ?, 0)`,
+    );
+    insert.run('d1', 'w_1', 'w_1:rollback', 0, 1_000);
+    insert.run('d2', 'w_1', 'w_1:rollback:manual:1', 1, 2_000);
+    insert.run('d3', 'w_2', 'w_2:rollback:manual:1', 1, 3_000);
     raw.close();
     const db = openDatabase(path);
     try {
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      // v2: each watch's first rollback becomes its one rollback decision.
+      expect(db.prepare('SELECT watch_id, at, trigger FROM rollbacks ORDER BY watch_id').all()).toEqual([
+        { watch_id: 'w_1', at: 1_000, trigger: 'automatic' },
+        { watch_id: 'w_2', at: 3_000, trigger: 'operator' },
+      ]);
     } finally {
       db.close();
     }
