@@ -12,7 +12,7 @@ import {
   type SloConfig,
   type VigilConfig,
 } from './schema.js';
-import { checkSemantics } from './semantic.js';
+import { checkSemantics, ratioQueryWarnings } from './semantic.js';
 import { readYamlDocuments } from './yaml-file.js';
 
 export { lintQuery, renderQuery } from './query.js';
@@ -159,17 +159,22 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
   if (problems.size > 0 || root === undefined) throw new ConfigError(problems.problems);
 
   resolvePaths(root, probes, rootDir);
+  // Warnings need the definition files' locations, which the loaded config no longer carries.
+  const warnings = new ProblemList();
+  ratioQueryWarnings(slos, warnings);
   return deepFreeze({
     file: absolute,
     root,
     probes: probes.map((probe) => probe.value),
     slos: slos.map((slo) => slo.value),
+    warnings: warnings.problems,
   });
 }
 
 /**
  * Things that are valid but worth saying at start, in `vigil validate` and in /health: a rollback target
- * switched off by an empty url, no rollback target at all, an API with no token.
+ * switched off by an empty url, no rollback target at all, an API with no token, and what loading the
+ * definition files found (a PromQL ratio whose numerator can vanish).
  *
  * @example configWarnings(config, 'vigil.yaml') // [{ file: 'vigil.yaml', path: 'actions.rollback[0].url', message: '…' }]
  */
@@ -188,5 +193,5 @@ export function configWarnings(config: VigilConfig, given: string = config.file)
   if (config.root.server.apiToken === '') {
     warnings.add(file, ['server', 'apiToken'], 'empty: /api/v1 answers only clients on loopback');
   }
-  return warnings.problems;
+  return [...warnings.problems, ...(config.warnings ?? [])];
 }

@@ -1,4 +1,5 @@
 import { parser as logqlParser } from '@grafana/lezer-logql';
+import type { SyntaxNode } from '@lezer/common';
 import type { LRParser } from '@lezer/lr';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { VigilError } from '../errors.js';
@@ -246,4 +247,75 @@ export function lintQuery(language: QueryLanguage, template: string): string[] {
     );
   }
   return problems;
+}
+
+/** An expression with its wrapping parentheses removed: `((a))` → `a`. */
+function unwrap(node: SyntaxNode | null): SyntaxNode | null {
+  let current = node;
+  while (current?.name === 'ParenExpr') current = current.firstChild;
+  return current;
+}
+
+/** Whether `expr` is `… or vector(N)` (with or without `on()`): a numerator that cannot vanish. */
+function hasVectorFallback(expr: SyntaxNode): boolean {
+  if (expr.name !== 'BinaryExpr' || expr.getChild('Or') === null) return false;
+  const right = unwrap(expr.lastChild);
+  return right?.name === 'FunctionCall' && right.getChild('FunctionIdentifier')?.getChild('Vector') !== null;
+}
+
+/** Every label matcher under `node`, as written without spaces: `code=~"5.."`. */
+function labelMatchers(node: SyntaxNode, text: string): Set<string> {
+  const out = new Set<string>();
+  const cursor = node.cursor();
+  const end = node.to;
+  do {
+    if (cursor.from >= end) break;
+    if (cursor.name === 'UnquotedLabelMatcher' || cursor.name === 'QuotedLabelMatcher') {
+      const label = cursor.node.getChild('LabelName') ?? cursor.node.getChild('QuotedLabelName');
+      const op = cursor.node.getChild('MatchOp');
+      const value = cursor.node.getChild('StringLiteral');
+      if (label && op && value) {
+        out.add(
+          `${text.slice(label.from, label.to)}${text.slice(op.from, op.to)}${text.slice(value.from, value.to)}`,
+        );
+      }
+    }
+  } while (cursor.next());
+  return out;
+}
+
+/** Matchers that select everything a series set already holds: they filter nothing away. */
+const MATCH_ALL = /^[^=!]+=~["'`]\.\*["'`]$/;
+
+/**
+ * For a PromQL ratio whose numerator can vanish, the matchers that make it a subset of the denominator.
+ *
+ * A top-level `a / b` where `a`'s selectors carry a filtering matcher `b`'s do not (`code=~"5.."`) is
+ * empty, not 0, while no series matches it — a deploy with no 5xx at all reads as *no data* for as long
+ * as it stays perfect. `(a or vector(0)) / b` reads 0 then, while no traffic (an empty or zero `b`)
+ * stays no data. Undefined when the query is no such ratio, already guarded, or does not parse.
+ *
+ * @example
+ *   vanishingNumerator('sum(rate(x{code=~"5.."}[5m])) / sum(rate(x[5m]))') // ['code=~"5.."']
+ *   vanishingNumerator('(sum(rate(x{code=~"5.."}[5m])) or vector(0)) / sum(rate(x[5m]))') // undefined
+ */
+export function vanishingNumerator(template: string): string[] | undefined {
+  const { rendered } = withPlaceholders('prometheus', template, 'vigil_unknown');
+  const tree = promqlParser.parse(rendered);
+  let broken = false;
+  tree.iterate({
+    enter: (node) => {
+      if (node.type.isError) broken = true;
+      return !broken;
+    },
+  });
+  if (broken) return undefined;
+  const top = unwrap(tree.topNode.firstChild);
+  if (top?.name !== 'BinaryExpr' || top.getChild('Div') === null) return undefined;
+  const left = unwrap(top.firstChild);
+  const right = unwrap(top.lastChild);
+  if (left === null || right === null || hasVectorFallback(left)) return undefined;
+  const denominator = labelMatchers(right, rendered);
+  const subset = [...labelMatchers(left, rendered)].filter((m) => !denominator.has(m) && !MATCH_ALL.test(m));
+  return subset.length > 0 ? subset : undefined;
 }

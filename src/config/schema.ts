@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ConfigProblem } from '../errors.js';
 import { assertionSchema } from './assertions.js';
 import { durationMs, percentRatio, tolerance } from './units.js';
 
@@ -423,4 +424,6 @@ export interface VigilConfig {
   readonly root: RootConfig;
   readonly probes: readonly ProbeConfig[];
   readonly slos: readonly SloConfig[];
+  /** Valid but worth fixing, found while loading the definition files (e.g. a ratio that can vanish). */
+  readonly warnings?: readonly ConfigProblem[];
 }

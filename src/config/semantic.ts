@@ -3,6 +3,7 @@ import path from 'node:path';
 import { validateCron } from '../loadtest/schedule.js';
 import type { Located } from './definitions.js';
 import { formatPath, type PathSegment, type ProblemList } from './problems.js';
+import { vanishingNumerator } from './query.js';
 import type { ProbeConfig, RootConfig, SloConfig } from './schema.js';
 
 /*
@@ -191,5 +192,29 @@ export async function checkSemantics(input: SemanticInput, problems: ProblemList
       const shown = path.isAbsolute(entry.target) ? entry.target : path.join(input.displayDir, entry.target);
       problems.add(entry.file, entry.at, `file not found: ${shown}`);
     }
+  }
+}
+
+/**
+ * Warnings (valid, but worth fixing) for PromQL ratio queries whose numerator can vanish: a top-level
+ * `a / b` where `a` selects a subset of `b` and has no `or vector(0)`. Each names the file, the check and
+ * the fix; `vigil validate` prints them.
+ *
+ * @example
+ *   ratioQueryWarnings(slos, warnings)
+ *   // slo/prep.yaml:[0].query: check "error-rate": the numerator (code=~"5..") … write (… or vector(0)) / …
+ */
+export function ratioQueryWarnings(slos: readonly Located<SloConfig>[], warnings: ProblemList): void {
+  for (const { value: check, file, path: at } of slos) {
+    if (check.source !== 'prometheus' || check.query === undefined) continue;
+    const subset = vanishingNumerator(check.query);
+    if (subset === undefined) continue;
+    warnings.add(
+      file,
+      [...at, 'query'],
+      `check "${check.name}": the numerator (${subset.join(', ')}) has no series until the first matching ` +
+        'sample, so the ratio is empty — no data, inconclusive — while the deploy is perfect; ' +
+        'write (numerator or vector(0)) / denominator: zero then reads 0, and no traffic stays no data',
+    );
   }
 }
