@@ -17,6 +17,7 @@ import { type Read, readValue } from './read.js';
 import { checkShell, type EvaluationContext, withJudgement } from './result.js';
 import { errorRatioPlan, renderFor } from './sli.js';
 import type { CheckResult } from './types.js';
+import { type JudgedWindow, judgedWindow, minWindowMs, rangeOf, warmUp } from './window.js';
 
 /*
  * The burn-rate check of an SLO with `target` and `budgetWindow`: one instant query of the error ratio per
@@ -47,7 +48,8 @@ function errorRatio(read: Read<number>, invert: boolean): Read<number> {
 
 /**
  * Evaluates error budget and burn rates of one SLO; undefined when the SLO has no target/budgetWindow
- * or no readable error ratio.
+ * or no readable error ratio. During a watch (`postDeployOnly`) every burn window is clamped to the deploy,
+ * and the check's `range` is the page pair's short window.
  *
  * @example const check = await evaluateBurnCheck(slo, ctx); check?.burnRates?.['1h']
  */
@@ -75,40 +77,62 @@ export async function evaluateBurnCheck(
       explanation: 'no error ratio for burn rates: give good/bad and total queries, or a ratio query',
     });
   }
-  const windows: { name: BurnWindow | 'budget'; ms: number }[] = [
-    ...BURN_WINDOW_NAMES.map((name) => ({ name, ms: BURN_WINDOWS[name] })),
-    { name: 'budget', ms: budgetWindowMs },
+  // Each burn window judges the new version: clamped to the deploy during a watch. One that is still
+  // shorter than minWindow (and than its own length) has too little data to mean anything: null, unread.
+  // The budget window is the SLO's over its whole period, old versions included, and never fails the
+  // check: it is not clamped.
+  const minMs = minWindowMs(slo, ctx.minWindowMs, source);
+  const windows: { name: BurnWindow | 'budget'; window: JudgedWindow | undefined }[] = [
+    ...BURN_WINDOW_NAMES.map((name) => {
+      const window = judgedWindow(BURN_WINDOWS[name], ctx);
+      const tooShort = window.clamped && window.lengthMs < minMs;
+      return { name, window: tooShort ? undefined : window };
+    }),
+    { name: 'budget', window: judgedWindow(budgetWindowMs, { at: ctx.at, deployedAt: ctx.deployedAt }) },
   ];
-  let reads: Read<number>[];
+  const pageShort = judgedWindow(BURN_WINDOWS[BURN_RATE_PAIRS[0]?.short ?? '5m'], ctx);
+  shell.range = rangeOf(pageShort);
+  // Nothing of the new version to judge in any window yet: warming up, and no query at all.
+  const early = warmUp(ctx, minMs);
+  if (early !== undefined) return withJudgement(shell, early, { warmingUp: true });
+  const render = (w: JudgedWindow): string =>
+    renderFor(slo, plan.template(w.lengthMs, w.text), ctx.vars, w.lengthMs, w.text);
+  let reads: (Read<number> | undefined)[];
   try {
     reads = await Promise.all(
       windows.map((w) =>
-        readValue(source, renderFor(slo, plan.template(w.ms), ctx.vars, w.ms), ctx.at, ctx.signal),
+        w.window === undefined ? undefined : readValue(source, render(w.window), ctx.at, ctx.signal),
       ),
     );
   } catch (error) {
     if (ctx.signal?.aborted) throw error;
     return withJudgement(shell, { result: 'inconclusive', explanation: errorMessage(error) });
   }
-  const ratios = reads.map((r) => errorRatio(r, plan.invert));
+  const ratios = reads.map((r) => (r === undefined ? undefined : errorRatio(r, plan.invert)));
   const rates: Partial<Record<BurnWindow, number | null>> = {};
   let budgetRatio: number | null = null;
   windows.forEach((w, i) => {
-    const r = ratios[i] as Read<number>;
-    const ratio = r.ok ? r.value : null;
+    const r = ratios[i];
+    const ratio = r?.ok ? r.value : null;
     if (w.name === 'budget') budgetRatio = ratio;
     else rates[w.name] = ratio === null ? null : burnRate(ratio, target);
   });
-  const failures = ratios.flatMap((r) => (!r.ok && r.kind === 'error' ? [r.reason] : []));
+  const failures = ratios.flatMap((r) => (r !== undefined && !r.ok && r.kind === 'error' ? [r.reason] : []));
   const judgement = judgeBurnRates(evaluateBurnPairs(rates, budgetWindowMs), budgetWindowMs);
   const remaining = budgetRatio === null ? null : errorBudgetRemaining(budgetRatio, target);
   const budgetText =
     remaining === null
       ? `error budget over ${formatDuration(budgetWindowMs)}: no data`
       : `error budget left ${formatValue(remaining * 100)}% of ${formatDuration(budgetWindowMs)} at target ${formatValue(target * 100)}%`;
+  const longest = windows.find((w) => w.name === '3d')?.window;
+  const clampNote =
+    longest?.clamped === true
+      ? [`windows clamped to the ${formatDuration(longest.lengthMs)} since the deploy`]
+      : [];
   const explanation = [
     judgement.explanation,
     budgetText,
+    ...clampNote,
     ...(failures.length > 0 ? [`errors: ${failures[0]}`] : []),
   ].join('; ');
   return withJudgement(
@@ -117,7 +141,7 @@ export async function evaluateBurnCheck(
     {
       value: rates['1h'] ?? null,
       samples: null,
-      query: renderFor(slo, plan.template(BURN_WINDOWS['1h']), ctx.vars, BURN_WINDOWS['1h']),
+      query: render(judgedWindow(BURN_WINDOWS['1h'], ctx)),
       burnRates: rates,
       errorBudgetRemaining: remaining,
     },

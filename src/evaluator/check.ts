@@ -1,4 +1,5 @@
 import { regressionDirection, type SloConfig } from '../config/schema.js';
+import { formatDuration } from '../config/units.js';
 import { errorMessage } from '../errors.js';
 import type { SliSource } from '../sources/types.js';
 import { type BaselinePlan, planBaseline } from './baselines.js';
@@ -10,6 +11,7 @@ import { judgeMannWhitney, judgeProportion, type TestSettings } from './signific
 import { type EvaluationVars, renderFor, sliTemplate } from './sli.js';
 import { median } from './statistics.js';
 import type { CheckResult } from './types.js';
+import { describeWindow, type JudgedWindow, judgedWindow, minWindowMs, rangeOf, warmUp } from './window.js';
 
 /*
  * The main check of one SLO: read the SLI, judge it against its objective, compare it with its baseline.
@@ -17,16 +19,37 @@ import type { CheckResult } from './types.js';
  * queries (events and totals, now and then) for the proportion test.
  */
 
+/** A window as queries see it: its length and what `{{window}}` renders as. */
+type QueryWindow = Pick<JudgedWindow, 'lengthMs' | 'text'>;
+
 interface Prepared {
   slo: SloConfig;
   ctx: EvaluationContext;
   source: SliSource;
-  windowMs: number;
+  /** The current version's window: `{{window}}`, clamped to the deploy during a watch. */
+  window: JudgedWindow;
+  /** The post-deploy data the check needs before it judges (DESIGN §6), ms. */
+  minWindowMs: number;
   shell: CheckResult;
-  /** The SLI template (before rendering). */
+  /** The SLI template (before rendering), for the shell's `query`. */
   template: string;
-  /** Renders a template for the current window, or for the baseline (version → previousVersion). */
-  render(template: string, forBaseline?: boolean): string;
+  /** Renders a template over `window` for the current version, or for the baseline (version → previousVersion). */
+  render(template: string, window: QueryWindow, forBaseline?: boolean): string;
+  /** The SLI query over `window`, current or baseline. */
+  sli(window: QueryWindow, forBaseline?: boolean): string;
+}
+
+/** The whole configured window, rendered as configured: what judges the old version. */
+function configuredWindow(p: Prepared): QueryWindow {
+  return { lengthMs: p.window.configuredMs, text: formatDuration(p.window.configuredMs) };
+}
+
+/**
+ * True when a result below minSamples/minTotal is warm-up: the current window is still filling after the
+ * deploy (DESIGN §6), so the shortage says nothing about the source.
+ */
+function stillFilling(p: Prepared): boolean {
+  return p.ctx.postDeployOnly === true && p.window.clamped;
 }
 
 function baselineVars(vars: EvaluationVars): EvaluationVars {
@@ -90,7 +113,9 @@ async function readBaselineValue(p: Prepared, plan: BaselinePlan): Promise<Basel
       ? { value: null, label: plan.label, reason: found.reason }
       : { value: found.value, label: found.description };
   }
-  const read = await readValue(p.source, p.render(p.template, true), plan.end, p.ctx.signal);
+  // The same length as the current window, clamped or not: a value that grows with its window
+  // (increase, count_over_time) is only comparable over equal lengths.
+  const read = await readValue(p.source, p.sli(p.window, true), plan.end, p.ctx.signal);
   if (read.ok) return { value: read.value, label: plan.label };
   // A check that reads "no data" as good news (onNoData: pass) reads an empty baseline window as 0.
   if (read.kind === 'nodata' && p.slo.onNoData === 'pass')
@@ -136,22 +161,68 @@ function needsWindow(plan: BaselinePlan | undefined, test: string): Judgement | 
   };
 }
 
+/**
+ * The sample plan of a Mann-Whitney check. Continuous evaluation: `{{window}}` per sample and samples over
+ * the configured window, as configured. During a watch no sample may reach before the deploy, so each sample
+ * covers its own step (at least minWindow, at most the judged window) and the first one ends a sample's
+ * length after the start of the clamped window.
+ */
+function samplePlan(p: Prepared): {
+  sample: QueryWindow;
+  currentStart: number;
+  baselineSpanMs: number;
+  stepMs: number;
+} {
+  const configuredMs = p.window.configuredMs;
+  const stepMs = p.slo.baseline?.step ?? Math.max(1000, Math.round(configuredMs / 10));
+  if (p.ctx.postDeployOnly !== true) {
+    return {
+      sample: configuredWindow(p),
+      currentStart: p.ctx.at - configuredMs,
+      baselineSpanMs: configuredMs,
+      stepMs,
+    };
+  }
+  const seconds = Math.max(
+    1,
+    Math.floor(Math.min(p.window.lengthMs, Math.max(stepMs, p.minWindowMs)) / 1000),
+  );
+  const sampleMs = seconds * 1000;
+  return {
+    sample: { lengthMs: sampleMs, text: formatDuration(sampleMs) },
+    currentStart: p.ctx.at - p.window.lengthMs + sampleMs,
+    // The old version is sampled over the whole configured window: more baseline samples make a steadier
+    // reference, and each covers the same length as the current ones, so they compare.
+    baselineSpanMs: configuredMs - sampleMs,
+    stepMs,
+  };
+}
+
 /** Mann-Whitney U over range-query samples of the current and the baseline window. */
-async function evaluateByMannWhitney(p: Prepared, query: string): Promise<CheckResult> {
+async function evaluateByMannWhitney(p: Prepared): Promise<CheckResult> {
   const plan = baselinePlan(p);
+  const samples = samplePlan(p);
+  const query = p.sli(samples.sample);
   const unusable = needsWindow(plan, 'mann-whitney');
   if (unusable || plan?.kind !== 'window')
     return withJudgement(p.shell, unusable ?? noBaseline('none', 'no baseline'), { query });
-  const stepMs = p.slo.baseline?.step ?? Math.max(1000, Math.round(p.windowMs / 10));
   const [current, base] = await Promise.all([
-    readSamples(p.source, query, p.ctx.at - p.windowMs, p.ctx.at, stepMs, p.ctx.signal),
-    readSamples(p.source, p.render(p.template, true), plan.end - p.windowMs, plan.end, stepMs, p.ctx.signal),
+    readSamples(p.source, query, samples.currentStart, p.ctx.at, samples.stepMs, p.ctx.signal),
+    readSamples(
+      p.source,
+      p.sli(samples.sample, true),
+      plan.end - samples.baselineSpanMs,
+      plan.end,
+      samples.stepMs,
+      p.ctx.signal,
+    ),
   ]);
   if (!current.ok) return withJudgement(p.shell, judgeMissingValue(current, p.slo.onNoData), { query });
   const value = median(current.value);
   const judgements = objectiveJudgements(p.slo, value);
+  const settings = testSettings(p.slo);
   if (base.ok) {
-    judgements.push(judgeMannWhitney(current.value, base.value, testSettings(p.slo), plan.label));
+    judgements.push(judgeMannWhitney(current.value, base.value, settings, plan.label));
     const b = p.slo.baseline;
     if (b?.maxIncrease !== undefined || b?.maxDecrease !== undefined) {
       judgements.push(compareToBaseline(value, median(base.value), b, `${plan.label} median`));
@@ -159,11 +230,15 @@ async function evaluateByMannWhitney(p: Prepared, query: string): Promise<CheckR
   } else {
     judgements.push(noBaseline(plan.label, base.kind === 'nodata' ? `no data: ${base.reason}` : base.reason));
   }
-  return withJudgement(p.shell, explained(combineJudgements(judgements), value, query), {
+  const judgement = explained(combineJudgements(judgements), value, query);
+  const warmingUp =
+    judgement.result === 'inconclusive' && current.value.length < settings.minSamples && stillFilling(p);
+  return withJudgement(p.shell, judgement, {
     value,
     baseline: base.ok ? median(base.value) : null,
     samples: current.value.length,
     query,
+    ...(warmingUp ? { warmingUp: true } : {}),
   });
 }
 
@@ -187,6 +262,9 @@ async function readCounts(
 
 /** Two-proportion test of events/total now against the baseline window. */
 async function evaluateByProportion(p: Prepared, query: string): Promise<CheckResult> {
+  // Counts of the old version over the whole configured window: the test compares ratios, each with its
+  // own total, so a longer baseline only makes the reference steadier.
+  const before = configuredWindow(p);
   const eventsTemplate = p.slo.good ?? p.slo.bad;
   if (eventsTemplate === undefined || p.slo.total === undefined) {
     return withJudgement(
@@ -200,31 +278,40 @@ async function evaluateByProportion(p: Prepared, query: string): Promise<CheckRe
   if (unusable || plan?.kind !== 'window')
     return withJudgement(p.shell, unusable ?? noBaseline('none', 'no baseline'), { query });
   const [current, base] = await Promise.all([
-    readCounts(p, p.render(eventsTemplate), p.render(p.slo.total), p.ctx.at),
-    readCounts(p, p.render(eventsTemplate, true), p.render(p.slo.total, true), plan.end),
+    readCounts(p, p.render(eventsTemplate, p.window), p.render(p.slo.total, p.window), p.ctx.at),
+    readCounts(p, p.render(eventsTemplate, before, true), p.render(p.slo.total, before, true), plan.end),
   ]);
   if (!current.ok) return withJudgement(p.shell, judgeMissingValue(current, p.slo.onNoData), { query });
   const value = current.value.successes / current.value.total;
   const judgements = objectiveJudgements(p.slo, value);
+  const settings = testSettings(p.slo);
   judgements.push(
     base.ok
-      ? judgeProportion(current.value, base.value, testSettings(p.slo), plan.label)
+      ? judgeProportion(current.value, base.value, settings, plan.label)
       : noBaseline(plan.label, base.kind === 'nodata' ? `no data: ${base.reason}` : base.reason),
   );
-  return withJudgement(p.shell, combineJudgements(judgements), {
+  const judgement = combineJudgements(judgements);
+  const warmingUp =
+    judgement.result === 'inconclusive' && current.value.total < settings.minTotal && stillFilling(p);
+  return withJudgement(p.shell, judgement, {
     value,
     baseline: base.ok ? base.value.successes / base.value.total : null,
     samples: Math.round(current.value.total),
     query,
+    ...(warmingUp ? { warmingUp: true } : {}),
   });
 }
 
 /**
  * Evaluates the main check of one SLO (objective and/or baseline). Never throws for source trouble:
- * every failure to read becomes an inconclusive (or onNoData) result with the reason.
+ * every failure to read becomes an inconclusive (or onNoData) result with the reason. Every result carries
+ * the `range` of the current version's data it judged, and says it in its explanation.
+ *
+ * @example const check = await evaluateMainCheck(slo, { ...ctx, postDeployOnly: true }); check.range
  */
 export async function evaluateMainCheck(slo: SloConfig, ctx: EvaluationContext): Promise<CheckResult> {
-  const shell = checkShell(slo, ctx, 'slo', slo.name);
+  const window = judgedWindow(slo.window ?? ctx.windowMs, ctx);
+  const shell = { ...checkShell(slo, ctx, 'slo', slo.name), range: rangeOf(window) };
   const source = ctx.sources[slo.source];
   if (source === undefined) {
     return withJudgement(shell, {
@@ -232,30 +319,43 @@ export async function evaluateMainCheck(slo: SloConfig, ctx: EvaluationContext):
       explanation: `source ${slo.source} is not configured`,
     });
   }
-  const windowMs = slo.window ?? ctx.windowMs;
-  const template = sliTemplate(slo, windowMs);
+  const template = sliTemplate(slo, window.lengthMs, window.text);
   if (template === undefined)
     return withJudgement(shell, { result: 'inconclusive', explanation: 'the check has no SLI query' });
+  const minMs = minWindowMs(slo, ctx.minWindowMs, source);
+  const early = warmUp(ctx, minMs);
+  if (early !== undefined) return withJudgement({ ...shell, query: template }, early, { warmingUp: true });
+  const render = (t: string, w: QueryWindow, forBaseline = false): string =>
+    renderFor(slo, t, forBaseline ? baselineVars(ctx.vars) : ctx.vars, w.lengthMs, w.text);
   const p: Prepared = {
     slo,
     ctx,
     source,
-    windowMs,
+    window,
+    minWindowMs: minMs,
     template,
     shell: { ...shell, query: template },
-    render: (t, forBaseline = false) =>
-      renderFor(slo, t, forBaseline ? baselineVars(ctx.vars) : ctx.vars, windowMs),
+    render,
+    sli: (w, forBaseline = false) => {
+      const t = sliTemplate(slo, w.lengthMs, w.text) as string;
+      return render(t, w, forBaseline);
+    },
   };
   if (slo.baseline !== undefined) p.shell.baselineFrom = slo.baseline.from;
+  const judged = await judge(p);
+  return { ...judged, explanation: `${judged.explanation} (${describeWindow(window)})` };
+}
+
+async function judge(p: Prepared): Promise<CheckResult> {
   try {
-    const query = p.render(template);
-    const test = slo.baseline?.test;
-    if (test === 'mann-whitney') return await evaluateByMannWhitney(p, query);
+    const test = p.slo.baseline?.test;
+    if (test === 'mann-whitney') return await evaluateByMannWhitney(p);
+    const query = p.sli(p.window);
     if (test === 'proportion') return await evaluateByProportion(p, query);
     return await evaluateByTolerance(p, query);
   } catch (error) {
     // Template variables unknown here (QUERY_TEMPLATE) land here; so would a bug — inconclusive, loudly.
-    if (ctx.signal?.aborted) throw error;
+    if (p.ctx.signal?.aborted) throw error;
     return withJudgement(p.shell, { result: 'inconclusive', explanation: errorMessage(error) });
   }
 }

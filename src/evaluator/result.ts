@@ -15,6 +15,17 @@ export interface EvaluationContext {
   deployedAt: number;
   /** The range each SLI query covers (`{{window}}`) unless the SLO sets its own `window`. */
   windowMs: number;
+  /**
+   * True during a watch (and `vigil evaluate`): every window that judges the new version starts no earlier
+   * than `deployedAt`, and a check with less than its minWindow of post-deploy data is inconclusive with
+   * `warmingUp` (DESIGN §6). False or absent (continuous evaluation): the configured windows, as they are.
+   */
+  postDeployOnly?: boolean;
+  /**
+   * `watch.minWindow` in ms: the post-deploy data a check needs before it judges, unless the SLO sets its
+   * own `minWindow`. Absent: twice the check's source's scrape interval (`SliSource.scrapeIntervalMs`).
+   */
+  minWindowMs?: number;
   vars: EvaluationVars;
   /** The current watch, excluded from `previous-watch` baselines. */
   watchId?: string;
@@ -46,8 +57,10 @@ export function checkShell(
     consecutiveFailures: 0,
     evaluatedAt: new Date(ctx.at).toISOString(),
     shadow: slo.enforce === 'shadow' || (slo.enforce === undefined && slo.mode === 'shadow'),
-    critical: slo.critical,
   };
+  // `critical` is about the SLO's own SLI. A burn-rate check reads long windows (1h … 3d) whose data is
+  // mostly the old version's early in a watch: one failing evaluation of it is not enough to roll back.
+  if (kind === 'slo') shell.critical = slo.critical;
   const enforce = slo.enforce ?? (slo.mode === 'shadow' ? 'shadow' : undefined);
   if (enforce !== undefined) shell.enforce = enforce;
   if (slo.failureLimit !== undefined) shell.failureLimit = slo.failureLimit;

@@ -1,5 +1,6 @@
 import { type QueryVars, renderQuery } from '../config/query.js';
 import type { SloConfig } from '../config/schema.js';
+import { formatDuration } from '../config/units.js';
 import { formatProbeQuery } from '../sources/probes.js';
 
 /*
@@ -21,21 +22,43 @@ function queryVars(vars: EvaluationVars, windowMs: number): QueryVars {
   return out;
 }
 
+const WINDOW_VARIABLE = /\{\{\s*window\s*\}\}/g;
+
 /**
- * Renders a template for one window. Throws VigilError `QUERY_TEMPLATE` when the template needs a variable
- * that is not known here (the caller reports the check inconclusive).
+ * Renders a template for one window. `windowText` is what `{{window}}` becomes (default: the duration of
+ * `windowMs`, `5m`); a window clamped to the deploy passes whole seconds (`90s`). Throws VigilError
+ * `QUERY_TEMPLATE` when the template needs a variable that is not known here (the caller reports the
+ * check inconclusive).
+ *
+ * @example renderFor(slo, 'rate(x[{{window}}])', { service: 'api' }, 90_000, '90s') // 'rate(x[90s])'
  */
-export function renderFor(slo: SloConfig, template: string, vars: EvaluationVars, windowMs: number): string {
+export function renderFor(
+  slo: SloConfig,
+  template: string,
+  vars: EvaluationVars,
+  windowMs: number,
+  windowText: string = formatDuration(windowMs),
+): string {
   if (slo.source === 'probes') return template;
-  return renderQuery(template, queryVars(vars, windowMs), slo.source);
+  return renderQuery(template.replace(WINDOW_VARIABLE, windowText), queryVars(vars, windowMs), slo.source);
+}
+
+/** The probes source's query for one window: `health:successRatio[90s]`. */
+function probeQuery(sli: NonNullable<SloConfig['sli']>, windowMs: number, windowText?: string): string {
+  return windowText === undefined
+    ? formatProbeQuery(sli, windowMs)
+    : `${formatProbeQuery(sli)}[${windowText}]`;
 }
 
 /**
  * The template of the SLI value: `query`, else the ratio of `good` (or `bad`) over `total`, or for the
- * probes source the probe measure (already concrete).
+ * probes source the probe measure (already concrete, over `windowText` when given).
+ *
+ * @example sliTemplate(probesSlo, 90_000, '90s') // 'health:successRatio[90s]'
  */
-export function sliTemplate(slo: SloConfig, windowMs: number): string | undefined {
-  if (slo.source === 'probes') return slo.sli === undefined ? undefined : formatProbeQuery(slo.sli, windowMs);
+export function sliTemplate(slo: SloConfig, windowMs: number, windowText?: string): string | undefined {
+  if (slo.source === 'probes')
+    return slo.sli === undefined ? undefined : probeQuery(slo.sli, windowMs, windowText);
   if (slo.query !== undefined) return slo.query.trim();
   const events = slo.good ?? slo.bad;
   if (events !== undefined && slo.total !== undefined) return `(${events.trim()}) / (${slo.total.trim()})`;
@@ -44,7 +67,8 @@ export function sliTemplate(slo: SloConfig, windowMs: number): string | undefine
 
 /** How to read an error ratio for burn rates: the template for a window, and whether to take 1 − value. */
 export interface ErrorRatioPlan {
-  template(windowMs: number): string;
+  /** `windowText`: what the window renders as when not its plain duration (clamped: `600s`). */
+  template(windowMs: number, windowText?: string): string;
   /** True when the template measures success (error ratio = 1 − value). */
   invert: boolean;
 }
@@ -69,7 +93,7 @@ export function errorRatioPlan(slo: SloConfig): ErrorRatioPlan | undefined {
   if (slo.source === 'probes') {
     const sli = slo.sli;
     if (sli?.measure !== 'successRatio') return undefined; // latency measures have no error ratio
-    return { template: (windowMs) => formatProbeQuery(sli, windowMs), invert: true };
+    return { template: (windowMs, windowText) => probeQuery(sli, windowMs, windowText), invert: true };
   }
   const query = slo.query;
   if (query === undefined) return undefined;

@@ -72,6 +72,7 @@ export function createLokiSource(config: SourceConfig, deps: SourceDeps): SliSou
 
   return {
     kind: 'loki',
+    scrapeIntervalMs: config.scrapeInterval,
 
     async query(query, at, signal) {
       const data = await call('/loki/api/v1/query', { query, time: toNanos(at) }, signal);

@@ -84,6 +84,8 @@ export function createProbeSource(options: ProbeSourceOptions): ProbeSliSource {
   }
   return {
     kind: 'probes',
+    // Probe results are rolled up per minute: a window of less than two minutes may hold one rollup.
+    scrapeIntervalMs: 60_000,
     measure,
     async query(query, at) {
       const { sli, windowMs } = parseProbeQuery(query);

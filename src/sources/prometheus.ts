@@ -83,6 +83,7 @@ export function createPrometheusSource(config: SourceConfig, deps: SourceDeps): 
 
   return {
     kind: 'prometheus',
+    scrapeIntervalMs: config.scrapeInterval,
 
     async query(query, at, signal) {
       const data = await call(

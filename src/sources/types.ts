@@ -19,6 +19,12 @@ export interface InstantValue {
  */
 export interface SliSource {
   readonly kind: 'prometheus' | 'loki' | 'probes';
+  /**
+   * How often the source gets a new point, ms (`sources.<x>.scrapeInterval`; per-minute rollups for
+   * probes). A post-deploy window holding fewer than two says nothing yet: the default minWindow is twice
+   * this. Absent: the evaluator assumes 15 s (1 min for probes).
+   */
+  readonly scrapeIntervalMs?: number;
   /** Evaluates `query` at `at` (ms since epoch); exactly one series is expected. */
   query(query: string, at: number, signal?: AbortSignal): Promise<InstantValue>;
   /** Samples of `query` between `start` and `end` (ms) every `stepMs`; one series expected. */

@@ -100,7 +100,7 @@ describe('objective checks', () => {
       objective: { lt: 0.01 },
       baseline: null,
       samples: 1,
-      explanation: '0.034 is not < 0.01',
+      explanation: '0.034 is not < 0.01 (over 11:55:00–12:00:00Z)',
       violation: '0.034 ≥ objective 0.01',
       critical: true,
       shadow: false,
@@ -140,7 +140,7 @@ describe('objective checks', () => {
     expect(probes.calls[0]?.query).toBe('health:successRatio[5m]');
     expect(check).toMatchObject({
       result: 'fail',
-      explanation: '0.95 is not ≥ 0.99',
+      explanation: '0.95 is not ≥ 0.99 (over 11:55:00–12:00:00Z)',
       query: 'health:successRatio[5m]',
     });
   });
@@ -196,7 +196,7 @@ describe('errors and missing data (DESIGN §6)', () => {
       ctx({ prometheus: fakeSource('prometheus', () => new NoDataError('empty result')) }),
     );
     expect(check.result).toBe(result);
-    expect(check.explanation).toBe(explanation);
+    expect(check.explanation).toBe(`${explanation} (over 11:55:00–12:00:00Z)`);
   });
 
   it('onNoData never applies to errors', async () => {
@@ -241,7 +241,9 @@ describe('window baselines', () => {
     const check = await one(THROUGHPUT, ctx({ prometheus: prom }));
     expect(prom.calls.map((c) => c.at)).toEqual([AT, DEPLOYED]);
     expect(check).toMatchObject({ result: 'fail', value: 80, baseline: 100, baselineFrom: 'pre-deploy' });
-    expect(check.explanation).toBe('80 is -20% vs baseline 100 (pre-deploy), beyond maxDecrease -10%');
+    expect(check.explanation).toBe(
+      '80 is -20% vs baseline 100 (pre-deploy), beyond maxDecrease -10% (over 11:55:00–12:00:00Z)',
+    );
   });
 
   it('offset shifts the window back by the offset', async () => {
@@ -260,7 +262,9 @@ describe('window baselines', () => {
     );
     const check = await one(THROUGHPUT, ctx({ prometheus: prom }));
     expect(check).toMatchObject({ result: 'inconclusive', baseline: null });
-    expect(check.explanation).toBe('no baseline value (pre-deploy): no data: empty result');
+    expect(check.explanation).toBe(
+      'no baseline value (pre-deploy): no data: empty result (over 11:55:00–12:00:00Z)',
+    );
   });
 
   it('with onNoData: pass an empty baseline window reads as 0', async () => {
