@@ -22,6 +22,11 @@ const testRoutes: FastifyPluginAsync = async (api) => {
     const query = parseQuery(z.object({ wait: z.string().optional() }), request);
     return { things: [], wait: query.wait ?? null };
   });
+  // Shaped like the real long-poll route (LONG_POLL_ROUTE), so the rate limiter can tell it apart.
+  api.get('/watches/:id/verdict', async (request) => {
+    const query = parseQuery(z.object({ wait: z.string().optional() }), request);
+    return { verdict: 'pending', wait: query.wait ?? null };
+  });
   api.get('/boom', async () => {
     throw new Error('database password=hunter2 exploded');
   });
@@ -372,14 +377,23 @@ describe('rate limit', () => {
     expect((await ask('198.51.100.2')).statusCode).toBe(200);
   });
 
-  test('long polls do not use up the budget of ordinary calls', async () => {
+  test('verdict long polls do not use up the budget of ordinary calls', async () => {
+    const { app } = await harness({ rateLimit: { max: 2, windowMs: 60_000 } });
+    const ask = (url: string) => app.inject({ method: 'GET', url, headers: auth, remoteAddress: REMOTE });
+    expect((await ask('/api/v1/watches/w_1/verdict?wait=30s')).statusCode).toBe(200);
+    expect((await ask('/api/v1/watches/w_1/verdict?wait=30s')).statusCode).toBe(200);
+    expect((await ask('/api/v1/things')).statusCode).toBe(200);
+    expect((await ask('/api/v1/things')).statusCode).toBe(200);
+    expect((await ask('/api/v1/things')).statusCode).toBe(429);
+  });
+
+  test('?wait= on any other route is an ordinary call, not a way around the limit', async () => {
     const { app } = await harness({ rateLimit: { max: 2, windowMs: 60_000 } });
     const ask = (url: string) => app.inject({ method: 'GET', url, headers: auth, remoteAddress: REMOTE });
     expect((await ask('/api/v1/things?wait=30s')).statusCode).toBe(200);
     expect((await ask('/api/v1/things?wait=30s')).statusCode).toBe(200);
-    expect((await ask('/api/v1/things')).statusCode).toBe(200);
-    expect((await ask('/api/v1/things')).statusCode).toBe(200);
-    expect((await ask('/api/v1/things')).statusCode).toBe(429);
+    expect((await ask('/api/v1/things?wait=30s')).statusCode).toBe(429);
+    expect((await ask('/api/v1/watches/w_1/verdict')).statusCode).toBe(429);
   });
 
   test('unauthenticated attempts are counted too', async () => {
