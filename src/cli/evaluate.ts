@@ -15,7 +15,9 @@ import type { CliContext, Command } from './types.js';
 
 /*
  * `vigil evaluate` (DESIGN §2): one evaluation of the SLO checks at --at for a deploy at --since, with the
- * results a watch would record. Exit codes: 0 all pass or warn; 1 any fail; 2 none fail but some
+ * results a watch would record — by the watch's rules (DESIGN §6): only data since the deploy is judged,
+ * and with less than minWindow of it a check is warming up, so a replay of history shows what a watch
+ * would have decided then. Exit codes: 0 all pass or warn; 1 any fail; 2 none fail but some
  * inconclusive; 3 the evaluation could not run (usage error, invalid config, unknown --slo, no checks).
  * 3 is an addition to the contract: a config mistake must never read as "inconclusive" to a CI gate
  * that tolerates 2. Shadow checks (`mode: shadow`) are reported but never set the exit code.
@@ -139,7 +141,9 @@ export const evaluate: Command = async (ctx: CliContext) => {
   }
 
   const windowMs = config.root.watch.window;
+  const minWindowMs = config.root.watch.minWindow;
   const at = args.at ?? Date.now();
+  // Without --since the deploy is a whole window back: the windows are then as configured.
   const deployedAt = args.since ?? at - windowMs;
   const dispatcher = new Agent({ connections: 8, keepAliveTimeout: 4_000 });
   let store: Store | undefined;
@@ -155,6 +159,8 @@ export const evaluate: Command = async (ctx: CliContext) => {
       at,
       deployedAt,
       windowMs,
+      postDeployOnly: true,
+      ...(minWindowMs === undefined ? {} : { minWindowMs }),
       vars: { service: config.root.service },
       signal: ctx.signal,
       ...(store ? { snapshots: store.snapshots } : {}),

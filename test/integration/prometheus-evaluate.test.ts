@@ -166,6 +166,43 @@ describe.skipIf(skipWithoutPrometheus)('vigil evaluate against a real Prometheus
     }
   });
 
+  // `vigil evaluate` judges as a watch would (DESIGN §6): only data since --since, nothing before minWindow.
+  const replay = async (service: string, atSeconds: number, extra: string[] = []) => {
+    const run = await runInProcess(
+      ['evaluate', '-c', configFile, '--since', String(T0), '--at', String(atSeconds), '--json', ...extra],
+      { SERVICE: service, PROM_URL: prom.url },
+    );
+    const doc = run.stdout ? (JSON.parse(run.stdout) as EvaluateDocument) : undefined;
+    return { ...run, doc, check: (name: string) => doc?.checks.find((c) => c.name === name) };
+  };
+
+  it('20 s after the deploy every check is warming up (exit 2): nothing of the new version to judge yet', async () => {
+    const { code, doc, stderr } = await replay('bad', T0 + 20);
+    expect(code, stderr).toBe(2);
+    for (const check of doc?.checks ?? []) {
+      expect(check).toMatchObject({
+        result: 'inconclusive',
+        warmingUp: true,
+        explanation: 'not enough post-deploy data (20s of 30s)',
+        range: { from: new Date(T0 * 1000).toISOString(), to: new Date((T0 + 20) * 1000).toISOString() },
+      });
+    }
+  });
+
+  it('2 minutes after the deploy the windows start at the deploy: [120s] of the new version only', async () => {
+    const { code, check, stderr } = await replay('bad', T0 + 120, ['--slo', 'error-rate']);
+    expect(code, stderr).toBe(1);
+    const errorRate = check('error-rate');
+    expect(errorRate?.query).toContain('[120s]');
+    // All of it the regressed version's 5 %: a [5m] window would have mixed in 3 minutes of 0.2 % (2.1 %).
+    expect(errorRate?.value).toBeCloseTo(0.05, 6);
+    expect(errorRate?.range).toEqual({
+      from: new Date(T0 * 1000).toISOString(),
+      to: new Date((T0 + 120) * 1000).toISOString(),
+    });
+    expect(errorRate?.explanation).toContain('over the 2m since the deploy');
+  });
+
   it('--slo narrows the evaluation to the named checks', async () => {
     const { code, doc } = await evaluate('bad', ['--slo', 'throughput']);
     expect(code).toBe(1);
