@@ -10,9 +10,9 @@ import type { VigilConfig } from '../config/schema.js';
 import { errorMessage, formatProblem } from '../errors.js';
 import { createContinuousEvaluator } from '../evaluator/continuous.js';
 import { evaluateChecks } from '../evaluator/evaluate.js';
-import { createLoadRunner, type LoadRunner } from '../loadtest/runner.js';
+import { createLoadRunner, type LoadRunnerSettings } from '../loadtest/runner.js';
 import { type LoadSchedule, startLoadSchedule } from '../loadtest/schedule.js';
-import { createProber, type Prober } from '../prober/service.js';
+import { createProber, type Prober, type ProberDeps } from '../prober/service.js';
 import { buildApp } from '../server/app.js';
 import { createHealthReporter } from '../server/health.js';
 import { configWarnings, dependencyChecks } from '../server/health-checks.js';
@@ -30,8 +30,9 @@ import { VERSION } from '../version.js';
 import { WatchManager } from '../watch/manager.js';
 import type { WatchDeps } from '../watch/types.js';
 import { probeChecks } from './probe-checks.js';
+import { createSerialSwap, type Restartable } from './serial-swap.js';
 import { bakeCheckNames, watchSettings } from './settings.js';
-import { raiseSloAlerts } from './slo-alerts.js';
+import { raiseSloAlerts, resolveStaleSloAlerts } from './slo-alerts.js';
 
 export interface DaemonOptions {
   config: VigilConfig;
@@ -43,6 +44,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Default metrics (process, GC) on; tests that build many daemons turn them off. */
   defaultMetrics?: boolean;
+  /** Builds a prober (default createProber); tests wrap it to watch probers start and stop. */
+  createProber?: (deps: ProberDeps) => Prober;
 }
 
 export interface Daemon {
@@ -52,7 +55,12 @@ export interface Daemon {
   readonly config: () => VigilConfig;
   /** Starts probing, evaluation, deliveries and resumes watches, then listens; resolves with the bound port. */
   start(): Promise<{ address: string; port: number }>;
-  /** SIGHUP: swaps in a validated config (probes, SLOs, token, rate limit, webhook targets). */
+  /**
+   * SIGHUP: swaps in a validated config — probes (the old prober stops before the new one starts),
+   * SLOs, sources, watch settings, load profiles and k6 path, load schedule, token, rate limit, webhook
+   * targets. SLOs that are gone drop their state and metrics, and their VigilSLOViolation resolves.
+   * Throws ConfigError (changing nothing) when the webhook targets are invalid.
+   */
   reload(next: VigilConfig): void;
   /** Graceful stop: not ready, no new work, in-flight work under `deadlineMs`, store closed. */
   stop(deadlineMs?: number): Promise<void>;
@@ -127,37 +135,53 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
 
   // A probe in flight at shutdown is only a measurement: it gets at most a second (never more than
   // server.shutdownTimeout) to finish, then is aborted, so it cannot hold the exit past the deadline.
-  const newProber = (): Prober =>
-    createProber({
-      config,
+  const newProber = (from: VigilConfig): Prober =>
+    (options.createProber ?? createProber)({
+      config: from,
       clock,
       metrics,
       logger: logger.child({ component: 'prober' }),
       rollups,
-      stopTimeoutMs: Math.min(1_000, config.root.server.shutdownTimeout),
+      stopTimeoutMs: Math.min(1_000, from.root.server.shutdownTimeout),
     });
-  let prober: Prober = newProber();
+  // `prober` is the newest one, which reads go to; `probers` starts and stops them one at a time.
+  let prober: Prober = newProber(config);
+  const probers = createSerialSwap(prober, (error) =>
+    logger.error({ err: errorMessage(error) }, 'cannot stop the previous prober'),
+  );
 
-  const loadtests = config.root.loadtests;
-  const loadRunner: LoadRunner | undefined = loadtests
-    ? createLoadRunner({
-        k6Path: loadtests.k6,
-        profiles: loadtests.profiles,
-        targetBaseUrl: config.root.target.baseUrl,
-        db,
-        clock,
-        logger,
-        metrics,
-        gracePeriodMs: loadtests.gracePeriod,
-        cwd: configDir,
-        searchPath: options.searchPath,
-        // k6 gets PATH and HOME only, never the daemon's whole environment (tokens, secrets).
-        baseEnv: { PATH: options.searchPath, ...(options.home ? { HOME: options.home } : {}) },
-      })
-    : undefined;
+  // Always there, so a reload that adds load tests finds a runner; with no profile it reports disabled.
+  const loadRunner = createLoadRunner({
+    ...loadRunnerSettings(config),
+    db,
+    clock,
+    logger,
+    metrics,
+    cwd: configDir,
+    searchPath: options.searchPath,
+    // k6 gets PATH and HOME only, never the daemon's whole environment (tokens, secrets).
+    baseEnv: { PATH: options.searchPath, ...(options.home ? { HOME: options.home } : {}) },
+  });
   // Runs left open by a crash are closed as interrupted, so they never count as a previous good run.
-  if (loadRunner) createLoadRunStore(db).closeInterrupted(clock.now());
-  let loadSchedule: LoadSchedule | undefined;
+  createLoadRunStore(db).closeInterrupted(clock.now());
+  const scheduleFor = (from: VigilConfig): Restartable => {
+    let schedule: LoadSchedule | undefined;
+    return {
+      start() {
+        const entries = from.root.loadtests?.schedule ?? [];
+        if (entries.length === 0) return;
+        schedule = startLoadSchedule({
+          entries,
+          runner: loadRunner,
+          logger: logger.child({ component: 'loadtest-schedule' }),
+        });
+      },
+      stop: async () => schedule?.stop(),
+    };
+  };
+  const schedules = createSerialSwap(scheduleFor(config), (error) =>
+    logger.error({ err: errorMessage(error) }, 'cannot stop the previous load schedule'),
+  );
 
   const watchDeps: WatchDeps = {
     db,
@@ -196,25 +220,22 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         }),
       ];
     },
-    ...(loadRunner && config.root.watch.loadProfile
-      ? {
-          runLoad: async (watchId: string, signal: AbortSignal, onProgress: (line: string) => void) => {
-            const profile = config.root.watch.loadProfile as string;
-            const result = await loadRunner.run(profile, {
-              watchId,
-              trigger: 'watch',
-              signal,
-              onProgress: (p) =>
-                onProgress(
-                  `k6 ${profile}: ${Math.round(p.elapsedMs / 1000)}s, ${p.vus ?? '?'} VUs, ${p.requests ?? 0} requests, ` +
-                    `failed ${p.failedRate === null || p.failedRate === undefined ? '?' : (p.failedRate * 100).toFixed(2)} %, ` +
-                    `p95 ${p.p95Ms === null || p.p95Ms === undefined ? '?' : p.p95Ms.toFixed(0)} ms`,
-                ),
-            });
-            return result.check;
-          },
-        }
-      : {}),
+    // Read at each run, so a reload that changes loadProfile or the profiles applies to the next watch.
+    runLoad: async (watchId, signal, onProgress) => {
+      const profile = config.root.watch.loadProfile ?? '';
+      const result = await loadRunner.run(profile, {
+        watchId,
+        trigger: 'watch',
+        signal,
+        onProgress: (p) =>
+          onProgress(
+            `k6 ${profile}: ${Math.round(p.elapsedMs / 1000)}s, ${p.vus ?? '?'} VUs, ${p.requests ?? 0} requests, ` +
+              `failed ${p.failedRate === null || p.failedRate === undefined ? '?' : (p.failedRate * 100).toFixed(2)} %, ` +
+              `p95 ${p.p95Ms === null || p.p95Ms === undefined ? '?' : p.p95Ms.toFixed(0)} ms`,
+          ),
+      });
+      return result.check;
+    },
     saveSnapshots: (tx, snapshot) => saveSnapshots(tx, snapshot),
     ...createWatchHooks(actions, clock),
     onEnded: (watch) => actions.onWatchEnded(watch.id),
@@ -227,8 +248,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     clock,
     metrics,
     logger: logger.child({ component: 'evaluator' }),
-    intervalMs: config.root.watch.evaluationInterval,
-    windowMs: config.root.watch.window,
+    intervalMs: () => config.root.watch.evaluationInterval,
+    windowMs: () => config.root.watch.window,
     vars: () => {
       const last = watchStore.last(config.root.service);
       return {
@@ -249,10 +270,10 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         db,
         storeWritable: () => checkStoreWritable(db),
         dispatcher,
-        ...(loadtests ? { k6Command: loadtests.k6 } : {}),
+        ...(config.root.loadtests ? { k6Command: config.root.loadtests.k6 } : {}),
         searchPath: options.searchPath,
       });
-      if (loadRunner) {
+      if (config.root.loadtests) {
         checks.k6 = async (signal) => {
           const k6 = await loadRunner.health(signal);
           return k6.status === 'disabled' ? { status: 'ok' } : k6;
@@ -294,16 +315,6 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   }
 
-  function startSchedule(): void {
-    if (loadRunner && config.root.loadtests && config.root.loadtests.schedule.length > 0) {
-      loadSchedule = startLoadSchedule({
-        entries: config.root.loadtests.schedule,
-        runner: loadRunner,
-        logger: logger.child({ component: 'loadtest-schedule' }),
-      });
-    }
-  }
-
   return {
     app,
     metrics,
@@ -313,12 +324,14 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       for (const warning of loaderWarnings(config)) logger.warn(formatProblem(warning));
       const bound = await listen(app, config.root.server.listen);
       actions.start();
-      prober.start();
+      // SLOs removed or renamed while the daemon was down: no evaluation will ever resolve their alerts.
+      resolveStaleSloAlerts(actions.alerts, config);
+      probers.start();
       void continuous.run(background.signal);
       void retentionLoop(background.signal);
-      startSchedule();
+      schedules.start();
       // Finds k6 and asks its version now: one older than the supported minimum is a startup warning.
-      if (loadRunner) void loadRunner.health().catch(() => {});
+      void loadRunner.health().catch(() => {});
       const resumed = watches.start();
       if (resumed > 0) logger.info({ resumed }, 'resumed running watches');
       ready = true;
@@ -326,16 +339,27 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       return bound;
     },
     reload(next) {
-      actions.reload(next.root.actions);
-      const previousProber = prober;
+      // What can throw comes first, so a refused reload changes nothing.
+      const nextProber = newProber(next);
+      try {
+        actions.reload(next.root.actions);
+      } catch (error) {
+        void nextProber.stop();
+        throw error;
+      }
       config = next;
       rebuildSources();
-      prober = newProber();
-      if (ready) {
-        void previousProber.stop().then(() => prober.start());
-        void loadSchedule?.stop().then(startSchedule);
-      }
-      logger.info({ probes: next.probes.length, slos: next.slos.length }, 'configuration reloaded');
+      prober = nextProber;
+      void probers.swap(nextProber);
+      void schedules.swap(scheduleFor(next));
+      loadRunner.reconfigure(loadRunnerSettings(next));
+      watches.reconfigure(watchSettings(next));
+      const removedSlos = continuous.forgetRemoved();
+      const resolvedAlerts = resolveStaleSloAlerts(actions.alerts, next);
+      logger.info(
+        { probes: next.probes.length, slos: next.slos.length, removedSlos, resolvedAlerts },
+        'configuration reloaded',
+      );
     },
     async stop(deadlineMs = config.root.server.shutdownTimeout) {
       stopping = true;
@@ -343,7 +367,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const left = (): number => Math.max(0, deadline - clock.now());
       background.abort(new Error('shutting down'));
       const closeApp = app.close();
-      await Promise.allSettled([prober.stop(), loadSchedule?.stop(), watches.stop()]);
+      await Promise.allSettled([probers.stop(), schedules.stop(), watches.stop()]);
       const timer = setTimeout(() => app.server.closeAllConnections(), left());
       await closeApp.catch(() => {});
       clearTimeout(timer);
@@ -351,5 +375,16 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       await dispatcher.close().catch(() => {});
       db.close();
     },
+  };
+}
+
+/** The load runner's part of a config: what a reload hands to `loadRunner.reconfigure`. */
+function loadRunnerSettings(config: VigilConfig): LoadRunnerSettings {
+  const loadtests = config.root.loadtests;
+  return {
+    k6Path: loadtests?.k6 ?? 'k6',
+    profiles: loadtests?.profiles ?? {},
+    targetBaseUrl: config.root.target.baseUrl,
+    gracePeriodMs: loadtests?.gracePeriod ?? 10_000,
   };
 }

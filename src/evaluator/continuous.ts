@@ -45,8 +45,10 @@ export interface ContinuousDeps {
   clock: Clock;
   metrics: Metrics;
   logger: Logger;
-  intervalMs: number;
-  windowMs: number;
+  /** A function when a reload may change it: a new interval re-anchors the ticks at the next evaluation. */
+  intervalMs: number | (() => number);
+  /** `{{window}}`; a function when a reload may change it (read at each evaluation). */
+  windowMs: number | (() => number);
   /** Template variables; version is the currently deployed one when known. */
   vars: () => EvaluationVars;
   /**
@@ -144,6 +146,10 @@ export function countFailureStreaks(
   return { checks: counted, streaks };
 }
 
+function read(value: number | (() => number)): number {
+  return typeof value === 'function' ? value() : value;
+}
+
 /** Removes every §8 SLO series of one SLO (after a reload removed or renamed it). */
 function removeSloMetrics(metrics: Metrics, slo: string): void {
   metrics.sloValue.remove({ slo });
@@ -183,11 +189,12 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
   async function evaluateOnce(signal?: AbortSignal): Promise<SloState[]> {
     const at = deps.clock.now();
     const slos = deps.slos();
+    const windowMs = read(deps.windowMs);
     const ctx: EvaluationContext = {
       sources: deps.sources,
       at,
-      deployedAt: deps.lastDeployAt?.() ?? at - deps.windowMs,
-      windowMs: deps.windowMs,
+      deployedAt: deps.lastDeployAt?.() ?? at - windowMs,
+      windowMs,
       vars: deps.vars(),
     };
     if (deps.snapshots !== undefined) ctx.snapshots = deps.snapshots;
@@ -208,7 +215,8 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
   }
 
   async function run(signal: AbortSignal): Promise<void> {
-    const startedAt = deps.clock.now();
+    let startedAt = deps.clock.now();
+    let intervalMs = read(deps.intervalMs);
     let tick = 0;
     while (!signal.aborted) {
       try {
@@ -218,9 +226,16 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
         deps.logger.error({ err: errorMessage(error) }, 'continuous SLO evaluation failed');
       }
       // Next aligned tick strictly in the future: an overrun skips ticks instead of bunching them.
-      tick = Math.max(tick + 1, Math.floor((deps.clock.now() - startedAt) / deps.intervalMs) + 1);
+      const nextIntervalMs = read(deps.intervalMs);
+      if (nextIntervalMs !== intervalMs) {
+        // A reload changed the interval: the ticks start again from this evaluation.
+        intervalMs = nextIntervalMs;
+        startedAt = deps.clock.now();
+        tick = 0;
+      }
+      tick = Math.max(tick + 1, Math.floor((deps.clock.now() - startedAt) / intervalMs) + 1);
       try {
-        await deps.clock.sleep(startedAt + tick * deps.intervalMs - deps.clock.now(), signal);
+        await deps.clock.sleep(startedAt + tick * intervalMs - deps.clock.now(), signal);
       } catch {
         break;
       }

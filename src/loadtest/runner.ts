@@ -42,6 +42,12 @@ export interface LoadRunnerDeps {
   healthCacheMs?: number;
 }
 
+/** What a config reload may change in a running load runner. */
+export type LoadRunnerSettings = Pick<
+  LoadRunnerDeps,
+  'k6Path' | 'profiles' | 'targetBaseUrl' | 'gracePeriodMs'
+>;
+
 export interface RunOptions {
   watchId?: string;
   trigger?: LoadRunTrigger;
@@ -71,6 +77,11 @@ export interface LoadRunner {
   run(profile: string, options?: RunOptions): Promise<LoadRunResult>;
   /** k6's state for `/health` (cached; `disabled` when no profile is configured). */
   health(signal?: AbortSignal): Promise<K6Health>;
+  /**
+   * A reload: the next runs use these profiles, k6 path, target and grace period (a run already going
+   * keeps what it started with), and the cached k6 health is dropped.
+   */
+  reconfigure(settings: LoadRunnerSettings): void;
   readonly busy: boolean;
   readonly queued: number;
 }
@@ -84,7 +95,9 @@ export interface LoadRunner {
  *     gracePeriodMs: 10_000, cwd: configDir, searchPath: process.env.PATH ?? '' });
  *   const { check } = await runner.run('smoke', { watchId, signal, onProgress });
  */
-export function createLoadRunner(deps: LoadRunnerDeps): LoadRunner {
+export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
+  // Replaced as a whole by reconfigure(): runs that start afterwards see the new settings.
+  let deps = initial;
   const queue = createRunQueue();
   const store = createLoadRunStore(deps.db);
   const log = deps.logger.child({ component: 'loadtest' });
@@ -201,6 +214,10 @@ export function createLoadRunner(deps: LoadRunnerDeps): LoadRunner {
 
   return {
     run,
+    reconfigure(settings) {
+      deps = { ...deps, ...settings };
+      cachedHealth = undefined;
+    },
     async health(signal) {
       if (Object.keys(deps.profiles).length === 0) return { status: 'disabled' };
       const now = deps.clock.now();
