@@ -8,7 +8,7 @@ import { freePort } from '../net.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { K6Ending } from './exit-codes.js';
 import { buildInvocation, deadlineFor, profileFingerprint, summaryPaths } from './invocation.js';
-import { type K6ProcessResult, runK6Process } from './k6-process.js';
+import { checkK6, type K6ProcessResult, runK6Process } from './k6-process.js';
 import { pollK6Progress, showProgress } from './progress.js';
 import type { LoadRunnerDeps, RunOptions } from './runner.js';
 import { type LoadSummary, parseSummaryText } from './summary.js';
@@ -26,6 +26,8 @@ export interface RunOutcome {
   fingerprint?: string;
   summary?: LoadSummary | null;
   summaryError?: string | null;
+  /** What `k6 version` said before the run, when it answered. */
+  k6Version?: string | null;
 }
 
 /**
@@ -56,6 +58,13 @@ export async function executeProfile(
   const fingerprint = profileFingerprint(profile, scriptText);
   const k6 = await findExecutable(deps.k6Path, deps.searchPath, deps.cwd);
   if (!k6) return { ending: { kind: 'not-found' }, fingerprint };
+  // The load check names the k6 that judged: the same script means different things on v0.49 and v2.
+  const health = await checkK6(k6, {
+    env: deps.baseEnv ?? {},
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const k6Version = health.status === 'ok' ? (health.version ?? null) : null;
+  if (health.warning) log.warn({ profile: profileName, runId, path: k6 }, health.warning);
 
   const workDir = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'vigil-k6-'));
   try {
@@ -108,7 +117,7 @@ export async function executeProfile(
       log.warn({ profile: profileName, runId }, 'k6 could not bind its REST API port; retrying once');
     }
     const summary = await readSummary(workDir);
-    return { ending: k6Result?.ending as K6Ending, process: k6Result, fingerprint, ...summary };
+    return { ending: k6Result?.ending as K6Ending, process: k6Result, fingerprint, k6Version, ...summary };
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => {});
   }

@@ -30,38 +30,38 @@ interface ExitCodeEntry {
 
 /** k6 exit codes; any code not listed is a k6 error (inconclusive). */
 export const K6_EXIT_CODES: Readonly<Record<number, ExitCodeEntry>> = {
-  0: { label: 'passed', result: 'pass', explanation: 'k6 finished and every threshold held' },
-  97: { label: 'cloud-failed', result: 'inconclusive', explanation: 'k6 cloud test run failed' },
-  98: { label: 'cloud-progress', result: 'inconclusive', explanation: 'k6 could not get cloud progress' },
-  99: { label: 'thresholds-failed', result: 'fail', explanation: 'k6 thresholds were crossed' },
+  0: { label: 'passed', result: 'pass', explanation: 'every threshold held' },
+  97: { label: 'cloud-failed', result: 'inconclusive', explanation: 'cloud test run failed' },
+  98: { label: 'cloud-progress', result: 'inconclusive', explanation: 'could not get cloud progress' },
+  99: { label: 'thresholds-failed', result: 'fail', explanation: 'thresholds crossed' },
   100: { label: 'setup-timeout', result: 'inconclusive', explanation: "the script's setup() timed out" },
   101: {
     label: 'teardown-timeout',
     result: 'inconclusive',
     explanation: "the script's teardown() timed out",
   },
-  102: { label: 'timeout', result: 'inconclusive', explanation: 'k6 timed out' },
+  102: { label: 'timeout', result: 'inconclusive', explanation: 'timed out' },
   103: {
     label: 'stopped-via-api',
     result: 'inconclusive',
-    explanation: 'k6 was stopped through its REST API',
+    explanation: 'stopped through its REST API',
   },
-  104: { label: 'invalid-config', result: 'inconclusive', explanation: 'k6 rejected its configuration' },
+  104: { label: 'invalid-config', result: 'inconclusive', explanation: 'invalid configuration' },
   105: {
     label: 'external-abort',
     result: 'inconclusive',
-    explanation: 'k6 was stopped by a signal before the test finished',
+    explanation: 'stopped by a signal before the test finished',
   },
-  106: { label: 'rest-api-failed', result: 'inconclusive', explanation: 'k6 could not start its REST API' },
+  106: { label: 'rest-api-failed', result: 'inconclusive', explanation: 'could not start its REST API' },
   107: {
     label: 'script-error',
     result: 'inconclusive',
-    explanation: 'the k6 script failed (syntax or init error)',
+    explanation: 'the script failed at init: a syntax error or an exception',
   },
   // The script decided the service is broken enough to stop (exec.test.abort()): a judgement, not a k6 fault.
-  108: { label: 'script-aborted', result: 'fail', explanation: 'the k6 script aborted the test' },
-  109: { label: 'k6-panic', result: 'inconclusive', explanation: 'k6 crashed (Go panic)' },
-  110: { label: 'marked-failed', result: 'fail', explanation: 'the k6 script marked the test as failed' },
+  108: { label: 'script-aborted', result: 'fail', explanation: 'the script aborted the test' },
+  109: { label: 'k6-panic', result: 'inconclusive', explanation: 'k6 crashed: Go panic' },
+  110: { label: 'marked-failed', result: 'fail', explanation: 'the script marked the test as failed' },
 };
 
 /**
@@ -73,11 +73,12 @@ export function classifyEnding(ending: K6Ending): EndingVerdict {
   switch (ending.kind) {
     case 'exited': {
       const entry = K6_EXIT_CODES[ending.code];
-      if (entry) return { ...entry, explanation: `${entry.explanation} (exit ${ending.code})` };
+      // "k6 exited 107 (…)": the judge adds k6's own message after it.
+      if (entry) return { ...entry, explanation: `k6 exited ${ending.code} (${entry.explanation})` };
       return {
         label: 'k6-error',
         result: 'inconclusive',
-        explanation: `k6 failed with exit code ${ending.code}`,
+        explanation: `k6 exited ${ending.code} (not a k6 exit code: a k6 error)`,
       };
     }
     case 'signaled':

@@ -3,6 +3,9 @@ import type { LoadComparison } from './compare.js';
 import type { EndingVerdict } from './exit-codes.js';
 import { crossedThresholds, type LoadSummary } from './summary.js';
 
+/** The share of k6 `check()`s that must hold unless a profile sets `checks` (k6's usual `checks: rate>0.99`). */
+export const DEFAULT_CHECKS_MIN_RATE = 0.99;
+
 /**
  * The load phase's check (DESIGN §6, kind `load`): k6's ending, the thresholds from its summary and
  * the comparison with the previous run, reduced to one result with every reason in the explanation.
@@ -19,6 +22,10 @@ export interface LoadFacts {
   comparison: LoadComparison | null;
   /** The last meaningful stderr line (k6's own message for errors and aborts). */
   stderrMessage: string | null;
+  /** The profile's `checks`: the share of checks that must hold (default DEFAULT_CHECKS_MIN_RATE). */
+  checksMinRate?: number;
+  /** What `k6 version` said (`v0.49.0`), when known. */
+  k6Version?: string | null;
   evaluatedAt: number;
 }
 
@@ -39,6 +46,44 @@ export function describeSummary(summary: LoadSummary): string {
   return parts.join(', ');
 }
 
+/** `97.1 %`: rounded down, so a rate just under the minimum never shows as equal to it. */
+function percentDown(ratio: number): string {
+  const tenths = Math.floor(Number((ratio * 1000).toFixed(6)));
+  return `${tenths / 10} %`;
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/** How many failing checks an explanation names before summing up the rest. */
+const NAMED_CHECKS = 5;
+
+/**
+ * The failed-checks rule: k6 exits 0 when checks fail unless the script has a `checks` threshold, so
+ * Vigil applies one itself. Null when the checks held (or there were none); else the reason, naming
+ * the checks that failed, most failures first:
+ * `checks 97.1 % < 99 %: 'booking created' failed 41 of 1,402`.
+ *
+ * @example failedChecksReason(summary, 0.99) // "checks 80 % < 99 %: 'status is 200' failed 10 of 50"
+ */
+export function failedChecksReason(summary: LoadSummary, minRate: number): string | null {
+  const tally = summary.checks;
+  if (!tally || tally.passed + tally.failed === 0) return null;
+  const rate = tally.passed / (tally.passed + tally.failed);
+  if (rate >= minRate) return null;
+  const failing = summary.checkResults
+    .filter((c) => c.fails > 0)
+    .sort((a, b) => b.fails - a.fails || a.path.localeCompare(b.path));
+  const named = failing
+    .slice(0, NAMED_CHECKS)
+    .map((c) => `'${c.name}' failed ${count(c.fails)} of ${count(c.passes + c.fails)}`);
+  if (failing.length > NAMED_CHECKS) named.push(`${failing.length - NAMED_CHECKS} more checks failed`);
+  const detail =
+    named.length > 0
+      ? named.join(', ')
+      : `${count(tally.failed)} of ${count(tally.passed + tally.failed)} failed`;
+  return `checks ${percentDown(rate)} < ${round(minRate * 100)} %: ${detail}`;
+}
+
 /**
  * Decides the load check.
  *
@@ -50,6 +95,11 @@ export function judgeLoadRun(facts: LoadFacts): CheckResult {
   let result: CheckResult['result'] = ending.result;
 
   const crossed = summary ? crossedThresholds(summary) : [];
+  // Only a run that went to its end is judged on its checks; a stopped one has a partial tally.
+  const checksFailed =
+    summary && ending.result !== 'inconclusive'
+      ? failedChecksReason(summary, facts.checksMinRate ?? DEFAULT_CHECKS_MIN_RATE)
+      : null;
   if (ending.label === 'thresholds-failed') {
     reasons.push(
       crossed.length > 0
@@ -67,6 +117,9 @@ export function judgeLoadRun(facts: LoadFacts): CheckResult {
     } else if (!summary.requests || summary.requests.count === 0) {
       result = 'inconclusive';
       reasons.push('k6 finished without sending a single request: nothing was measured');
+    } else if (checksFailed) {
+      result = 'fail';
+      reasons.push(`${ending.explanation} but too many checks failed`);
     } else {
       reasons.push(ending.explanation);
     }
@@ -74,6 +127,7 @@ export function judgeLoadRun(facts: LoadFacts): CheckResult {
     reasons.push(facts.stderrMessage ? `${ending.explanation}: ${facts.stderrMessage}` : ending.explanation);
   }
 
+  if (checksFailed && result === 'fail') reasons.push(checksFailed);
   if (summary) {
     const figures = describeSummary(summary);
     if (figures) reasons.push(figures);
@@ -82,13 +136,17 @@ export function judgeLoadRun(facts: LoadFacts): CheckResult {
     reasons.push(comparison.explanation);
     if (result === 'pass' && comparison.result === 'fail') result = 'fail';
   }
+  // Which k6 judged: a script error on k6 v0.49 and on k6 v2 are different problems.
+  if (facts.k6Version) reasons.push(`k6 ${facts.k6Version}`);
 
   const crossedText = crossed.length > 0 ? `thresholds crossed: ${crossed.join(', ')}` : undefined;
   const regressed = comparison?.items.filter((i) => i.passed === false).map((i) => i.text);
   const violation =
     result !== 'fail'
       ? undefined
-      : (crossedText ?? (regressed && regressed.length > 0 ? regressed.join('; ') : ending.explanation));
+      : (crossedText ??
+        checksFailed ??
+        (regressed && regressed.length > 0 ? regressed.join('; ') : ending.explanation));
   return {
     ...(violation ? { violation: `load profile ${facts.profile}: ${violation}` } : {}),
     ...(comparison?.previous ? { baselineFrom: `previous run ${comparison.previous.runId}` } : {}),

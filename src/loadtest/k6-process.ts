@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { K6Ending } from './exit-codes.js';
+import { k6VersionWarning } from './k6-version.js';
 
 /**
  * The shell around the k6 binary: finding it, asking its version, and running it under a deadline
@@ -17,10 +18,13 @@ export interface K6Health {
   path?: string;
   latencyMs?: number;
   error?: string;
+  /** Set when the version found is older than the supported minimum (k6 still answers: status ok). */
+  warning?: string;
 }
 
 /**
- * Runs `k6 version` (5 s deadline) and reports whether k6 is usable.
+ * Runs `k6 version` (5 s deadline) and reports whether k6 is usable, which version it is, and a
+ * warning when that version is older than the supported minimum.
  *
  * @example await checkK6('/usr/local/bin/k6') // { status: 'ok', version: 'v0.49.0', latencyMs: 12 }
  */
@@ -51,13 +55,9 @@ export function checkK6(
           return;
         }
         // `k6 v0.49.0 (go1.19.8, linux/amd64)`; newer builds print more lines after the first.
-        const version = /\bv\d+\.\d+\.\d+\S*/.exec(stdout)?.[0];
-        done({
-          status: 'ok',
-          path,
-          latencyMs,
-          version: version ?? stdout.trim().split('\n')[0] ?? 'unknown',
-        });
+        const version = /\bv\d+\.\d+\.\d+\S*/.exec(stdout)?.[0] ?? stdout.trim().split('\n')[0] ?? 'unknown';
+        const warning = k6VersionWarning(version);
+        done({ status: 'ok', path, latencyMs, version, ...(warning ? { warning } : {}) });
       },
     );
   });

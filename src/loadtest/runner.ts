@@ -75,7 +75,11 @@ export interface LoadRunResult {
 
 export interface LoadRunner {
   run(profile: string, options?: RunOptions): Promise<LoadRunResult>;
-  /** k6's state for `/health` (cached; `disabled` when no profile is configured). */
+  /**
+   * k6's state for `/health` (cached; `disabled` when no profile is configured): path, version and a
+   * `warning` (also logged, once) when the version is older than the supported minimum. The daemon
+   * calls it at startup so an old k6 is a startup warning.
+   */
   health(signal?: AbortSignal): Promise<K6Health>;
   /**
    * A reload: the next runs use these profiles, k6 path, target and grace period (a run already going
@@ -102,6 +106,7 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
   const store = createLoadRunStore(deps.db);
   const log = deps.logger.child({ component: 'loadtest' });
   let cachedHealth: { at: number; health: K6Health } | undefined;
+  let warned: string | undefined;
 
   async function run(profileName: string, options: RunOptions = {}): Promise<LoadRunResult> {
     const profile = deps.profiles[profileName];
@@ -178,6 +183,8 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
       summaryError: outcome.summaryError ?? null,
       comparison,
       stderrMessage: lastK6Message(stderr),
+      ...(profile.checks !== undefined ? { checksMinRate: profile.checks } : {}),
+      k6Version: outcome.k6Version ?? null,
       evaluatedAt: endedAt,
     });
     if (recorded) {
@@ -226,6 +233,9 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
       const health: K6Health = k6
         ? await checkK6(k6, { env: deps.baseEnv ?? {}, ...(signal ? { signal } : {}) })
         : { status: 'down', error: 'k6 not found (set VIGIL_K6_PATH)' };
+      // Said once per k6 found, not at every /health refresh.
+      if (health.warning && health.warning !== warned) log.warn({ path: health.path }, health.warning);
+      warned = health.warning;
       cachedHealth = { at: now, health };
       return health;
     },

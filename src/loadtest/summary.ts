@@ -19,6 +19,15 @@ export interface ThresholdOutcome {
   passed: boolean;
 }
 
+/** One k6 `check()`: how often it held and how often it did not, over the whole run. */
+export interface CheckTally {
+  name: string;
+  /** `::group::name`; tells apart checks of one name in different groups. */
+  path: string;
+  passes: number;
+  fails: number;
+}
+
 /** A k6 run's summary, whichever shape it came in. Latencies in milliseconds, rates as ratios. */
 export interface LoadSummary {
   source: 'handle-summary' | 'summary-export';
@@ -31,6 +40,8 @@ export interface LoadSummary {
   latencyMs: { avg: number | null; p95: number | null; p99: number | null; max: number | null } | null;
   iterations: { count: number; ratePerSecond: number } | null;
   checks: { passed: number; failed: number } | null;
+  /** Each `check()` by name with its own tally, from `root_group` (groups flattened), sorted by path. */
+  checkResults: CheckTally[];
   vusMax: number | null;
   thresholds: ThresholdOutcome[];
 }
@@ -47,6 +58,8 @@ const handleSummaryMetricSchema = z.object({
 /** The `data` object k6 hands to `handleSummary` (written by our scripts with `JSON.stringify(data)`). */
 export const handleSummarySchema = z.object({
   metrics: z.record(z.string(), handleSummaryMetricSchema),
+  // Read by collectChecks, leniently: a malformed group must not make the whole summary unreadable.
+  root_group: z.unknown().optional(),
   state: z.object({ testRunDurationMs: z.number() }).partial().optional(),
 });
 
@@ -55,15 +68,39 @@ const exportMetricSchema = z
   .catchall(z.number());
 
 /** The legacy flat file written by `k6 run --summary-export`. */
-export const summaryExportSchema = z.object({ metrics: z.record(z.string(), exportMetricSchema) });
+export const summaryExportSchema = z.object({
+  metrics: z.record(z.string(), exportMetricSchema),
+  root_group: z.unknown().optional(),
+});
 
 type MetricValues = Record<string, number>;
+
+/** Items of a group's `checks`/`groups`: an array (handleSummary) or a map by name (summary-export). */
+function itemsOf(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (value && typeof value === 'object') return Object.values(value);
+  return [];
+}
+
+/** Every check of a `root_group` and its subgroups, in either summary shape. */
+function collectChecks(group: unknown, into: CheckTally[] = []): CheckTally[] {
+  if (!group || typeof group !== 'object') return into;
+  const { checks, groups } = group as { checks?: unknown; groups?: unknown };
+  for (const check of itemsOf(checks)) {
+    const { name, path, passes, fails } = (check ?? {}) as Partial<Record<keyof CheckTally, unknown>>;
+    if (typeof name === 'string' && typeof passes === 'number' && typeof fails === 'number')
+      into.push({ name, path: typeof path === 'string' ? path : `::${name}`, passes, fails });
+  }
+  for (const child of itemsOf(groups)) collectChecks(child, into);
+  return into;
+}
 
 function fromMetrics(
   source: LoadSummary['source'],
   values: (name: string) => MetricValues | undefined,
   thresholds: ThresholdOutcome[],
   durationMs: number | null,
+  rootGroup: unknown,
 ): LoadSummary {
   const reqs = values('http_reqs');
   const failed = values('http_req_failed');
@@ -91,6 +128,7 @@ function fromMetrics(
       checks?.passes === undefined || checks.fails === undefined
         ? null
         : { passed: checks.passes, failed: checks.fails },
+    checkResults: collectChecks(rootGroup).sort((a, b) => a.path.localeCompare(b.path)),
     vusMax: vusMax?.max ?? vusMax?.value ?? null,
     thresholds: thresholds.sort(
       (a, b) => a.metric.localeCompare(b.metric) || a.expression.localeCompare(b.expression),
@@ -110,6 +148,7 @@ function normalizeHandleSummary(data: z.infer<typeof handleSummarySchema>): Load
     (name) => data.metrics[name]?.values,
     thresholds,
     data.state?.testRunDurationMs ?? null,
+    data.root_group,
   );
 }
 
@@ -130,7 +169,7 @@ function normalizeSummaryExport(data: z.infer<typeof summaryExportSchema>): Load
       'passes' in values && 'value' in values ? { ...values, rate: values.value as number } : values,
     );
   }
-  return fromMetrics('summary-export', (name) => flat.get(name), thresholds, null);
+  return fromMetrics('summary-export', (name) => flat.get(name), thresholds, null, data.root_group);
 }
 
 /** The outcome of reading a summary: the normalized summary, or why it could not be read. */

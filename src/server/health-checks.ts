@@ -1,6 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import type { RootConfig } from '../config/schema.js';
 import { findExecutable } from '../executable.js';
+import { checkK6 } from '../loadtest/k6-process.js';
 import type { CheckOutcome, HealthCheck, HealthChecks } from './health.js';
 
 /*
@@ -102,6 +103,24 @@ export function executableCheck(command: string, searchPath: string | undefined)
       : { status: 'down', error: `${command} not found or not executable` };
 }
 
+/**
+ * k6 is up when it is found (as `executableCheck`) and answers `k6 version`; the answer carries the
+ * version found, its path, and a `warning` when it is older than the oldest k6 Vigil supports.
+ *
+ * @example checks: () => ({ k6: k6Check('k6', env.PATH) }) // → { status: 'ok', version: 'v0.49.0', path: '/usr/bin/k6' }
+ */
+export function k6Check(
+  command: string,
+  searchPath: string | undefined,
+  env: Record<string, string> = {},
+): HealthCheck {
+  return async (signal): Promise<CheckOutcome> => {
+    const path = await findExecutable(command, searchPath ?? '', '.');
+    if (!path) return { status: 'down', error: `${command} not found or not executable` };
+    return checkK6(path, { signal, env: { PATH: searchPath ?? '', ...env } });
+  };
+}
+
 /** IO the standard dependency checks need, passed in by the composition root. */
 export interface DependencyCheckIo {
   db: QueryableStore;
@@ -129,7 +148,7 @@ export function dependencyChecks(config: RootConfig, io: DependencyCheckIo): Hea
     prometheus: http(config.sources.prometheus, READY_PATHS.prometheus),
     loki: http(config.sources.loki, READY_PATHS.loki),
     alertmanager: http(config.alertmanager, READY_PATHS.alertmanager),
-    k6: io.k6Command ? executableCheck(io.k6Command, io.searchPath) : 'disabled',
+    k6: io.k6Command ? k6Check(io.k6Command, io.searchPath) : 'disabled',
   };
 }
 

@@ -3,11 +3,17 @@
 // what a real k6 v0.49.0 did (test/fixtures/k6, copied from shared/fixtures/k6): summary files,
 // stderr lines, REST API answers on --address, exit codes. The scenario comes from FAKE_K6_SCENARIO,
 // else from the script's file name (`…/thresholds-failed.js`). FAKE_K6_RECORD=<file> writes the
-// arguments, environment and cwd it was started with, for tests to inspect.
-import { readFileSync, writeFileSync } from 'node:fs';
+// arguments, environment and cwd it was started with, for tests to inspect. FAKE_K6_VERSION replaces
+// the first line `version` prints.
+//
+// Like k6 before v0.52, it first parses the script and every file it imports (relative imports) as
+// ES2017 + modules, and stops with exit 107 and k6's SyntaxError line when one cannot be parsed: a fake
+// that never parsed scripts once hid shipped profiles that no real k6 v0.49 could load.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parse } from 'acorn';
 
 const fixtures =
   process.env.FAKE_K6_FIXTURES ?? join(dirname(fileURLToPath(import.meta.url)), '../fixtures/k6');
@@ -19,7 +25,7 @@ const SAFETY_MS = 60_000;
 
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'version') {
-  process.stdout.write('k6 v0.49.0 (go1.19.8, linux/amd64)\n');
+  process.stdout.write(`${process.env.FAKE_K6_VERSION ?? 'k6 v0.49.0 (go1.19.8, linux/amd64)'}\n`);
   process.exit(0);
 }
 if (command !== 'run') {
@@ -55,7 +61,9 @@ const script = positional.at(-1) ?? '';
 const scenario = process.env.FAKE_K6_SCENARIO ?? basename(script).replace(/\.js$/, '');
 
 function writeSummaries(kind) {
-  if (flags['summary-export']) writeFileSync(flags['summary-export'], compact(`summary-export-${kind}.json`));
+  // Only some runs were recorded in both shapes (checks-failed has its handleSummary data only).
+  if (flags['summary-export'] && existsSync(join(fixtures, `summary-export-${kind}.json`)))
+    writeFileSync(flags['summary-export'], compact(`summary-export-${kind}.json`));
   if (flags.env.VIGIL_SUMMARY_PATH && process.env.FAKE_K6_NO_HANDLE_SUMMARY !== '1')
     writeFileSync(flags.env.VIGIL_SUMMARY_PATH, compact(`handle-summary-${kind}.json`));
 }
@@ -103,6 +111,11 @@ const scenarios = {
   // Exit 0 with thresholds that the summary says were crossed (should never be trusted as a pass).
   async 'lying-pass'() {
     writeSummaries('fail');
+    exit(0);
+  },
+  // checks-fail-exit0.js: 10 of 50 checks failed, no threshold on checks, so k6 exits 0.
+  async 'checks-failed'() {
+    writeSummaries('checks-failed');
     exit(0);
   },
   async 'no-summary'() {
@@ -164,6 +177,44 @@ if (process.env.FAKE_K6_RECORD) {
     process.env.FAKE_K6_RECORD,
     JSON.stringify({ argv: process.argv.slice(2), flags, script, cwd: process.cwd(), env: process.env }),
   );
+}
+
+/**
+ * The first file of the script's import tree that k6 v0.49 cannot parse, with acorn's message: at
+ * ecmaVersion 2017 acorn stops at the same line and column as k6's Babel (`Unexpected token (2:17)`).
+ */
+function unparsable(entry) {
+  const seen = new Set();
+  const queue = [resolve(entry)];
+  while (queue.length > 0) {
+    const file = queue.shift();
+    if (seen.has(file)) continue;
+    seen.add(file);
+    let program;
+    try {
+      program = parse(readFileSync(file, 'utf8'), { ecmaVersion: 2017, sourceType: 'module' });
+    } catch (error) {
+      if (error instanceof SyntaxError) return { file, message: error.message };
+      // k6 reports a missing module at init as well (exit 107).
+      return { file, message: `no such file or directory: ${file}`, kind: 'GoError' };
+    }
+    for (const node of program.body) {
+      const specifier = node.source?.value;
+      if (typeof specifier === 'string' && /^\.\.?\//.test(specifier))
+        queue.push(resolve(dirname(file), specifier));
+    }
+  }
+  return undefined;
+}
+
+const broken = script ? unparsable(script) : undefined;
+if (broken) {
+  // k6 logs one logfmt line; the message embeds the code frame and the Babel stack as \n escapes.
+  const what = broken.kind ?? 'SyntaxError';
+  process.stderr.write(
+    `time="2026-11-29T22:12:56Z" level=error msg="${what}: ${pathToFileURL(broken.file).href}: ${broken.message}\\n\\tat <internal/k6/compiler/lib/babel.min.js>:7:10099(24)\\n" hint="script exception"\n`,
+  );
+  process.exit(107);
 }
 
 const play = scenarios[scenario];

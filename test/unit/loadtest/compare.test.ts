@@ -12,6 +12,7 @@ function summary(p95: number | null, failedRate: number | null, rps: number | nu
     latencyMs: { avg: null, p95, p99: null, max: null },
     iterations: null,
     checks: null,
+    checkResults: [],
     vusMax: 2,
     thresholds: [],
   };

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classifyEnding, type K6Ending } from '../../../src/loadtest/exit-codes.js';
-import { judgeLoadRun, lastK6Message } from '../../../src/loadtest/judge.js';
-import { parseSummaryText } from '../../../src/loadtest/summary.js';
+import { failedChecksReason, judgeLoadRun, lastK6Message } from '../../../src/loadtest/judge.js';
+import { type LoadSummary, parseSummaryText } from '../../../src/loadtest/summary.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/k6');
 const stderr = (name: string) => readFileSync(join(FIXTURES, 'stderr', `${name}.txt`), 'utf8');
@@ -105,8 +105,106 @@ describe('the load check', () => {
     });
     expect(check.result).toBe('fail');
     expect(check.explanation).toBe(
-      "k6 thresholds were crossed (exit 99): thresholds on metrics 'http_req_failed' have been crossed",
+      "k6 exited 99 (thresholds crossed): thresholds on metrics 'http_req_failed' have been crossed",
     );
     expect(check.violation).toMatch(/^load profile smoke: /);
+  });
+});
+
+describe('the failed-checks rule', () => {
+  const read = (name: string): LoadSummary => {
+    const parsed = parseSummaryText(readFileSync(join(FIXTURES, name), 'utf8'));
+    if (!parsed.ok) throw new Error(parsed.error);
+    return parsed.summary;
+  };
+  const checksFailed = read('handle-summary-checks-failed.json');
+  const allPassed = read('handle-summary-pass.json');
+  const base = {
+    profile: 'smoke',
+    script: 'loadtests/smoke.js',
+    summaryError: null,
+    comparison: null,
+    stderrMessage: null,
+    evaluatedAt: Date.parse('2026-11-27T10:00:00Z'),
+  };
+  const exited = (code: number) => classifyEnding({ kind: 'exited', code });
+
+  it('passes the recorded run whose 414 checks all held (100 %), even at a 100 % minimum', () => {
+    expect(failedChecksReason(allPassed, 0.99)).toBeNull();
+    expect(failedChecksReason(allPassed, 1)).toBeNull();
+    expect(judgeLoadRun({ ...base, ending: exited(0), summary: allPassed, checksMinRate: 1 }).result).toBe(
+      'pass',
+    );
+  });
+
+  it('fails the recorded exit-0 run with 10 of 50 checks failed, naming the check and the numbers', () => {
+    const check = judgeLoadRun({ ...base, ending: exited(0), summary: checksFailed, k6Version: 'v0.49.0' });
+    expect(check.result).toBe('fail');
+    expect(check.violation).toBe("load profile smoke: checks 80 % < 99 %: 'status is 200' failed 10 of 50");
+    expect(check.explanation).toMatch(
+      /^k6 exited 0 \(every threshold held\) but too many checks failed; checks 80 % < 99 %: 'status is 200' failed 10 of 50; .*; k6 v0\.49\.0$/,
+    );
+    expect(check.consecutiveFailures).toBe(1);
+  });
+
+  it('the minimum is inclusive: 80 % passes a profile asking 80 %', () => {
+    expect(failedChecksReason(checksFailed, 0.8)).toBeNull();
+    expect(
+      judgeLoadRun({ ...base, ending: exited(0), summary: checksFailed, checksMinRate: 0.8 }).result,
+    ).toBe('pass');
+  });
+
+  it('names every failing check of the recorded summary-export run, most failures first', () => {
+    expect(failedChecksReason(read('summary-export-fail.json'), 0.99)).toBe(
+      "checks 60 % < 99 %: 'slow responds < 250ms' failed 101 of 101, 'flaky status is 200' failed 20 of 101",
+    );
+  });
+
+  it('writes large counts with separators and rounds the rate down, never up to the minimum', () => {
+    const summary: LoadSummary = {
+      ...checksFailed,
+      checks: { passed: 1_373, failed: 41 },
+      checkResults: [
+        { name: 'booking created', path: '::bookings::booking created', passes: 1_361, fails: 41 },
+        { name: 'health ok', path: '::health ok', passes: 12, fails: 0 },
+      ],
+    };
+    expect(failedChecksReason(summary, 0.99)).toBe(
+      "checks 97.1 % < 99 %: 'booking created' failed 41 of 1,402",
+    );
+    const almost = { ...summary, checks: { passed: 9_999, failed: 1 } };
+    expect(failedChecksReason(almost, 1)).toMatch(/^checks 99\.9 % < 100 %/);
+  });
+
+  it('sums up beyond five failing checks, and falls back to the totals without per-check data', () => {
+    const many: LoadSummary = {
+      ...checksFailed,
+      checkResults: Array.from({ length: 7 }, (_, i) => ({
+        name: `c${i}`,
+        path: `::c${i}`,
+        passes: 5,
+        fails: i + 1,
+      })),
+    };
+    expect(failedChecksReason(many, 0.99)).toMatch(
+      /'c6' failed 7 of 12, .*'c2' failed 3 of 8, 2 more checks failed$/,
+    );
+    expect(failedChecksReason({ ...checksFailed, checkResults: [] }, 0.99)).toBe(
+      'checks 80 % < 99 %: 10 of 50 failed',
+    );
+  });
+
+  it('adds the checks to a run that failed its thresholds, and leaves a stopped run inconclusive', () => {
+    const crossed = judgeLoadRun({ ...base, ending: exited(99), summary: checksFailed });
+    expect(crossed.result).toBe('fail');
+    expect(crossed.explanation).toContain("checks 80 % < 99 %: 'status is 200' failed 10 of 50");
+    const stopped = judgeLoadRun({ ...base, ending: exited(105), summary: checksFailed });
+    expect(stopped.result).toBe('inconclusive');
+    expect(stopped.explanation).not.toMatch(/checks 80 %/);
+  });
+
+  it('a run without checks is not judged on them', () => {
+    const none = { ...checksFailed, checks: null, checkResults: [] };
+    expect(judgeLoadRun({ ...base, ending: exited(0), summary: none }).result).toBe('pass');
   });
 });

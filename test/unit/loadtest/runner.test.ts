@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Clock, ManualClock, systemClock } from '../../../src/clock.js';
 import { loadProfileSchema } from '../../../src/config/schema.js';
@@ -10,8 +11,9 @@ import { createLoadRunner, type LoadRunnerDeps } from '../../../src/loadtest/run
 import { parseSummaryText } from '../../../src/loadtest/summary.js';
 import { openDatabase } from '../../../src/store/db.js';
 import { createLoadRunStore } from '../../../src/store/loadtests.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
+import { REPO_ROOT } from '../../helpers/cli.js';
 
 const FAKE_K6 = join(import.meta.dirname, '../../helpers/fake-k6.mjs');
 const FIXTURES = join(import.meta.dirname, '../../fixtures/k6');
@@ -27,6 +29,7 @@ const SCENARIOS = [
   'hang',
   'killed',
   'port-busy',
+  'checks-failed',
 ];
 
 let dir: string;
@@ -88,13 +91,13 @@ describe('load runner: k6 endings', () => {
       'pass',
       'pass',
       'passed',
-      /every threshold held \(exit 0\); p95 0\.93 ms, failed 0 %, 21\.17 req\/s \(212 requests\)/,
+      /^k6 exited 0 \(every threshold held\); p95 0\.93 ms, failed 0 %, 21\.17 req\/s \(212 requests\), checks 414\/414 passed; no previous passed run .*; k6 v0\.49\.0$/,
     ],
     [
       'thresholds-failed',
       'fail',
       'thresholds-failed',
-      /crossed \(exit 99\): checks rate>0\.99, http_req_duration\{endpoint:slow\} p\(95\)<250, http_req_failed rate<0\.01;/,
+      /^k6 exited 99 \(thresholds crossed\): checks rate>0\.99, http_req_duration\{endpoint:slow\} p\(95\)<250, http_req_failed rate<0\.01;/,
     ],
     ['lying-pass', 'fail', 'passed', /exited 0 but its summary shows crossed thresholds: checks rate>0\.99/],
     ['no-summary', 'inconclusive', 'passed', /exited 0 but its summary could not be read/],
@@ -102,22 +105,28 @@ describe('load runner: k6 endings', () => {
       'script-error',
       'inconclusive',
       'script-error',
-      /script failed .*\(exit 107\): SyntaxError: file:\/\/\/path/,
+      /^k6 exited 107 \(the script failed at init: a syntax error or an exception\): SyntaxError: file:\/\/\/path\/to\/scripts\/syntax-error\.js: Unexpected token, expected , \(4:54\); k6 v0\.49\.0$/,
     ],
     [
       'invalid-config',
       'inconclusive',
       'invalid-config',
-      /rejected its configuration \(exit 104\): invalid duration/,
+      /^k6 exited 104 \(invalid configuration\): invalid duration/,
     ],
     [
       'script-abort',
       'fail',
       'script-aborted',
-      /aborted the test \(exit 108\): test aborted: dependency returned 500/,
+      /^k6 exited 108 \(the script aborted the test\): test aborted: dependency returned 500/,
     ],
     ['killed', 'inconclusive', 'killed', /killed by SIGKILL before it could judge the service/],
-    ['port-busy', 'inconclusive', 'rest-api-failed', /could not start its REST API \(exit 106\)/],
+    ['port-busy', 'inconclusive', 'rest-api-failed', /^k6 exited 106 \(could not start its REST API\)/],
+    [
+      'checks-failed',
+      'fail',
+      'passed',
+      /^k6 exited 0 \(every threshold held\) but too many checks failed; checks 80 % < 99 %: 'status is 200' failed 10 of 50;/,
+    ],
   ])('%s → %s', async (scenario, result, ending, explanation) => {
     const { runner, metrics, db } = setup();
     const run = await runner.run(scenario, { watchId: 'w_1' });
@@ -369,5 +378,109 @@ describe('load runner: live progress', () => {
     expect(first?.p95Ms).toBeCloseTo(301.2451778, 6);
     expect((first?.elapsedMs ?? 0) % 5_000).toBe(0);
     expect(first?.elapsedMs).toBeGreaterThanOrEqual(5_000);
+  });
+});
+
+describe('load runner: what k6 v0.49 cannot parse, and failed checks', () => {
+  /** Log lines, for warnings the runner logs itself. */
+  function capturingLogger() {
+    const lines: { msg: string; level: string }[] = [];
+    const logger = createLogger({
+      level: 'warn',
+      destination: {
+        write: (line: string) => lines.push(JSON.parse(line) as { msg: string; level: string }),
+      },
+    });
+    return { logger, lines };
+  }
+
+  it("a script using ?. is inconclusive with k6's own SyntaxError, not a pass (the fake parses like k6 v0.49)", async () => {
+    writeFileSync(join(dir, 'modern.js'), '// pass\nexport default function () { const a = {}.b?.c; }\n');
+    const profile = loadProfileSchema.parse({ script: 'modern.js', env: { FAKE_K6_SCENARIO: 'pass' } });
+    const { runner } = setup({ profiles: { modern: profile } });
+    const run = await runner.run('modern');
+    expect(run).toMatchObject({ ending: 'script-error', exitCode: 107 });
+    expect(run.check.result).toBe('inconclusive');
+    expect(run.check.explanation).toBe(
+      'k6 exited 107 (the script failed at init: a syntax error or an exception): ' +
+        `SyntaxError: ${pathToFileURL(join(dir, 'modern.js')).href}: Unexpected token (2:44); k6 v0.49.0`,
+    );
+  });
+
+  it('an imported file k6 v0.49 cannot parse stops the run too, naming that file', async () => {
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(join(dir, 'lib/env.js'), 'export const rate = Number(undefined ?? 20);\n');
+    writeFileSync(
+      join(dir, 'main.js'),
+      "import { rate } from './lib/env.js';\nexport default function () { return rate; }\n",
+    );
+    const profile = loadProfileSchema.parse({ script: 'main.js', env: { FAKE_K6_SCENARIO: 'pass' } });
+    const { runner } = setup({ profiles: { main: profile } });
+    const run = await runner.run('main');
+    expect(run.check.result).toBe('inconclusive');
+    expect(run.check.explanation).toContain(
+      `SyntaxError: ${pathToFileURL(join(dir, 'lib/env.js')).href}: Unexpected token (1:38)`,
+    );
+  });
+
+  it.each(['smoke', 'load', 'stress', 'spike', 'soak'])(
+    'the shipped %s profile gets past k6 v0.49 parsing and is judged',
+    async (name) => {
+      const profile = loadProfileSchema.parse({
+        script: join(REPO_ROOT, 'loadtests', `${name}.js`),
+        env: { FAKE_K6_SCENARIO: 'pass' },
+      });
+      const { runner } = setup({ profiles: { [name]: profile } });
+      const run = await runner.run(name);
+      expect(run.check.explanation).toMatch(/^k6 exited 0 \(every threshold held\)/);
+      expect(run.check.result).toBe('pass');
+    },
+  );
+
+  it.each([
+    ['80%', 'pass'],
+    ['81%', 'fail'],
+  ])("the profile's checks: %s decides a run with 40 of 50 checks passed → %s", async (checks, result) => {
+    const profile = loadProfileSchema.parse({ script: 'checks-failed.js', checks });
+    const { runner } = setup({ profiles: { 'checks-failed': profile } });
+    const run = await runner.run('checks-failed');
+    expect(run.check.result).toBe(result);
+    if (result === 'fail') {
+      expect(run.check.violation).toBe(
+        "load profile checks-failed: checks 80 % < 81 %: 'status is 200' failed 10 of 50",
+      );
+    }
+  });
+
+  it('names the k6 version found, and warns (once) about a k6 older than the supported minimum', async () => {
+    const { logger, lines } = capturingLogger();
+    const { runner } = setup({
+      logger,
+      baseEnv: {
+        PATH: process.env.PATH ?? '',
+        FAKE_K6_FIXTURES: FIXTURES,
+        FAKE_K6_VERSION: 'k6 v0.45.1 (2023-06-19T08:48:19+0000/v0.45.1-0-gc2e0b6b, go1.20.5, linux/amd64)',
+      },
+    });
+    const health = await runner.health();
+    expect(health).toMatchObject({ status: 'ok', version: 'v0.45.1' });
+    expect(health.warning).toMatch(/^k6 v0\.45\.1 is older than v0\.49\.0, the oldest k6 Vigil supports/);
+    await runner.health();
+    expect(lines.filter((l) => l.msg === health.warning)).toHaveLength(1);
+    const run = await runner.run('pass');
+    expect(run.check.explanation).toMatch(/; k6 v0\.45\.1$/);
+  });
+
+  it('a current k6 is no warning', async () => {
+    const { runner } = setup({
+      baseEnv: {
+        PATH: process.env.PATH ?? '',
+        FAKE_K6_FIXTURES: FIXTURES,
+        FAKE_K6_VERSION: 'k6 v2.3.0 (commit/12b6520225, go1.27.0, linux/amd64)',
+      },
+    });
+    const health = await runner.health();
+    expect(health).toMatchObject({ status: 'ok', version: 'v2.3.0' });
+    expect(health.warning).toBeUndefined();
   });
 });

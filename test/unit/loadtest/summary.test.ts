@@ -100,3 +100,43 @@ describe('k6 summaries', () => {
     expect(!result.ok && result.error).toMatch(message);
   });
 });
+
+describe('per-check tallies from root_group', () => {
+  it('flattens the groups of the handleSummary shape, sorted by path', () => {
+    expect(
+      parsed('handle-summary-pass.json').checkResults.map((c) => `${c.path} ${c.passes}/${c.fails}`),
+    ).toEqual([
+      '::bookings::booking created (201) 101/0',
+      '::bookings::booking has id 101/0',
+      '::health::health body is ok 101/0',
+      '::health::health status is 200 101/0',
+      '::probe status is 200 10/0',
+    ]);
+  });
+
+  it('reads the map-shaped groups of --summary-export', () => {
+    expect(parsed('summary-export-fail.json').checkResults).toEqual([
+      { name: 'flaky status is 200', path: '::flaky dependency::flaky status is 200', passes: 81, fails: 20 },
+      { name: 'slow responds < 250ms', path: '::slow report::slow responds < 250ms', passes: 0, fails: 101 },
+      { name: 'slow status is 200', path: '::slow report::slow status is 200', passes: 101, fails: 0 },
+    ]);
+  });
+
+  it('reads the recorded exit-0 run with failed checks', () => {
+    const summary = parsed('handle-summary-checks-failed.json');
+    expect(summary.checks).toEqual({ passed: 40, failed: 10 });
+    expect(summary.checkResults).toEqual([
+      { name: 'status is 200', path: '::status is 200', passes: 40, fails: 10 },
+    ]);
+  });
+
+  it('a malformed root_group costs the tallies, not the summary', () => {
+    const json = {
+      ...(load('handle-summary-pass.json') as object),
+      root_group: { checks: 'nope', groups: [7] },
+    };
+    const result = parseSummary(json);
+    expect(result.ok && result.summary.checkResults).toEqual([]);
+    expect(result.ok && result.summary.requests?.count).toBe(212);
+  });
+});
