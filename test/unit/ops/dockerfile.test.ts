@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
+import { K6_MIN_VERSION, k6VersionWarning } from '../../../src/loadtest/k6-version.js';
 import { REPO_ROOT, VIGIL_BIN } from '../../helpers/cli.js';
 
 /*
@@ -95,6 +96,19 @@ describe('Dockerfile', () => {
     expect(execForm('ENTRYPOINT').slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
     expect(lines.find((l) => l.startsWith('HEALTHCHECK'))).toContain('/live');
     expect(lines.some((l) => l.startsWith('VOLUME') && l.includes('/data'))).toBe(true);
+  });
+
+  test('ships a k6 pinned to an exact, supported release, the one the README names', () => {
+    const from = instructions().find((l) => /^FROM grafana\/k6/.test(l)) ?? '';
+    const tag = /^FROM grafana\/k6:(\S+)/.exec(from)?.[1] ?? '';
+    // An exact x.y.z: `latest` or a bare major would change the k6 under the profiles without a commit.
+    expect(tag).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(k6VersionWarning(`v${tag}`)).toBeNull();
+    // The official image keeps its static binary at /usr/bin/k6; VIGIL_K6_PATH points at the copy.
+    expect(instructions()).toContain('COPY --from=k6 /usr/bin/k6 /usr/local/bin/k6');
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain(`the image\nships k6 v${tag}, pinned in the \`Dockerfile\``);
+    expect(readme).toContain(`Supported k6 versions: ${K6_MIN_VERSION} and newer`);
   });
 
   test('the entrypoint runs the package bin, and the image env names are §9 variables', () => {
