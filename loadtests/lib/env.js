@@ -1,7 +1,7 @@
-// Settings every Prep profile shares, from k6 environment variables. Like every file under loadtests/,
-// written in ES2017 + ES modules, the syntax every supported k6 parses (README, "Load profiles").
-// Vigil sets BASE_URL (always its
+// Settings every Prep profile shares, from k6 environment variables. Vigil sets BASE_URL (always its
 // configured target) and VIGIL_SUMMARY_PATH; API_TOKEN comes from the profile's `env` in vigil.yaml.
+// Like every file under loadtests/, written in ES2017 + ES modules: k6 before v0.52 parses nothing newer
+// (no `?.`, `??`, object spread, numeric separators, class fields); CI and `vigil validate` check it.
 
 /** The service under test, without a trailing slash. */
 export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
