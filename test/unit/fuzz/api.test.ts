@@ -117,6 +117,7 @@ const jsonBody = fc.oneof(
       phases: fc.oneof(fc.array(fc.constantFrom('smoke', 'load', 'bake', 'x')), fc.jsonValue()),
       startedAt: fc.oneof(nasty, fc.integer(), fc.double(), fc.jsonValue()),
       reason: fc.oneof(nasty, fc.string({ maxLength: 1200 }), fc.jsonValue()),
+      who: fc.oneof(nasty, fc.constant('alice'), fc.string({ maxLength: 120 }), fc.jsonValue()),
     },
     { requiredKeys: [] },
   ),
