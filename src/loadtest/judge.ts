@@ -3,12 +3,15 @@ import type { LoadComparison } from './compare.js';
 import type { EndingVerdict } from './exit-codes.js';
 import { crossedThresholds, type LoadSummary } from './summary.js';
 
-/** The share of k6 `check()`s that must hold unless a profile sets `checks` (k6's usual `checks: rate>0.99`). */
+/**
+ * The share of k6 `check()`s that must hold unless a profile sets `checks`: k6's usual
+ * `checks: ['rate>0.99']`, but inclusive, so that a profile's `checks: 100%` can mean "none may fail".
+ */
 export const DEFAULT_CHECKS_MIN_RATE = 0.99;
 
 /**
- * The load phase's check (DESIGN §6, kind `load`): k6's ending, the thresholds from its summary and
- * the comparison with the previous run, reduced to one result with every reason in the explanation.
+ * The load phase's check (DESIGN §6, kind `load`): k6's ending, the thresholds and checks from its
+ * summary and the comparison with the previous run, reduced to one result with every reason in the explanation.
  * Pure: the runner gathers the facts, this decides.
  */
 
