@@ -200,6 +200,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         at: context.at,
         deployedAt: context.deployedAt,
         windowMs: config.root.watch.window,
+        // DESIGN §6: a watch judges post-deploy data only; minWindow defaults to 2 × each source's scrapeInterval.
+        postDeployOnly: true,
+        ...(config.root.watch.minWindow === undefined ? {} : { minWindowMs: config.root.watch.minWindow }),
         vars: context.vars,
         watchId: context.watchId,
         snapshots,
