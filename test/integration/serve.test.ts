@@ -263,8 +263,13 @@ describe('vigil serve, a running daemon', () => {
     expect((await fetch(`${base}/live`)).status).toBe(200);
     expect((await fetch(`${base}/ready`)).status).toBe(200);
 
+    await until('alpha-availability to be evaluated', async () =>
+      (await metricsText()).includes('vigil_slo_result{slo="alpha-availability"') ? true : undefined,
+    );
     writeFileSync(join(dir, 'probes', 'main.yaml'), probeYaml('beta'));
     writeFileSync(join(dir, 'slo', 'main.yaml'), sloYaml('beta'));
+    // Two in a row (the kernel may merge them into one): the restarts queue up, one prober at a time.
+    child.kill('SIGHUP');
     child.kill('SIGHUP');
     await until('vigil_config_last_reload_successful back to 1', async () =>
       metricValue(await metricsText(), 'vigil_config_last_reload_successful') === 1 ? true : undefined,
@@ -272,6 +277,20 @@ describe('vigil serve, a running daemon', () => {
     await until('the new probe beta to run', async () =>
       (target.hits.get('/beta') ?? 0) > 0 && probeRuns(await metricsText(), 'beta') > 0 ? true : undefined,
     );
+    // The removed SLO leaves nothing behind: no state in the API, no series in /metrics.
+    const text = await metricsText();
+    expect(text).not.toContain('slo="alpha-availability"');
+    const slos = (await (
+      await fetch(`${base}/api/v1/slos`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as unknown;
+    expect(JSON.stringify(slos)).not.toContain('alpha-availability');
+    // And alpha is no longer probed once the old prober has stopped.
+    const alphaHits = target.hits.get('/alpha') ?? 0;
+    const betaHits = target.hits.get('/beta') ?? 0;
+    await until('beta to run twice more', async () =>
+      (target.hits.get('/beta') ?? 0) >= betaHits + 2 ? true : undefined,
+    );
+    expect(target.hits.get('/alpha') ?? 0).toBe(alphaHits);
   });
 
   test('SIGTERM exits 0 within 10 s', async () => {
