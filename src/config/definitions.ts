@@ -1,3 +1,4 @@
+import { lintLogQuery } from '../patterns/query.js';
 import { interpolate, type TypedScalar } from './interpolate.js';
 import { convertOpenSlo, isOpenSloDocument } from './openslo.js';
 import { parseValue } from './parse.js';
@@ -55,6 +56,11 @@ function lintRawQueries(
     const template = check[field];
     if (typeof template !== 'string') continue;
     for (const message of lintQuery(check.source, template)) problems.add(file, [...at, field], message);
+  }
+  const patterns = check.patterns as { query?: unknown } | undefined;
+  if (check.source === 'loki' && typeof patterns?.query === 'string') {
+    for (const message of lintLogQuery(patterns.query))
+      problems.add(file, [...at, 'patterns', 'query'], message);
   }
 }
 

@@ -296,10 +296,35 @@ export const baselineSchema = z
       });
     if (b.from === 'pinned' && b.watch === undefined && b.version === undefined)
       ctx.addIssue({ code: 'custom', message: 'from: pinned needs a watch id or a version' });
-    if (b.maxIncrease === undefined && b.maxDecrease === undefined && b.test === undefined)
-      ctx.addIssue({ code: 'custom', message: 'a baseline needs maxIncrease, maxDecrease or test' });
+    // "needs maxIncrease, maxDecrease or test" is checked by the SLO: a patterns check's baseline needs none.
   });
 export type BaselineConfig = z.infer<typeof baselineSchema>;
+
+/**
+ * A log-signature check (DESIGN §5): the lines of a LogQL log query, masked and clustered into templates;
+ * signatures of the new version absent from the baseline are new, and more than `maxNewSignatures` of them
+ * with at least `minCount` occurrences fail the check.
+ */
+export const patternsSchema = z.strictObject({
+  /** A LogQL log query selecting the lines to study; `{{version}}`/`{{previousVersion}}` allowed. */
+  query: z.string().min(1),
+  /** Occurrences in the judged window before a new signature counts. */
+  minCount: z.int().positive().default(5),
+  /** More new signatures (past minCount) than this: the check fails. */
+  maxNewSignatures: z.int().nonnegative().default(0),
+  /** Templates kept per read; lines past them go to one "other" bucket, and the result says so. */
+  maxSignatures: z.int().positive().default(1_000),
+  /** Lines read per evaluation (paged under Loki's max_entries_limit_per_query); past it the result says it sampled. */
+  maxLines: z.int().positive().default(20_000),
+  /** The field of JSON lines to cluster on (default: the first of msg, message, log, text). */
+  messageField: z.string().min(1).optional(),
+  /** How much history before the deploy (or before the offset) the baseline's signatures are read from. */
+  baselineWindow: durationMs.default(3_600_000),
+});
+export type PatternsConfig = z.infer<typeof patternsSchema>;
+
+/** Baselines a patterns check can keep at watch start: a window read from Loki. */
+const PATTERN_BASELINES: ReadonlySet<string> = new Set(['pre-deploy', 'offset']);
 
 export const probeSliSchema = z.strictObject({
   probe: name,
@@ -317,6 +342,8 @@ export const sloSchema = z
     bad: z.string().optional(),
     total: z.string().optional(),
     sli: probeSliSchema.optional(),
+    /** A log-signature check on the loki source (DESIGN §5); `total` may give the request volume. */
+    patterns: patternsSchema.optional(),
     objective: objectiveSchema.optional(),
     warn: objectiveSchema.optional(),
     baseline: baselineSchema.optional(),
@@ -340,6 +367,17 @@ export const sloSchema = z
     runbook: z.string().optional(),
   })
   .superRefine((slo, ctx) => {
+    if (slo.patterns !== undefined) {
+      refinePatterns(slo, ctx);
+      return;
+    }
+    const b = slo.baseline;
+    if (b !== undefined && b.maxIncrease === undefined && b.maxDecrease === undefined && b.test === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseline'],
+        message: 'a baseline needs maxIncrease, maxDecrease or test',
+      });
     const queries =
       slo.source === 'probes' ? slo.sli !== undefined : slo.query !== undefined || slo.total !== undefined;
     if (!queries) {
@@ -378,6 +416,57 @@ export const sloSchema = z
       });
   });
 export const sloFileSchema = z.array(sloSchema);
+
+type SloInput = z.infer<typeof sloSchema>;
+
+/** The rules of a patterns check: a Loki log query, a window baseline, no value-based criteria. */
+function refinePatterns(slo: SloInput, ctx: z.RefinementCtx): void {
+  if (slo.source !== 'loki')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['patterns'],
+      message: 'patterns checks read logs: use source: loki',
+    });
+  for (const field of [
+    'query',
+    'good',
+    'bad',
+    'sli',
+    'objective',
+    'warn',
+    'target',
+    'budgetWindow',
+  ] as const) {
+    if (slo[field] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `a patterns check takes no ${field} (its lines come from patterns.query)`,
+      });
+  }
+  const b = slo.baseline;
+  if (b === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a patterns check needs a baseline, e.g. baseline: { from: pre-deploy }',
+    });
+    return;
+  }
+  if (!PATTERN_BASELINES.has(b.from))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['baseline', 'from'],
+      message: 'a patterns baseline is a window read at watch start: from: pre-deploy or from: offset',
+    });
+  for (const field of ['maxDecrease', 'test'] as const) {
+    if (b[field] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseline', field],
+        message: `a patterns check judges known signatures by maxIncrease (a proportion test); ${field} does not apply`,
+      });
+  }
+}
 
 type DirectionInput = Pick<z.infer<typeof sloSchema>, 'good' | 'bad' | 'query'> & {
   baseline?: Pick<BaselineConfig, 'test' | 'direction'> | undefined;
