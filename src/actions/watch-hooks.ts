@@ -80,9 +80,10 @@ export function createWatchHooks(
     onFailed: (_tx, watch, trigger) =>
       actions.onWatchFailed(watch, watch, trigger ?? 'automatic').filter((d) => d.event === 'rollback')
         .length,
-    manualRollback: (_tx, watch, request) => {
-      actions.rollback(watch, watch, { trigger: 'operator', who: request.who, reason: request.reason });
-    },
+    // Returns the RollbackOutcome (`existing` when the watch already had its rollback), for an engine
+    // that wants to answer 409 from the actions' record; the WatchDeps signature may ignore it.
+    manualRollback: (_tx, watch, request) =>
+      actions.rollback(watch, watch, { trigger: 'operator', who: request.who, reason: request.reason }),
     onEvent: (event, watch) => {
       actions.onWatchEvent(event, watch, watch);
     },

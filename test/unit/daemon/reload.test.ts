@@ -174,7 +174,9 @@ describe('reload', () => {
       { key: 'slo:error-rate', state: 'firing' },
       { key: 'slo:p95-latency', state: 'firing' },
     ]);
-    expect(await daemon.metrics.registry.metrics()).toContain('vigil_slo_value{slo="p95-latency"} 1');
+    expect(await daemon.metrics.registry.metrics()).toContain(
+      'vigil_slo_value{service="prep-api",slo="p95-latency"} 1',
+    );
 
     // p95-latency is renamed p95; error-rate stays.
     await rewrite(files, 'slo/s.yaml', slo('p95') + slo('error-rate'));
@@ -188,7 +190,30 @@ describe('reload', () => {
     expect(JSON.stringify(slos)).not.toContain('p95-latency');
     const text = await daemon.metrics.registry.metrics();
     expect(text).not.toContain('slo="p95-latency"');
-    expect(text).toContain('vigil_slo_value{slo="error-rate"} 1');
+    expect(text).toContain('vigil_slo_value{service="prep-api",slo="error-rate"} 1');
+  });
+
+  it('watch settings reach running watches: a changed failureLimit is recorded in their timelines', async () => {
+    const files = writeDaemonConfig({
+      targetUrl: 'http://127.0.0.1:9',
+      probes: PROBES,
+      slos: '- name: avail\n  source: probes\n  sli: { probe: health, measure: successRatio }\n  objective: { gte: 0.9 }\n',
+      root: ['watch: { duration: 2h, phases: [bake], evaluationInterval: 1h, failureLimit: 3 }'],
+    });
+    cleanups.push(files.cleanup);
+    const daemon = await daemonOn(files);
+    await daemon.start();
+    const created = await api(daemon, 'POST', '/api/v1/watches', { service: 'prep-api', version: '2' });
+    const id = created.body.id as string;
+    const root = (await import('node:fs')).readFileSync(files.configFile, 'utf8');
+    await rewrite(files, 'vigil.yaml', root.replace('failureLimit: 3', 'failureLimit: 5'));
+    daemon.reload(await loadConfig(files.configFile, {}));
+    const timeline = (await api(daemon, 'GET', `/api/v1/watches/${id}`)).body.timeline as {
+      message: string;
+    }[];
+    expect(timeline.map((e) => e.message).filter((m) => m.includes('failureLimit'))).toEqual([
+      expect.stringContaining('failureLimit 3 → 5'),
+    ]);
   });
 
   it('the load runner takes the new profiles and k6 path: the next watch runs the new profile', async () => {
