@@ -2,17 +2,19 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { VigilConfig } from '../../src/config/schema.js';
+import { type SloConfig, sloSchema, type VigilConfig } from '../../src/config/schema.js';
 import { watchSettings } from '../../src/daemon/settings.js';
 import { evaluateChecks } from '../../src/evaluator/evaluate.js';
 import { createProbeSource } from '../../src/sources/probes.js';
 import { createPrometheusSource } from '../../src/sources/prometheus.js';
 import { openDatabase } from '../../src/store/db.js';
 import { createProbeRollups } from '../../src/store/rollups.js';
+import { createWatchStore } from '../../src/store/watches.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { WatchManager } from '../../src/watch/manager.js';
-import type { WatchDeps, WatchView } from '../../src/watch/types.js';
+import type { WatchDeps, WatchRecord, WatchView } from '../../src/watch/types.js';
+import { emptyState } from '../../src/watch/verdict.js';
 import {
   OpenMetricsWriter,
   type RunningPrometheus,
@@ -33,7 +35,13 @@ import {
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const BASE = Date.UTC(2026, 10, 20, 0, 0, 0);
-const DEPLOY = { blip: BASE, hotfix: BASE + 3 * HOUR, errors: BASE + 6 * HOUR, latency: BASE + 9 * HOUR };
+const DEPLOY = {
+  blip: BASE,
+  hotfix: BASE + 3 * HOUR,
+  errors: BASE + 6 * HOUR,
+  latency: BASE + 9 * HOUR,
+  afterRollback: BASE + 12 * HOUR,
+};
 const REGRESSION_AFTER = 20 * MINUTE;
 const WATCH_MS = HOUR;
 
@@ -71,6 +79,16 @@ describe.skipIf(skipWithoutPrometheus)(
         stepSeconds: 15,
         shape: shapeAt,
       });
+      // A service whose series carry the version: 1.4.1 served until the deploy of 1.4.3; 1.4.2 was
+      // rolled back and served nothing in the window before it.
+      const versioned = (version: string, from: number, to: number) =>
+        om.counter(
+          'http_requests_total',
+          { job: 'prep-api-versioned', code: '200', version },
+          { from: from / 1000, to: to / 1000, stepSeconds: 15, ratePerSecond: 10 },
+        );
+      versioned('1.4.1', DEPLOY.afterRollback - 2 * HOUR, DEPLOY.afterRollback);
+      versioned('1.4.3', DEPLOY.afterRollback, DEPLOY.afterRollback + 2 * HOUR);
       prometheus = await startPrometheus(om.toString());
       config = await loadConfig('vigil.yaml', { VIGIL_PROMETHEUS_URL: prometheus.url });
     }, 180_000);
@@ -81,15 +99,24 @@ describe.skipIf(skipWithoutPrometheus)(
     });
 
     /** One watch of prep-api from `deployedAt`, every shipped setting but a 1-hour duration and no smoke/load. */
-    async function watchDeploy(deployedAt: number, failedProbeAt?: number) {
+    async function watchDeploy(
+      deployedAt: number,
+      failedProbeAt?: number,
+      options: {
+        slos?: SloConfig[];
+        version?: string;
+        history?: (store: ReturnType<typeof createWatchStore>) => void;
+      } = {},
+    ) {
       const clock = new ManualClock(deployedAt);
       const db = openDatabase(':memory:');
+      options.history?.(createWatchStore(db));
       const rollups = createProbeRollups(db);
       // The health probe every 15 s (its shipped interval), from an hour before the deploy.
       for (let at = deployedAt - HOUR; at < deployedAt + WATCH_MS + 2 * MINUTE; at += 15_000) {
         rollups.record('health', at, at !== failedProbeAt, 12);
       }
-      const slos = config.slos.filter((slo) => JUDGED.includes(slo.name));
+      const slos = options.slos ?? config.slos.filter((slo) => JUDGED.includes(slo.name));
       const prometheusSource = createPrometheusSource(prometheusConfig(config), { dispatcher });
       const probes = createProbeSource({ rollups, defaultWindowMs: config.root.watch.window });
       const rollbacks: string[] = [];
@@ -121,7 +148,12 @@ describe.skipIf(skipWithoutPrometheus)(
       };
       const settings = { ...watchSettings(config), durationMs: WATCH_MS, phases: ['bake' as const] };
       const manager = new WatchManager(deps, settings);
-      const created = manager.create({ service: 'prep-api', version: '2.0.0', previousVersion: '1.9.0' });
+      const created = manager.create({
+        service: 'prep-api',
+        version: options.version ?? '2.0.0',
+        // With a history the default previous version is under test; without, a fixed one.
+        ...(options.history ? {} : { previousVersion: '1.9.0' }),
+      });
       if (!created.ok) throw new Error(JSON.stringify(created.problems));
       const id = created.watch.id;
       const interval = settings.evaluationIntervalMs;
@@ -185,6 +217,52 @@ describe.skipIf(skipWithoutPrometheus)(
       expect(watch.reasons.join('\n')).toMatch(
         /p95-latency .* over 3 independent 5m windows \(15m of data\)/,
       );
+    }, 120_000);
+
+    it('after a failed, rolled-back 1.4.2 the next deploy is compared with 1.4.1, the last version that passed', async () => {
+      const byVersion = sloSchema.parse({
+        name: 'throughput-by-version',
+        source: 'prometheus',
+        query: 'sum(rate(http_requests_total{job="prep-api-versioned",version="{{version}}"}[{{window}}]))',
+        baseline: { from: 'pre-deploy', maxDecrease: '10%' },
+      });
+      const past = (
+        id: string,
+        version: string,
+        status: WatchRecord['status'],
+        startedAt: number,
+      ): WatchRecord => ({
+        id,
+        service: 'prep-api',
+        version,
+        previousVersion: null,
+        status,
+        verdict: status === 'passed' ? 'pass' : 'fail',
+        phase: 'bake',
+        startedAt,
+        updatedAt: startedAt + HOUR,
+        endedAt: startedAt + HOUR,
+        durationMs: HOUR,
+        phases: [],
+        reasons: [],
+        state: emptyState(),
+        supersededBy: null,
+      });
+      const { watch, rollbacks } = await watchDeploy(DEPLOY.afterRollback, undefined, {
+        slos: [byVersion],
+        version: '1.4.3',
+        history: (store) => {
+          store.insert(past('w_0141', '1.4.1', 'passed', DEPLOY.afterRollback - 2 * 24 * HOUR));
+          store.insert(past('w_0142', '1.4.2', 'failed', DEPLOY.afterRollback - 3 * HOUR));
+        },
+      });
+      // With 1.4.2 as the baseline the pre-deploy window holds none of its traffic: blind all watch long.
+      expect(watch.previousVersion).toBe('1.4.1');
+      expect(rollbacks).toEqual([]);
+      expect(watch.status).toBe('passed');
+      const check = watch.checks.find((c) => c.name === 'throughput-by-version');
+      expect(check?.result).toBe('pass');
+      expect(check?.baseline).toBeCloseTo(10, 1);
     }, 120_000);
   },
 );
