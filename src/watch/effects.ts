@@ -113,7 +113,12 @@ export function settleWatch(
       watch.status = 'failed';
       watch.endedAt = now;
       closePhases(watch, 'failed', now, 'watch failed');
-      events.push({ at: now, type: 'ended', message: `watch failed: ${reduced.reasons.join('; ')}` });
+      events.push({
+        at: now,
+        type: 'ended',
+        message: `watch failed: ${reduced.reasons.join('; ')}`,
+        data: { status: 'failed' },
+      });
     } else if (reduced.decision === 'hold') {
       const holdMs = settings.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS;
       const until = now + holdMs;
