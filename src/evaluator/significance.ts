@@ -1,14 +1,7 @@
 import type { Tolerance } from '../config/units.js';
 import { formatValue, type Judgement } from './objective.js';
-import {
-  type Alternative,
-  hodgesLehmann,
-  mannWhitney,
-  median,
-  type Proportion,
-  proportionTest,
-  shift,
-} from './statistics.js';
+import { type Proportion, proportionTest } from './proportions.js';
+import { type Alternative, hodgesLehmann, mannWhitney, median, shift } from './statistics.js';
 
 /*
  * Turns a statistical test into a check judgement (DESIGN §5). A regression fails only when it is both

@@ -1,15 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fisherExact, proportionTest, proportionZTest } from '../../../src/evaluator/proportions.js';
 import { judgeMannWhitney, judgeProportion, type TestSettings } from '../../../src/evaluator/significance.js';
 import {
-  fisherExact,
   hodgesLehmann,
   logGamma,
   mannWhitney,
   median,
   normalUpperTail,
-  proportionTest,
-  proportionZTest,
 } from '../../../src/evaluator/statistics.js';
 
 // Hollander, Wolfe & Chicken, Nonparametric Statistical Methods, Example 4.1: permeability constants of
