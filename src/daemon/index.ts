@@ -350,6 +350,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         void nextProber.stop();
         throw error;
       }
+      const previous = config;
       config = next;
       rebuildSources();
       prober = nextProber;
@@ -358,7 +359,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       loadRunner.reconfigure(loadRunnerSettings(next));
       watches.reconfigure(watchSettings(next));
       const removedSlos = continuous.forgetRemoved();
-      const resolvedAlerts = resolveStaleSloAlerts(actions.alerts, next);
+      const resolvedAlerts = resolveStaleSloAlerts(actions.alerts, next, previous);
       logger.info(
         { probes: next.probes.length, slos: next.slos.length, removedSlos, resolvedAlerts },
         'configuration reloaded',

@@ -45,25 +45,36 @@ export function raiseSloAlerts(
 /**
  * At startup and after a reload: resolves every held VigilSLOViolation whose check no longer alerts
  * under `config` — its SLO was removed or renamed, or is now a shadow check — since no evaluation will
- * ever pass it again. Returns the `slo` labels it resolved.
+ * ever pass it again. Continuous alerts (no `watch_id`) go whenever their check is not an alerting SLO
+ * check of `config`; a watch's alert (an `enforce: alert` check, possibly a probe's) goes only when
+ * `previous` had it as an SLO check that `config` no longer alerts on, and otherwise ends with its
+ * watch. Returns the `slo` labels it resolved.
  *
- * @example resolveStaleSloAlerts(actions.alerts, next) // ['old-name'] after renaming old-name to new-name
+ * @example resolveStaleSloAlerts(actions.alerts, next, current) // ['old-name'] after renaming old-name
  */
 export function resolveStaleSloAlerts(
   alerts: Pick<AlertState, 'held' | 'resolve'>,
   config: VigilConfig,
+  previous?: VigilConfig,
 ): string[] {
-  const alerting = new Set(config.slos.filter((slo) => !isShadow(slo)).flatMap(checkNames));
+  const alerting = alertingChecks(config);
+  const gone = new Set(previous ? [...alertingChecks(previous)].filter((name) => !alerting.has(name)) : []);
   const resolved: string[] = [];
   for (const held of alerts.held()) {
     const slo = held.labels.slo;
     if (held.state !== 'firing' || held.labels.alertname !== 'VigilSLOViolation' || slo === undefined)
       continue;
-    if (alerting.has(slo)) continue;
+    const stale = held.labels.watch_id === undefined ? !alerting.has(slo) : gone.has(slo);
+    if (!stale) continue;
     alerts.resolve(held.key);
     resolved.push(slo);
   }
   return resolved;
+}
+
+/** The names of every check of `config` that may raise VigilSLOViolation. */
+function alertingChecks(config: VigilConfig): Set<string> {
+  return new Set(config.slos.filter((slo) => !isShadow(slo)).flatMap(checkNames));
 }
 
 /** The checks an SLO yields: its own and, with a target, its burn-rate check. */

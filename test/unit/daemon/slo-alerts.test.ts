@@ -234,4 +234,21 @@ describe('resolveStaleSloAlerts', () => {
     expect(resolveStaleSloAlerts(alerts, config)).toEqual(['removed', 'shadowed']);
     expect(resolved).toEqual(['slo:removed', 'slo:shadowed']);
   });
+
+  it("a watch's alert goes only when the reload removed its SLO; a probe check's stays until the watch ends", () => {
+    const resolved: string[] = [];
+    const inWatch = (slo: string): HeldAlert => {
+      const alert = held(`slo:${slo}:w_1`, slo);
+      return { ...alert, labels: { ...alert.labels, watch_id: 'w_1' } };
+    };
+    const alerts = {
+      held: (): HeldAlert[] => [inWatch('p95'), inWatch('error-rate'), inWatch('probe:edge-readiness')],
+      resolve: (key: string) => {
+        resolved.push(key);
+      },
+    };
+    const after: VigilConfig = { ...config, slos: config.slos.filter((s) => s.name !== 'p95') };
+    expect(resolveStaleSloAlerts(alerts, after, config)).toEqual(['p95']);
+    expect(resolveStaleSloAlerts(alerts, after)).toEqual([]); // at startup, without the previous config
+  });
 });
