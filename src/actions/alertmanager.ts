@@ -106,7 +106,11 @@ export function blindAlert(verdict: VerdictObject, generatorUrl?: string): Vigil
   };
 }
 
-/** VigilWatchHeld: a `hold` check tripped; the watch waits for an operator to promote or roll back. */
+/**
+ * VigilWatchHeld: a `hold` check tripped; the watch waits for an operator to promote or roll back. Pages.
+ *
+ * @example actions.alerts.fire(alertKeys.held(verdict.id), watchHeldAlert(verdict))
+ */
 export function watchHeldAlert(verdict: VerdictObject, generatorUrl?: string): VigilAlert {
   return {
     alertname: 'VigilWatchHeld',
