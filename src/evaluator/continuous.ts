@@ -97,25 +97,32 @@ export function toSloStates(slos: readonly SloConfig[], checks: readonly CheckRe
   });
 }
 
-function setOrRemove(gauge: Metrics['sloValue'], slo: string, value: number | null | undefined): void {
-  if (value === null || value === undefined || !Number.isFinite(value)) gauge.remove({ slo });
-  else gauge.set({ slo }, value);
+function setOrRemove(
+  gauge: Metrics['sloValue'],
+  labels: { service: string; slo: string },
+  value: number | null | undefined,
+): void {
+  if (value === null || value === undefined || !Number.isFinite(value)) gauge.remove(labels);
+  else gauge.set(labels, value);
 }
 
 /**
- * Writes the §8 SLO metrics for a set of states. A value that is unknown now is removed rather than left
- * at its last number, so Grafana shows a gap instead of a stale line.
+ * Writes the §8 SLO metrics for a set of states, labelled with the service. A value that is unknown now
+ * is removed rather than left at its last number, so Grafana shows a gap instead of a stale line.
+ *
+ * @example exportSloMetrics(metrics, states, 'prep-api')
  */
-export function exportSloMetrics(metrics: Metrics, states: readonly SloState[]): void {
+export function exportSloMetrics(metrics: Metrics, states: readonly SloState[], service: string): void {
   for (const s of states) {
-    setOrRemove(metrics.sloValue, s.slo, s.value);
-    setOrRemove(metrics.sloObjective, s.slo, objectiveBound(s.objective));
-    setOrRemove(metrics.sloBaselineValue, s.slo, s.baseline);
-    setOneHot(metrics.sloResult, { slo: s.slo }, 'result', OUTCOMES, s.result);
-    setOrRemove(metrics.sloErrorBudgetRemaining, s.slo, s.errorBudgetRemaining);
+    const labels = { service, slo: s.slo };
+    setOrRemove(metrics.sloValue, labels, s.value);
+    setOrRemove(metrics.sloObjective, labels, objectiveBound(s.objective));
+    setOrRemove(metrics.sloBaselineValue, labels, s.baseline);
+    setOneHot(metrics.sloResult, labels, 'result', OUTCOMES, s.result);
+    setOrRemove(metrics.sloErrorBudgetRemaining, labels, s.errorBudgetRemaining);
     for (const [window, rate] of Object.entries(s.burnRates)) {
-      if (rate === null || !Number.isFinite(rate)) metrics.sloBurnRate.remove({ slo: s.slo, window });
-      else metrics.sloBurnRate.set({ slo: s.slo, window }, rate);
+      if (rate === null || !Number.isFinite(rate)) metrics.sloBurnRate.remove({ ...labels, window });
+      else metrics.sloBurnRate.set({ ...labels, window }, rate);
     }
   }
 }
@@ -150,14 +157,15 @@ function read(value: number | (() => number)): number {
   return typeof value === 'function' ? value() : value;
 }
 
-/** Removes every §8 SLO series of one SLO (after a reload removed or renamed it). */
-function removeSloMetrics(metrics: Metrics, slo: string): void {
-  metrics.sloValue.remove({ slo });
-  metrics.sloObjective.remove({ slo });
-  metrics.sloBaselineValue.remove({ slo });
-  metrics.sloErrorBudgetRemaining.remove({ slo });
-  for (const result of OUTCOMES) metrics.sloResult.remove({ slo, result });
-  for (const window of BURN_WINDOW_NAMES) metrics.sloBurnRate.remove({ slo, window });
+/** Removes every §8 SLO series of one SLO (after a reload removed or renamed it, or renamed the service). */
+function removeSloMetrics(metrics: Metrics, slo: string, service: string): void {
+  const labels = { service, slo };
+  metrics.sloValue.remove(labels);
+  metrics.sloObjective.remove(labels);
+  metrics.sloBaselineValue.remove(labels);
+  metrics.sloErrorBudgetRemaining.remove(labels);
+  for (const result of OUTCOMES) metrics.sloResult.remove({ ...labels, result });
+  for (const window of BURN_WINDOW_NAMES) metrics.sloBurnRate.remove({ ...labels, window });
 }
 
 export interface ContinuousEvaluator {
@@ -185,6 +193,8 @@ export interface ContinuousEvaluator {
 export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvaluator {
   let states: SloState[] = [];
   let streaks = new Map<string, number>();
+  /** The `service` label of the series written last: a reload that renames the service drops them. */
+  let exportedService: string | undefined;
 
   async function evaluateOnce(signal?: AbortSignal): Promise<SloState[]> {
     const at = deps.clock.now();
@@ -202,8 +212,11 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
     const counted = countFailureStreaks(streaks, await evaluateChecks(slos, ctx));
     const checks = counted.checks;
     streaks = counted.streaks;
+    if (exportedService !== undefined && exportedService !== ctx.vars.service)
+      for (const s of states) removeSloMetrics(deps.metrics, s.slo, exportedService);
     states = toSloStates(slos, checks);
-    exportSloMetrics(deps.metrics, states);
+    exportSloMetrics(deps.metrics, states, ctx.vars.service);
+    exportedService = ctx.vars.service;
     // A reload during this evaluation: what it found about SLOs that are gone now must not linger.
     if (deps.slos() !== slos) forgetRemoved();
     try {
@@ -246,7 +259,8 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
     const current = new Set(deps.slos().map((slo) => slo.name));
     const removed = states.filter((s) => !current.has(s.slo)).map((s) => s.slo);
     states = states.filter((s) => current.has(s.slo));
-    for (const slo of removed) removeSloMetrics(deps.metrics, slo);
+    if (exportedService !== undefined)
+      for (const slo of removed) removeSloMetrics(deps.metrics, slo, exportedService);
     const checkNames = new Set([...current].flatMap((name) => [name, burnCheckName(name)]));
     streaks = new Map([...streaks].filter(([name]) => checkNames.has(name)));
     return removed;

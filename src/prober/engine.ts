@@ -25,6 +25,8 @@ export interface ProbeRunDeps {
   now: () => number;
   signal?: AbortSignal;
   metrics?: ProbeMetrics;
+  /** The `service` label of the probe series (the config's `service`). */
+  service?: string;
   /** Pause between in-run retries; default 100 ms. */
   retryDelayMs?: number;
 }
@@ -94,7 +96,7 @@ export async function runProbe(probe: PreparedProbe, deps: ProbeRunDeps): Promis
     attempts: attempts.length,
     ...(retried.length > 0 ? { retried } : {}),
   };
-  if (deps.metrics) recordProbeMetrics(deps.metrics, result);
+  if (deps.metrics) recordProbeMetrics(deps.metrics, result, deps.service);
   return roundTimings(result);
 }
 
@@ -120,13 +122,14 @@ function roundTimings(result: ProbeResult): ProbeResult {
 }
 
 /**
- * Updates the probe metrics of DESIGN §8 from one result. Labels stay bounded: probe name, kind,
- * result and failure class, never a URL or message.
+ * Updates the probe metrics of DESIGN §8 from one result. Labels stay bounded: service, probe name,
+ * kind, result and failure class, never a URL or message.
  *
- * @example recordProbeMetrics(metrics, result)
+ * @example recordProbeMetrics(metrics, result, 'prep-api')
  */
-export function recordProbeMetrics(metrics: ProbeMetrics, result: ProbeResult): void {
-  const labels = { probe: result.probe, kind: result.kind };
+export function recordProbeMetrics(metrics: ProbeMetrics, result: ProbeResult, service?: string): void {
+  const owner = service === undefined ? {} : { service };
+  const labels = { ...owner, probe: result.probe, kind: result.kind };
   metrics.probeSuccess.set(labels, result.success ? 1 : 0);
   for (const [key, phase] of PHASE_LABELS)
     metrics.probeDuration.observe({ ...labels, phase }, result.phases[key] / 1000);
@@ -137,5 +140,8 @@ export function recordProbeMetrics(metrics: ProbeMetrics, result: ProbeResult): 
     class: result.failure?.class ?? 'none',
   });
   if (result.tls)
-    metrics.tlsCertExpiry.set({ probe: result.probe }, Math.floor(result.tls.chainExpiresAt / 1000));
+    metrics.tlsCertExpiry.set(
+      { ...owner, probe: result.probe },
+      Math.floor(result.tls.chainExpiresAt / 1000),
+    );
 }

@@ -54,7 +54,8 @@ export function createProber(deps: ProberDeps): Prober {
     ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),
     ...(deps.perHostConcurrency !== undefined ? { perHostConcurrency: deps.perHostConcurrency } : {}),
     ...(deps.stopTimeoutMs !== undefined ? { stopTimeoutMs: deps.stopTimeoutMs } : {}),
-    run: (probe, signal) => runProbe(probe, { now: () => clock.now(), signal, metrics }),
+    run: (probe, signal) =>
+      runProbe(probe, { now: () => clock.now(), signal, metrics, service: deps.config.root.service }),
     onResult: (result) => {
       if (!result.success) logger.info({ probe: result.probe, failure: result.failure }, 'probe failed');
       try {

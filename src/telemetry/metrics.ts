@@ -6,12 +6,13 @@ const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 
 const QUERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
- * Every metric of DESIGN §8 on one registry. Created once in the composition root and passed to the
+ * Every metric of DESIGN §8 on one registry. The probe and SLO series carry `service` (the config's
+ * `service`), like the watch series, so one dashboard `$service` variable filters every panel. Created once in the composition root and passed to the
  * parts that update it; tests create their own.
  *
  * @example
  *   const metrics = createMetrics({ version: '0.1.0' });
- *   metrics.probeSuccess.set({ probe: 'health', kind: 'smoke' }, 1);
+ *   metrics.probeSuccess.set({ service: 'prep-api', probe: 'health', kind: 'smoke' }, 1);
  *   const text = await metrics.registry.metrics();
  */
 export function createMetrics(options: { version: string; defaultMetrics?: boolean }) {
@@ -24,20 +25,20 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
     probeSuccess: new Gauge({
       name: 'vigil_probe_success',
       help: 'Whether the last run of the probe succeeded (1) or failed (0).',
-      labelNames: ['probe', 'kind'] as const,
+      labelNames: ['service', 'probe', 'kind'] as const,
       registers,
     }),
     probeDuration: new Histogram({
       name: 'vigil_probe_duration_seconds',
       help: 'Probe duration by phase (dns, connect, tls, ttfb, transfer, total).',
-      labelNames: ['probe', 'kind', 'phase'] as const,
+      labelNames: ['service', 'probe', 'kind', 'phase'] as const,
       buckets: PROBE_BUCKETS,
       registers,
     }),
     probeRuns: new Counter({
       name: 'vigil_probe_runs_total',
       help: 'Probe runs by result and failure class.',
-      labelNames: ['probe', 'kind', 'result', 'class'] as const,
+      labelNames: ['service', 'probe', 'kind', 'result', 'class'] as const,
       registers,
     }),
     probeScheduleLag: new Histogram({
@@ -49,43 +50,43 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
     tlsCertExpiry: new Gauge({
       name: 'vigil_tls_cert_expiry_timestamp_seconds',
       help: 'Earliest certificate expiry in the chain presented to the probe, as a Unix timestamp.',
-      labelNames: ['probe'] as const,
+      labelNames: ['service', 'probe'] as const,
       registers,
     }),
     sloValue: new Gauge({
       name: 'vigil_slo_value',
       help: 'Last evaluated SLI value.',
-      labelNames: ['slo'] as const,
+      labelNames: ['service', 'slo'] as const,
       registers,
     }),
     sloObjective: new Gauge({
       name: 'vigil_slo_objective',
       help: 'The objective threshold of the SLO check.',
-      labelNames: ['slo'] as const,
+      labelNames: ['service', 'slo'] as const,
       registers,
     }),
     sloBaselineValue: new Gauge({
       name: 'vigil_slo_baseline_value',
       help: 'The baseline value the SLI was compared with.',
-      labelNames: ['slo'] as const,
+      labelNames: ['service', 'slo'] as const,
       registers,
     }),
     sloResult: new Gauge({
       name: 'vigil_slo_result',
       help: '1 on the current result of the SLO check (pass, warn, fail, inconclusive).',
-      labelNames: ['slo', 'result'] as const,
+      labelNames: ['service', 'slo', 'result'] as const,
       registers,
     }),
     sloErrorBudgetRemaining: new Gauge({
       name: 'vigil_slo_error_budget_remaining_ratio',
       help: 'Share of the error budget left over the budget window (1 = untouched, <0 = overspent).',
-      labelNames: ['slo'] as const,
+      labelNames: ['service', 'slo'] as const,
       registers,
     }),
     sloBurnRate: new Gauge({
       name: 'vigil_slo_burn_rate',
       help: 'Error budget burn rate over a window.',
-      labelNames: ['slo', 'window'] as const,
+      labelNames: ['service', 'slo', 'window'] as const,
       registers,
     }),
     watchVerdict: new Gauge({

@@ -211,7 +211,7 @@ describe('vigil serve, a running daemon', () => {
       const t = await (await fetch(`${base}/metrics`)).text();
       return probeRuns(t, 'alpha') > 0 ? t : undefined;
     });
-    expect(text).toMatch(/^vigil_probe_success\{probe="alpha",kind="smoke"\} 1$/m);
+    expect(text).toMatch(/^vigil_probe_success\{service="serve-test",probe="alpha",kind="smoke"\} 1$/m);
   });
 
   test.each([
@@ -264,7 +264,9 @@ describe('vigil serve, a running daemon', () => {
     expect((await fetch(`${base}/ready`)).status).toBe(200);
 
     await until('alpha-availability to be evaluated', async () =>
-      (await metricsText()).includes('vigil_slo_result{slo="alpha-availability"') ? true : undefined,
+      (await metricsText()).includes('vigil_slo_result{service="serve-test",slo="alpha-availability"')
+        ? true
+        : undefined,
     );
     writeFileSync(join(dir, 'probes', 'main.yaml'), probeYaml('beta'));
     writeFileSync(join(dir, 'slo', 'main.yaml'), sloYaml('beta'));

@@ -95,14 +95,18 @@ describe('continuous evaluation', () => {
     const { metrics, continuous } = setup(() => 0.02);
     await continuous.evaluateOnce();
     const text = await metrics.registry.metrics();
-    expect(text).toContain('vigil_slo_value{slo="error-rate"} 0.02');
-    expect(text).toContain('vigil_slo_objective{slo="error-rate"} 0.01');
-    expect(text).toContain('vigil_slo_result{slo="error-rate",result="fail"} 1');
-    expect(text).toContain('vigil_slo_result{slo="error-rate",result="pass"} 0');
+    expect(text).toContain('vigil_slo_value{service="prep-api",slo="error-rate"} 0.02');
+    expect(text).toContain('vigil_slo_objective{service="prep-api",slo="error-rate"} 0.01');
+    expect(text).toContain('vigil_slo_result{service="prep-api",slo="error-rate",result="fail"} 1');
+    expect(text).toContain('vigil_slo_result{service="prep-api",slo="error-rate",result="pass"} 0');
     // 0.02 / (1 − 99.9 %) = 20×, up to the float rounding of 99.9 % itself.
-    expect(text).toMatch(/vigil_slo_burn_rate\{slo="error-rate",window="1h"\} (20|19\.9999\d*)\n/);
-    expect(text).toMatch(/vigil_slo_error_budget_remaining_ratio\{slo="error-rate"\} -(19|18\.9999\d*)\n/);
-    expect(text).toContain('vigil_slo_baseline_value{slo="throughput"} 100');
+    expect(text).toMatch(
+      /vigil_slo_burn_rate\{service="prep-api",slo="error-rate",window="1h"\} (20|19\.9999\d*)\n/,
+    );
+    expect(text).toMatch(
+      /vigil_slo_error_budget_remaining_ratio\{service="prep-api",slo="error-rate"\} -(19|18\.9999\d*)\n/,
+    );
+    expect(text).toContain('vigil_slo_baseline_value{service="prep-api",slo="throughput"} 100');
   });
 
   it('an SLI without data drops its value instead of keeping a stale one', async () => {
@@ -112,12 +116,14 @@ describe('continuous evaluation', () => {
       () => (fail ? new NoDataError('empty') : 100),
     );
     await continuous.evaluateOnce();
-    expect(await metrics.registry.metrics()).toContain('vigil_slo_value{slo="throughput"} 100');
+    expect(await metrics.registry.metrics()).toContain(
+      'vigil_slo_value{service="prep-api",slo="throughput"} 100',
+    );
     fail = true;
     await continuous.evaluateOnce();
     const text = await metrics.registry.metrics();
-    expect(text).not.toContain('vigil_slo_value{slo="throughput"}');
-    expect(text).toContain('vigil_slo_result{slo="throughput",result="inconclusive"} 1');
+    expect(text).not.toContain('vigil_slo_value{service="prep-api",slo="throughput"}');
+    expect(text).toContain('vigil_slo_result{service="prep-api",slo="throughput",result="inconclusive"} 1');
   });
 
   it('a burn-rate query that is not a ratio is inconclusive, not a huge burn', async () => {

@@ -353,24 +353,26 @@ describe('retries and metrics', () => {
       tls: { insecureSkipVerify: true },
       request: { path: '/' },
     });
-    await runProbe(prepareProbe(config, { baseUrl: secure.url }), { now, metrics });
+    await runProbe(prepareProbe(config, { baseUrl: secure.url }), { now, metrics, service: 'prep-api' });
     const down = probeSchema.parse({
       name: 'down',
       kind: 'smoke',
       request: { path: '/down' },
       expect: [{ status: 200 }],
     });
-    await runProbe(prepareProbe(down, { baseUrl: plain.url }), { now, metrics });
+    await runProbe(prepareProbe(down, { baseUrl: plain.url }), { now, metrics, service: 'prep-api' });
     const text = await metrics.registry.metrics();
-    expect(text).toContain('vigil_probe_success{probe="edge",kind="smoke"} 1');
-    expect(text).toContain('vigil_probe_success{probe="down",kind="smoke"} 0');
+    expect(text).toContain('vigil_probe_success{service="prep-api",probe="edge",kind="smoke"} 1');
+    expect(text).toContain('vigil_probe_success{service="prep-api",probe="down",kind="smoke"} 0');
     expect(text).toContain(
-      'vigil_probe_runs_total{probe="down",kind="smoke",result="failure",class="assertion"} 1',
+      'vigil_probe_runs_total{service="prep-api",probe="down",kind="smoke",result="failure",class="assertion"} 1',
     );
     expect(text).toContain(
-      'vigil_probe_runs_total{probe="edge",kind="smoke",result="success",class="none"} 1',
+      'vigil_probe_runs_total{service="prep-api",probe="edge",kind="smoke",result="success",class="none"} 1',
     );
-    expect(text).toMatch(/vigil_probe_duration_seconds_count\{probe="edge",kind="smoke",phase="tls"\} 1/);
-    expect(text).toMatch(/vigil_tls_cert_expiry_timestamp_seconds\{probe="edge"\} \d{10}/);
+    expect(text).toMatch(
+      /vigil_probe_duration_seconds_count\{service="prep-api",probe="edge",kind="smoke",phase="tls"\} 1/,
+    );
+    expect(text).toMatch(/vigil_tls_cert_expiry_timestamp_seconds\{service="prep-api",probe="edge"\} \d{10}/);
   });
 });

@@ -64,10 +64,10 @@ describe('the daemon prober', () => {
     expect(p95).toBeLessThan(1);
     const text = await metrics.registry.metrics();
     expect(text).toContain(
-      'vigil_probe_runs_total{probe="health",kind="smoke",result="success",class="none"} 7',
+      'vigil_probe_runs_total{service="prep-api",probe="health",kind="smoke",result="success",class="none"} 7',
     );
     expect(text).toContain(
-      'vigil_probe_runs_total{probe="health",kind="smoke",result="failure",class="assertion"} 1',
+      'vigil_probe_runs_total{service="prep-api",probe="health",kind="smoke",result="failure",class="assertion"} 1',
     );
     expect(text).toContain('vigil_probe_schedule_lag_seconds_count 8');
     expect(prober.scheduler.states().health?.health).toBe('up');
