@@ -100,7 +100,8 @@ export function minWindowMs(
 export function warmUp(times: WindowTimes, minMs: number): Judgement | undefined {
   if (times.postDeployOnly !== true) return undefined;
   const sinceDeployMs = Math.max(0, times.at - times.deployedAt);
-  if (sinceDeployMs >= minMs) return undefined;
+  // Whatever minWindow says, a window under a second cannot be queried (`[0s]` is an error).
+  if (sinceDeployMs >= Math.max(minMs, 1000)) return undefined;
   const shown = formatDuration(Math.floor(sinceDeployMs / 1000) * 1000);
   return {
     result: 'inconclusive',

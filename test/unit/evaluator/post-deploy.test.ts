@@ -4,6 +4,7 @@ import { parseDurationMs } from '../../../src/config/units.js';
 import { evaluateSlo } from '../../../src/evaluator/evaluate.js';
 import type { EvaluationContext } from '../../../src/evaluator/result.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
+import { describeWindow, judgedWindow, warmUp } from '../../../src/evaluator/window.js';
 import type { Sample, SliSource } from '../../../src/sources/types.js';
 
 /*
@@ -389,5 +390,26 @@ describe('burn rates on post-deploy windows', () => {
     const check = await burn(AVAILABILITY, watchCtx({ prometheus: hotfix(0, 0) }, 3 * MIN));
     expect(check.range).toEqual({ from: ISO(DEPLOYED), to: ISO(DEPLOYED + 3 * MIN) });
     expect(check.burnRates?.['5m']).toBe(0);
+  });
+});
+
+describe('window arithmetic', () => {
+  it('a range across midnight UTC names its dates', () => {
+    const at = Date.parse('2026-11-28T00:02:00Z');
+    expect(describeWindow(judgedWindow(5 * MIN, { at, deployedAt: 0 }))).toBe(
+      'over 2026-11-27T23:57:00Z–2026-11-28T00:02:00Z',
+    );
+  });
+
+  it('an evaluation before the deploy (clock skew) is warm-up, never a query over a negative range', () => {
+    const times = { at: DEPLOYED - 5_000, deployedAt: DEPLOYED, postDeployOnly: true };
+    expect(judgedWindow(5 * MIN, times)).toMatchObject({ lengthMs: 0, from: DEPLOYED - 5_000 });
+    expect(warmUp(times, 30_000)?.explanation).toBe('not enough post-deploy data (0s of 30s)');
+  });
+
+  it('minWindow: 0 still waits for one whole second of data', () => {
+    const times = { at: DEPLOYED + 400, deployedAt: DEPLOYED, postDeployOnly: true };
+    expect(warmUp(times, 0)?.result).toBe('inconclusive');
+    expect(warmUp({ ...times, at: DEPLOYED + 1000 }, 0)).toBeUndefined();
   });
 });
