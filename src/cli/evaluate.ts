@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { formatDuration } from '../config/units.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
 import { evaluateChecks } from '../evaluator/evaluate.js';
+import { formatValue } from '../evaluator/objective.js';
 import type { CheckResult, SnapshotReader } from '../evaluator/types.js';
 import { createSources } from '../sources/index.js';
 import { type Db, openDatabase } from '../store/db.js';
@@ -250,6 +251,7 @@ function formatTable(
 
 function formatNumber(value: number | null): string {
   if (value === null) return '-';
+  if (!Number.isFinite(value)) return formatValue(value); // +Inf, -Inf: as PromQL writes them
   if (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-3)) return value.toExponential(3);
   return String(Number(value.toPrecision(4)));
 }
