@@ -109,7 +109,11 @@ export function warmUp(times: WindowTimes, minMs: number): Judgement | undefined
   };
 }
 
-/** The `range` of a check result: ISO 8601 bounds of the window it judged. */
+/**
+ * The `range` of a check result: ISO 8601 bounds of the window it judged.
+ *
+ * @example rangeOf({ from: 0, to: 90_000 }) // { from: '1970-01-01T00:00:00.000Z', to: '1970-01-01T00:01:30.000Z' }
+ */
 export function rangeOf(window: Pick<JudgedWindow, 'from' | 'to'>): { from: string; to: string } {
   return { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString() };
 }
