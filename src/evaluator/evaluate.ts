@@ -1,4 +1,5 @@
 import type { SloConfig } from '../config/schema.js';
+import { evaluatePatternsCheck } from '../patterns/check.js';
 import { evaluateBurnCheck } from './burn-check.js';
 import { evaluateMainCheck } from './check.js';
 import type { EvaluationContext } from './result.js';
@@ -23,6 +24,7 @@ export type { EvaluationContext } from './result.js';
  *   });
  */
 export async function evaluateSlo(slo: SloConfig, ctx: EvaluationContext): Promise<CheckResult[]> {
+  if (slo.patterns !== undefined) return [await evaluatePatternsCheck(slo, ctx)];
   const hasMain = slo.objective !== undefined || slo.baseline !== undefined || slo.warn !== undefined;
   const [main, burn] = await Promise.all([
     hasMain ? evaluateMainCheck(slo, ctx) : undefined,

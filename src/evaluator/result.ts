@@ -1,4 +1,5 @@
 import type { SloConfig } from '../config/schema.js';
+import type { PatternsContext } from '../patterns/check.js';
 import type { SliSource } from '../sources/types.js';
 import type { Judgement } from './objective.js';
 import type { Read } from './read.js';
@@ -35,6 +36,8 @@ export interface EvaluationContext {
   burnRates?: boolean;
   /** How many SLOs are evaluated at once; default 4. */
   concurrency?: number;
+  /** Log reads and stored signatures for `patterns` checks (absent: they are inconclusive). */
+  patterns?: PatternsContext;
 }
 
 /** The fields of a check that do not depend on what the queries answered. */

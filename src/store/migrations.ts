@@ -155,4 +155,56 @@ export const MIGRATIONS: readonly string[] = [
     SELECT watch_id, MIN(created_at), CASE manual WHEN 1 THEN 'operator' ELSE 'automatic' END
     FROM outbox WHERE event = 'rollback' AND watch_id IS NOT NULL GROUP BY watch_id;
   `,
+  // 3: log signatures (issue 19). The baseline's signatures of each patterns check, read once at watch
+  // start, so a 24-hour watch does not depend on Loki still holding the pre-deploy logs; the signatures each
+  // watch saw (known, new, changed), for the API; operators' feedback on a signature, one row per decision
+  // (the audit), the latest per service and signature in force.
+  `
+  CREATE TABLE pattern_baselines (
+    watch_id        TEXT NOT NULL,
+    check_name      TEXT NOT NULL,
+    service         TEXT NOT NULL,
+    range_from      INTEGER NOT NULL,
+    range_to        INTEGER NOT NULL,
+    lines           INTEGER NOT NULL,
+    sampled         INTEGER NOT NULL,
+    volume          REAL,
+    computed_at     INTEGER NOT NULL,
+    signatures_json TEXT NOT NULL,
+    PRIMARY KEY (watch_id, check_name)
+  );
+
+  CREATE TABLE pattern_observations (
+    watch_id       TEXT NOT NULL,
+    check_name     TEXT NOT NULL,
+    signature      TEXT NOT NULL,
+    service        TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('known','new','changed','always-fail')),
+    level          TEXT NOT NULL,
+    logger         TEXT NOT NULL,
+    template       TEXT NOT NULL,
+    count          INTEGER NOT NULL,
+    baseline_count INTEGER,
+    first_seen     INTEGER NOT NULL,
+    last_seen      INTEGER NOT NULL,
+    examples_json  TEXT NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    PRIMARY KEY (watch_id, check_name, signature)
+  );
+  CREATE INDEX pattern_observations_signature ON pattern_observations (signature);
+
+  CREATE TABLE pattern_feedback (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    service   TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    verdict   TEXT NOT NULL CHECK (verdict IN ('ignore','always-fail')),
+    level     TEXT NOT NULL,
+    logger    TEXT NOT NULL,
+    template  TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    who       TEXT NOT NULL,
+    at        INTEGER NOT NULL
+  );
+  CREATE INDEX pattern_feedback_service ON pattern_feedback (service, signature, id);
+  `,
 ];

@@ -21,6 +21,8 @@ export interface LokiStandIn {
   url: string;
   /** Every query_range request's parameters, in order. */
   requests: URLSearchParams[];
+  /** Replaces the lines it holds (e.g. Loki's retention dropping the pre-deploy ones). */
+  replace(entries: readonly StandInEntry[]): void;
   close(): Promise<void>;
 }
 
@@ -76,7 +78,9 @@ export async function startLokiStandIn(
   entries: readonly StandInEntry[],
   options: { maxEntriesPerQuery?: number; metric?: (params: URLSearchParams) => string } = {},
 ): Promise<LokiStandIn> {
-  const sorted = [...entries].sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
+  const order = (list: readonly StandInEntry[]) =>
+    [...list].sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
+  let sorted = order(entries);
   const maxEntries = options.maxEntriesPerQuery ?? 5_000;
   const requests: URLSearchParams[] = [];
   const server = createServer((req, res: ServerResponse) => {
@@ -116,6 +120,9 @@ export async function startLokiStandIn(
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    replace: (next) => {
+      sorted = order(next);
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

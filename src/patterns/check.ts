@@ -1,0 +1,364 @@
+import type { PatternsConfig, SloConfig } from '../config/schema.js';
+import { formatDuration } from '../config/units.js';
+import { errorMessage } from '../errors.js';
+import type { Judgement } from '../evaluator/objective.js';
+import { readValue } from '../evaluator/read.js';
+import { checkShell, type EvaluationContext, withJudgement } from '../evaluator/result.js';
+import { judgeProportion } from '../evaluator/significance.js';
+import { type EvaluationVars, renderFor } from '../evaluator/sli.js';
+import type { CheckResult } from '../evaluator/types.js';
+import type { LogReader } from '../sources/loki.js';
+import { NoDataError, QueryError, SourceUnavailableError } from '../sources/types.js';
+import {
+  type Classification,
+  classifyLines,
+  clusterLines,
+  type KnownSignature,
+  type Signature,
+} from './signatures.js';
+import type { ObservedSignature, PatternStore, StoredBaseline } from './store.js';
+
+/*
+ * The `patterns` check (DESIGN §5, issue 19): the new version's log lines in the judged window — clamped to
+ * start at the deploy (DESIGN §6) — classified against the baseline's signatures, which are read once, at
+ * the watch's first evaluation, from the window before the deploy and kept in the store. New signatures
+ * past minCount fail it (more than maxNewSignatures of them), as does any line of a signature an operator
+ * marked "always fail"; a known signature significantly more frequent than in the baseline (two-proportion
+ * test against the request volume of `total`, else against the lines read) makes it warn.
+ */
+
+/** What a patterns check needs beyond the evaluation context: the log reader and the store. */
+export interface PatternsContext {
+  logs?: LogReader;
+  store?: PatternStore;
+  /** Less post-deploy data than this: inconclusive, warming up (watch.minWindow; default 1m). */
+  minWindowMs?: number;
+}
+
+const DEFAULT_MIN_WINDOW_MS = 60_000;
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+function baselineVars(vars: EvaluationVars): EvaluationVars {
+  // The baseline window shows the previous version: a query filtering on {{version}} must look for that one.
+  return vars.previousVersion === undefined || vars.previousVersion === ''
+    ? vars
+    : { ...vars, version: vars.previousVersion };
+}
+
+function readFailure(error: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted) throw error;
+  if (error instanceof QueryError) return `query error: ${error.message}`;
+  if (error instanceof SourceUnavailableError) return `loki unavailable: ${error.message}`;
+  if (error instanceof NoDataError) return `no data: ${error.message}`;
+  return errorMessage(error);
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const quote = (s: Signature): string => `"${s.template}"`;
+const levelOf = (s: Signature): string =>
+  [s.level && `level ${s.level}`, s.logger && `logger ${s.logger}`].filter(Boolean).join(', ');
+
+/** One signature for an explanation: template, count, first seen, two examples. */
+function describeSignature(s: Signature): string {
+  const where = levelOf(s);
+  const examples = s.examples.map((e) => JSON.stringify(e)).join(' · ');
+  return `${quote(s)} ×${s.count} (${where ? `${where}, ` : ''}first seen ${iso(s.firstSeen)}${examples ? `; e.g. ${examples}` : ''})`;
+}
+
+interface Prepared {
+  slo: SloConfig;
+  patterns: PatternsConfig;
+  ctx: EvaluationContext;
+  logs: LogReader;
+  store: PatternStore | undefined;
+}
+
+async function readVolume(
+  p: Prepared,
+  vars: EvaluationVars,
+  windowMs: number,
+  at: number,
+): Promise<Outcome<number>> {
+  const source = p.ctx.sources.loki;
+  if (p.slo.total === undefined) return { ok: false, reason: 'no total query' };
+  if (source === undefined) return { ok: false, reason: 'source loki is not configured' };
+  try {
+    const query = renderFor(p.slo, p.slo.total, vars, windowMs);
+    const read = await readValue(source, query, at, p.ctx.signal);
+    return read.ok ? { ok: true, value: read.value } : { ok: false, reason: read.reason };
+  } catch (error) {
+    return { ok: false, reason: readFailure(error, p.ctx.signal) };
+  }
+}
+
+/** The stored baseline of this watch and check, or a fresh read of the window before the deploy (then stored). */
+async function loadBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
+  const { ctx, slo, patterns } = p;
+  const kept = ctx.watchId === undefined ? undefined : p.store?.baseline(ctx.watchId, slo.name);
+  if (kept !== undefined) return { ok: true, value: kept };
+  const shift = slo.baseline?.from === 'offset' ? (slo.baseline.offset ?? 0) : 0;
+  const to = ctx.deployedAt - shift;
+  const from = to - patterns.baselineWindow;
+  const vars = baselineVars(ctx.vars);
+  let read: Awaited<ReturnType<LogReader['readLines']>>;
+  try {
+    const query = renderFor(slo, patterns.query, vars, patterns.baselineWindow);
+    read = await p.logs.readLines(query, from, to, { maxLines: patterns.maxLines, ...signalOf(ctx) });
+  } catch (error) {
+    return { ok: false, reason: `baseline: ${readFailure(error, ctx.signal)}` };
+  }
+  const set = clusterLines(read.lines, clusterOptions(patterns));
+  const volume = slo.total === undefined ? undefined : await readVolume(p, vars, patterns.baselineWindow, to);
+  if (volume !== undefined && !volume.ok)
+    return { ok: false, reason: `baseline request volume: ${volume.reason}` };
+  const baseline: StoredBaseline = {
+    from,
+    to,
+    lines: read.lines.length,
+    sampled: read.sampled,
+    volume: volume?.value ?? null,
+    computedAt: ctx.at,
+    signatures: set.signatures,
+  };
+  // An empty window is read again next time (lines may still arrive); a non-empty one is kept for the watch.
+  if (ctx.watchId !== undefined && baseline.lines > 0) {
+    p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
+  }
+  return { ok: true, value: baseline };
+}
+
+function signalOf(ctx: EvaluationContext): { signal?: AbortSignal } {
+  return ctx.signal === undefined ? {} : { signal: ctx.signal };
+}
+
+function clusterOptions(patterns: PatternsConfig): { maxSignatures: number; messageField?: string } {
+  return patterns.messageField === undefined
+    ? { maxSignatures: patterns.maxSignatures }
+    : { maxSignatures: patterns.maxSignatures, messageField: patterns.messageField };
+}
+
+/** Known signatures whose share rose significantly (one-sided two-proportion test, maxIncrease as effect size). */
+function changedSignatures(
+  p: Prepared,
+  known: readonly KnownSignature[],
+  current: number,
+  baseline: number,
+): { signature: KnownSignature; judgement: Judgement }[] {
+  const b = p.slo.baseline;
+  const settings = {
+    confidence: b?.confidence ?? 0.98,
+    direction: 'increase' as const,
+    minSamples: b?.minSamples ?? 5,
+    minTotal: b?.minTotal ?? 30,
+    ...(b?.maxIncrease === undefined ? {} : { effectSize: b.maxIncrease }),
+  };
+  return known
+    .filter((k) => !k.ignored)
+    .map((signature) => ({
+      signature,
+      judgement: judgeProportion(
+        { successes: signature.current.count, total: current },
+        { successes: signature.stored.count, total: baseline },
+        settings,
+        'baseline',
+      ),
+    }))
+    .filter((c) => c.judgement.result === 'fail');
+}
+
+function observed(
+  check: string,
+  at: number,
+  c: Classification,
+  changed: ReadonlySet<string>,
+): ObservedSignature[] {
+  const known = (k: KnownSignature, status: ObservedSignature['status']): ObservedSignature => ({
+    ...k.current,
+    check,
+    status,
+    baselineCount: k.ignored ? null : k.stored.count,
+    updatedAt: at,
+  });
+  return [
+    ...c.alwaysFail.map((k) => known(k, 'always-fail')),
+    ...c.fresh.map((s) => ({ ...s, check, status: 'new' as const, baselineCount: null, updatedAt: at })),
+    ...c.known.map((k) => known(k, changed.has(k.current.id) ? 'changed' : 'known')),
+  ];
+}
+
+/** The verdict of one classification, with every fact behind it. */
+function judge(
+  p: Prepared,
+  c: Classification,
+  changed: { signature: KnownSignature; judgement: Judgement }[],
+  notes: string[],
+): Judgement & { newCount: number } {
+  const { minCount, maxNewSignatures } = p.patterns;
+  const counted = c.fresh.filter((s) => s.count >= minCount);
+  const below = c.fresh.length - counted.length;
+  const facts = [
+    `${c.lines} lines`,
+    `${c.known.length} known signature${c.known.length === 1 ? '' : 's'}`,
+    ...(below > 0 ? [`${below} new below minCount ${minCount}`] : []),
+    ...(changed.length > 0
+      ? [
+          `more frequent than in the baseline: ${changed.map((x) => `${quote(x.signature.current)} (${x.judgement.explanation})`).join('; ')}`,
+        ]
+      : []),
+    ...(c.known.some((k) => k.ignored)
+      ? [
+          `marked not a risk by an operator: ${c.known
+            .filter((k) => k.ignored)
+            .map((k) => quote(k.current))
+            .join(', ')}`,
+        ]
+      : []),
+    ...(c.other === null
+      ? []
+      : [`${c.other.count} lines past maxSignatures ${p.patterns.maxSignatures} counted as "other"`]),
+    ...notes,
+  ].join('; ');
+  if (c.alwaysFail.length > 0) {
+    const list = c.alwaysFail.map((k) => describeSignature(k.current)).join('; ');
+    return {
+      result: 'fail',
+      newCount: counted.length,
+      explanation: `signature marked "always fail" by an operator: ${list}; ${facts}`,
+      violation: `log signature marked always fail: ${c.alwaysFail.map((k) => quote(k.current)).join(', ')}`,
+    };
+  }
+  if (counted.length > maxNewSignatures) {
+    const list = counted.map(describeSignature).join('; ');
+    return {
+      result: 'fail',
+      newCount: counted.length,
+      explanation: `${counted.length} new signature${counted.length === 1 ? '' : 's'} past minCount ${minCount} (maxNewSignatures ${maxNewSignatures}): ${list}; ${facts}`,
+      violation: `${counted.length} new log signature${counted.length === 1 ? '' : 's'} > ${maxNewSignatures}: ${counted
+        .slice(0, 3)
+        .map((s) => `${quote(s)} ×${s.count}`)
+        .join(', ')}`,
+    };
+  }
+  const newPart =
+    counted.length > 0
+      ? `${counted.length} new signature${counted.length === 1 ? '' : 's'} within maxNewSignatures ${maxNewSignatures}: ${counted.map(describeSignature).join('; ')}`
+      : `no new signature past minCount ${minCount}`;
+  return {
+    result: changed.length > 0 ? 'warn' : 'pass',
+    newCount: counted.length,
+    explanation: `${newPart}; ${facts}`,
+    ...(changed.length > 0
+      ? {
+          violation: `known log signature more frequent: ${changed.map((x) => quote(x.signature.current)).join(', ')}`,
+        }
+      : {}),
+  };
+}
+
+/**
+ * Evaluates one `patterns` check at `ctx.at`. Never throws for source trouble: Loki down, a bad query or an
+ * empty baseline window are inconclusive results with the reason; it rethrows only when `ctx.signal` aborts.
+ *
+ * @example
+ *   const [check] = [await evaluatePatternsCheck(slo, { ...ctx, patterns: { logs, store } })];
+ *   check.result // 'fail'; check.explanation: '1 new signature past minCount 5 …: "KeyError: <STR>" ×14 …'
+ */
+export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationContext): Promise<CheckResult> {
+  const patterns = slo.patterns as PatternsConfig;
+  const shell: CheckResult = { ...checkShell(slo, ctx, 'slo', slo.name), objective: null };
+  if (slo.baseline !== undefined) shell.baselineFrom = slo.baseline.from;
+  const windowMs = slo.window ?? ctx.windowMs;
+  // DESIGN §6: the judged window never reaches before the deploy.
+  const from = Math.min(ctx.at, Math.max(ctx.deployedAt, ctx.at - windowMs));
+  const to = ctx.at;
+  shell.range = { from: iso(from), to: iso(to) };
+  const inconclusive = (explanation: string, extra: Partial<CheckResult> = {}): CheckResult =>
+    withJudgement(shell, { result: 'inconclusive', explanation }, extra);
+  let query: string;
+  try {
+    query = renderFor(slo, patterns.query, ctx.vars, to - from || windowMs);
+  } catch (error) {
+    return inconclusive(errorMessage(error));
+  }
+  shell.query = query;
+  const logs = ctx.patterns?.logs;
+  if (logs === undefined) {
+    return inconclusive(
+      ctx.sources.loki === undefined
+        ? 'source loki is not configured'
+        : 'patterns checks are judged in watches and by vigil logs diff (no log reader here)',
+    );
+  }
+  const minWindowMs = slo.minWindow ?? ctx.patterns?.minWindowMs ?? DEFAULT_MIN_WINDOW_MS;
+  if (to - from < minWindowMs) {
+    return inconclusive(
+      `not enough post-deploy data: ${formatDuration(Math.max(0, to - from))} since the deploy, minWindow ${formatDuration(minWindowMs)}`,
+      { warmingUp: true },
+    );
+  }
+  const p: Prepared = { slo, patterns, ctx, logs, store: ctx.patterns?.store };
+  const baseline = await loadBaseline(p);
+  if (!baseline.ok) return inconclusive(baseline.reason);
+  const b = baseline.value;
+  if (b.lines === 0) {
+    return inconclusive(
+      `the baseline window ${iso(b.from)} – ${iso(b.to)} holds no lines of the query: nothing to tell new signatures from known ones`,
+    );
+  }
+  let read: Awaited<ReturnType<LogReader['readLines']>>;
+  try {
+    read = await logs.readLines(query, from, to, { maxLines: patterns.maxLines, ...signalOf(ctx) });
+  } catch (error) {
+    return inconclusive(readFailure(error, ctx.signal));
+  }
+  const feedback = ctx.patterns?.store?.feedback(ctx.vars.service) ?? [];
+  const asStored = (f: (typeof feedback)[number]) => ({
+    id: f.signature,
+    level: f.level,
+    logger: f.logger,
+    template: f.template,
+    count: 0,
+  });
+  const classification = classifyLines(
+    read.lines,
+    {
+      baseline: b.signatures,
+      ignored: feedback.filter((f) => f.verdict === 'ignore').map(asStored),
+      alwaysFail: feedback.filter((f) => f.verdict === 'always-fail').map(asStored),
+    },
+    clusterOptions(patterns),
+  );
+  const notes: string[] = [];
+  let currentTotal = read.lines.length;
+  let baselineTotal = b.lines;
+  if (slo.total !== undefined) {
+    const volume = await readVolume(p, ctx.vars, to - from, to);
+    if (volume.ok && b.volume !== null) {
+      currentTotal = volume.value;
+      baselineTotal = b.volume;
+    } else
+      notes.push(
+        `frequencies judged against lines read (request volume: ${volume.ok ? 'none kept for the baseline' : volume.reason})`,
+      );
+  }
+  if (read.sampled) notes.push(`sampled: read the first ${patterns.maxLines} lines of the window (maxLines)`);
+  if (b.sampled) notes.push(`the baseline was sampled too (first ${patterns.maxLines} lines)`);
+  const changed = changedSignatures(p, classification.known, currentTotal, baselineTotal);
+  const verdict = judge(p, classification, changed, notes);
+  if (ctx.watchId !== undefined) {
+    const ids = new Set(changed.map((c) => c.signature.current.id));
+    p.store?.saveObservations(
+      ctx.watchId,
+      slo.name,
+      ctx.vars.service,
+      ctx.at,
+      observed(slo.name, ctx.at, classification, ids),
+    );
+  }
+  return withJudgement(shell, verdict, {
+    value: verdict.newCount,
+    baseline: b.signatures.length,
+    samples: read.lines.length,
+  });
+}

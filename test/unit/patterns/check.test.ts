@@ -1,0 +1,259 @@
+import { Agent } from 'undici';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type SloConfig, sloSchema, sourceSchema } from '../../../src/config/schema.js';
+import { evaluateSlo } from '../../../src/evaluator/evaluate.js';
+import type { EvaluationContext } from '../../../src/evaluator/result.js';
+import type { CheckResult } from '../../../src/evaluator/types.js';
+import { lintLogQuery } from '../../../src/patterns/query.js';
+import { createPatternStore, type PatternStore } from '../../../src/patterns/store.js';
+import { createLokiLogReader, createLokiSource } from '../../../src/sources/loki.js';
+import { openDatabase } from '../../../src/store/db.js';
+import {
+  type LokiStandIn,
+  recordedEntries,
+  type StandInEntry,
+  startLokiStandIn,
+} from '../../helpers/loki-logs.js';
+
+/*
+ * The patterns check against a Loki stand-in serving the recorded Loki 2.8 line shapes (issue 19): the
+ * previous version logs its usual errors for the hour before the deploy; the new version logs them too,
+ * at the same rate, or adds one nobody wrote a threshold for.
+ */
+
+const MIN = 60_000;
+const DEPLOYED = Date.parse('2026-11-27T12:00:00Z');
+const dispatcher = new Agent({ keepAliveTimeout: 10 });
+afterAll(() => dispatcher.close());
+
+/** The recorded prep-api error lines (payment failed, upstream timeout, booking conflict). */
+const KNOWN = recordedEntries().filter((e) => e.labels.app === 'prep-api' && e.labels.level === 'error');
+
+/** `perMinute` lines a minute over [from, to), cycling through `lines`, `| json`-labelled. */
+function logs(from: number, to: number, perMinute: number, lines: readonly StandInEntry[]): StandInEntry[] {
+  const out: StandInEntry[] = [];
+  const gapMs = MIN / perMinute;
+  let i = 0;
+  for (let at = from; at < to; at += gapMs) {
+    const template = lines[i++ % lines.length] as StandInEntry;
+    out.push({ ...template, ns: BigInt(Math.round(at)) * 1_000_000n + BigInt(i % 997) });
+  }
+  return out;
+}
+
+function keyError(field: string): StandInEntry {
+  const line = JSON.stringify({
+    level: 'error',
+    msg: `KeyError: '${field}'`,
+    route: '/api/payments',
+    status: 500,
+  });
+  return { ns: 0n, line, labels: { app: 'prep-api', level: 'error', msg: `KeyError: '${field}'` } };
+}
+
+const BEFORE = logs(DEPLOYED - 60 * MIN, DEPLOYED, 6, KNOWN);
+
+const CHECK: SloConfig = sloSchema.parse({
+  name: 'new-error-signatures',
+  source: 'loki',
+  patterns: { query: '{app="prep-api"} | json | level=~"error|fatal"', minCount: 5, maxNewSignatures: 0 },
+  baseline: { from: 'pre-deploy', maxIncrease: '50%' },
+});
+
+let loki: LokiStandIn | undefined;
+afterEach(async () => {
+  for (const params of loki?.requests ?? []) {
+    if (!params.has('step')) expect(lintLogQuery(params.get('query') ?? '')).toEqual([]);
+  }
+  await loki?.close();
+  loki = undefined;
+});
+
+async function setUp(entries: StandInEntry[], url?: string) {
+  loki = await startLokiStandIn(entries);
+  const config = sourceSchema.parse({ url: url ?? loki.url });
+  const deps = { dispatcher, resilience: { retries: 0 } };
+  const store = createPatternStore(openDatabase(':memory:'));
+  const context = (
+    at: number,
+    watchId = 'w_1',
+    extra: Partial<EvaluationContext> = {},
+  ): EvaluationContext => ({
+    sources: { loki: createLokiSource(config, deps) },
+    at,
+    deployedAt: DEPLOYED,
+    windowMs: 5 * MIN,
+    vars: { service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' },
+    watchId,
+    patterns: { logs: createLokiLogReader(config, deps), store },
+    ...extra,
+  });
+  return { store, context, standIn: loki };
+}
+
+async function check(slo: SloConfig, ctx: EvaluationContext): Promise<CheckResult> {
+  const [result] = await evaluateSlo(slo, ctx);
+  return result as CheckResult;
+}
+
+describe('a patterns check in a watch', () => {
+  it('a new error far below any error-rate objective fails, with the new signature in the reason', async () => {
+    // 2 KeyErrors a minute against the usual 6 errors a minute: a rate no error-rate SLO would notice.
+    const after = [
+      ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
+      ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 2, [keyError('currency')]),
+    ];
+    const { context, store } = await setUp([...BEFORE, ...after]);
+    const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
+    expect(result).toMatchObject({ name: 'new-error-signatures', result: 'fail', value: 1, samples: 40 });
+    expect(result.violation).toBe('1 new log signature > 0: "KeyError: <STR>" ×10');
+    expect(result.explanation).toContain(
+      '1 new signature past minCount 5 (maxNewSignatures 0): "KeyError: <STR>" ×10 (level error, first seen 2026-11-27T12:05:00.000Z; e.g. ',
+    );
+    expect(result.explanation).toContain(`KeyError: 'currency'`);
+    expect(result.range).toEqual({ from: '2026-11-27T12:05:00.000Z', to: '2026-11-27T12:10:00.000Z' });
+    const seen = store.observations('w_1');
+    expect(seen.filter((s) => s.status === 'new').map((s) => [s.template, s.count])).toEqual([
+      ['KeyError: <STR>', 10],
+    ]);
+    expect(
+      seen
+        .filter((s) => s.status === 'known')
+        .map((s) => s.template)
+        .sort(),
+    ).toEqual(['booking conflict', 'payment failed', 'upstream timeout']);
+  });
+
+  it('only known errors at the old rate pass', async () => {
+    const { context } = await setUp([...BEFORE, ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN)]);
+    const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('pass');
+    expect(result.explanation).toMatch(/^no new signature past minCount 5; 30 lines; 3 known signatures/);
+  });
+
+  it('a new signature below minCount is said but passes', async () => {
+    const after = [
+      ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
+      ...logs(DEPLOYED + 6 * MIN, DEPLOYED + 10 * MIN, 1, [keyError('amount')]),
+    ];
+    const { context } = await setUp([...BEFORE, ...after]);
+    const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('pass');
+    expect(result.explanation).toContain('1 new below minCount 5');
+  });
+
+  it('a known error much more frequent than before warns (changed)', async () => {
+    const boom = KNOWN.filter((e) => e.labels.msg === 'payment failed');
+    const after = [
+      ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
+      ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 30, boom),
+    ];
+    const { context, store } = await setUp([...BEFORE, ...after]);
+    const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('warn');
+    expect(result.violation).toBe('known log signature more frequent: "payment failed"');
+    expect(store.observations('w_1').find((s) => s.template === 'payment failed')?.status).toBe('changed');
+  });
+
+  it('is warming up until minWindow has passed since the deploy, judging only post-deploy lines', async () => {
+    const { context } = await setUp(BEFORE);
+    const early = await check(CHECK, context(DEPLOYED + 30_000));
+    expect(early).toMatchObject({ result: 'inconclusive', warmingUp: true });
+    expect(early.explanation).toBe('not enough post-deploy data: 30s since the deploy, minWindow 1m');
+  });
+
+  it('is inconclusive, not warming up, when Loki is down', async () => {
+    const { context, standIn } = await setUp([]);
+    await standIn.close();
+    const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('inconclusive');
+    expect(result.warmingUp).toBeUndefined();
+    expect(result.explanation).toMatch(
+      /^baseline: loki unavailable: cannot connect to http:\/\/127\.0\.0\.1:\d+/,
+    );
+    loki = undefined;
+  });
+
+  it('is inconclusive when the baseline window holds no lines', async () => {
+    const { context } = await setUp(logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN));
+    const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('inconclusive');
+    expect(result.explanation).toBe(
+      'the baseline window 2026-11-27T11:00:00.000Z – 2026-11-27T12:00:00.000Z holds no lines of the query: nothing to tell new signatures from known ones',
+    );
+  });
+
+  it('keeps the baseline read at watch start: a 24-hour watch does not need the pre-deploy logs later', async () => {
+    const after = logs(DEPLOYED, DEPLOYED + 24 * 60 * MIN, 6, KNOWN);
+    const { context, store, standIn } = await setUp([...BEFORE, ...after]);
+    expect((await check(CHECK, context(DEPLOYED + 5 * MIN))).result).toBe('pass');
+    expect(store.baseline('w_1', 'new-error-signatures')).toMatchObject({
+      lines: 360,
+      from: DEPLOYED - 60 * MIN,
+      to: DEPLOYED,
+    });
+    standIn.replace(after.filter((e) => Number(e.ns / 1_000_000n) >= DEPLOYED + 20 * 60 * MIN)); // retention dropped the rest
+    const requests = standIn.requests.length;
+    const late = await check(CHECK, context(DEPLOYED + 23 * 60 * MIN));
+    expect(late.result).toBe('pass');
+    expect(late.explanation).toMatch(/3 known signatures/);
+    const asked = standIn.requests
+      .slice(requests)
+      .map((p) => Number(BigInt(p.get('start') ?? '0') / 1_000_000n));
+    expect(asked.every((start) => start >= DEPLOYED)).toBe(true);
+  });
+
+  it('says it sampled when the window holds more than maxLines', async () => {
+    const capped: SloConfig = {
+      ...CHECK,
+      patterns: { ...(CHECK.patterns as NonNullable<SloConfig['patterns']>), maxLines: 100 },
+    };
+    const after = [...logs(DEPLOYED, DEPLOYED + 10 * MIN, 60, KNOWN)];
+    const { context } = await setUp([...BEFORE, ...after]);
+    const result = await check(capped, context(DEPLOYED + 10 * MIN));
+    expect(result.samples).toBe(100);
+    expect(result.explanation).toContain('sampled: read the first 100 lines of the window (maxLines)');
+  });
+});
+
+describe('operator feedback', () => {
+  const after = [
+    ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
+    ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 2, [keyError('currency')]),
+  ];
+
+  function decide(store: PatternStore, verdict: 'ignore' | 'always-fail', template: string) {
+    const seen = store.observations('w_1').find((s) => s.template === template);
+    if (seen === undefined) throw new Error(`no ${template}`);
+    store.addFeedback({
+      service: 'prep-api',
+      signature: seen.id,
+      verdict,
+      level: seen.level,
+      logger: seen.logger,
+      template,
+      reason: 'known issue',
+      who: 'alice',
+      at: DEPLOYED,
+    });
+  }
+
+  it('"not a risk" joins the baseline of later watches, and the explanation says so', async () => {
+    const { context, store } = await setUp([...BEFORE, ...after]);
+    expect((await check(CHECK, context(DEPLOYED + 10 * MIN))).result).toBe('fail');
+    decide(store, 'ignore', 'KeyError: <STR>');
+    const next = await check(CHECK, context(DEPLOYED + 10 * MIN, 'w_2'));
+    expect(next.result).toBe('pass');
+    expect(next.explanation).toContain('marked not a risk by an operator: "KeyError: <STR>"');
+  });
+
+  it('"always fail" fails a later watch even on a baseline signature', async () => {
+    const { context, store } = await setUp([...BEFORE, ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN)]);
+    expect((await check(CHECK, context(DEPLOYED + 10 * MIN))).result).toBe('pass');
+    decide(store, 'always-fail', 'booking conflict');
+    const next = await check(CHECK, context(DEPLOYED + 10 * MIN, 'w_2'));
+    expect(next.result).toBe('fail');
+    expect(next.violation).toBe('log signature marked always fail: "booking conflict"');
+    expect(store.feedbackHistory(store.feedback('prep-api')[0]?.signature ?? '')).toHaveLength(1);
+  });
+});
