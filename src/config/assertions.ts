@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { closestWord } from './suggest.js';
 
 /*
  * Assertions as DESIGN §4 writes them, parsed at load into one typed shape:
@@ -55,6 +56,37 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+const INTEGER = /^\d+$/;
+
+/**
+ * Why `value` can never equal what `subject` measures, or undefined when it can: a status is an HTTP
+ * code, the timings and days are numbers, a TLS version is one of Node's protocol names. Caught at load, a
+ * `status: "two hundred"` is a config problem rather than a probe that fails at every run.
+ */
+function valueProblem(subject: AssertionSubject, value: unknown): string | undefined {
+  // A journey step may compare with a value carried from an earlier step: known only at run time.
+  if (typeof value === 'string' && value.includes('{{')) return undefined;
+  switch (subject) {
+    case 'status': {
+      const code = typeof value === 'string' && INTEGER.test(value) ? Number(value) : value;
+      return typeof code === 'number' && Number.isInteger(code) && code >= 100 && code <= 599
+        ? undefined
+        : `takes an HTTP status code from 100 to 599, got ${JSON.stringify(value)}`;
+    }
+    case 'latencyMs':
+    case 'phaseMs':
+    case 'certExpiresInDays':
+      return typeof value === 'number' ? undefined : `takes a number, got ${JSON.stringify(value)}`;
+    case 'tlsVersion':
+      return (TLS_VERSIONS as readonly unknown[]).includes(value)
+        ? undefined
+        : `takes one of ${TLS_VERSIONS.join(', ')}, got ${JSON.stringify(value)}`;
+    default:
+      return undefined;
+  }
+}
+
 function describe(
   subject: AssertionSubject,
   selector: string | undefined,
@@ -65,6 +97,13 @@ function describe(
   if (op === 'exists') return `${what} ${expected === false ? 'does not exist' : 'exists'}`;
   const shown = expected instanceof RegExp ? String(expected) : JSON.stringify(expected);
   return `${what} ${op} ${shown}`;
+}
+
+function unknownOperatorMessage(unknown: readonly string[]): string {
+  const suggestion =
+    unknown.length === 1 ? closestWord(unknown[0] as string, ASSERTION_OPERATORS) : undefined;
+  const hint = suggestion === undefined ? '' : `did you mean \`${suggestion}\`? `;
+  return `unknown operator ${unknown.map((k) => `"${k}"`).join(', ')} (${hint}use one of ${ASSERTION_OPERATORS.join(', ')})`;
 }
 
 /**
@@ -116,7 +155,7 @@ export function parseAssertion(raw: Record<string, unknown>, ctx: z.RefinementCt
   if (unknown.length > 0) {
     ctx.addIssue({
       code: 'custom',
-      message: `unknown operator ${unknown.map((k) => `"${k}"`).join(', ')} (use one of ${ASSERTION_OPERATORS.join(', ')})`,
+      message: unknownOperatorMessage(unknown),
     });
     return undefined;
   }
@@ -168,6 +207,19 @@ export function parseAssertion(raw: Record<string, unknown>, ctx: z.RefinementCt
   if (operator === 'contains' && typeof expected !== 'string') {
     ctx.addIssue({ code: 'custom', path, message: 'contains takes a string' });
     return undefined;
+  }
+  if (operator === 'equals' || operator === 'notEquals' || operator === 'in') {
+    const values = operator === 'in' ? (expected as unknown[]) : [expected];
+    const problem = values.map((value) => valueProblem(subject, value)).find((p) => p !== undefined);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', path, message: `${subject} ${operator} ${problem}` });
+      return undefined;
+    }
+    // `status: "200"` compares as 200; the number is what the result shows.
+    const asCode = (value: unknown) =>
+      typeof value === 'string' && INTEGER.test(value) ? Number(value) : value;
+    if (subject === 'status')
+      expected = operator === 'in' ? (expected as unknown[]).map(asCode) : asCode(expected);
   }
   return Object.freeze({
     subject,

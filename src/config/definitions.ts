@@ -64,6 +64,26 @@ function lintRawQueries(
   }
 }
 
+/**
+ * Problems inside an item are shown under its name (`error-rate.objective`) rather than its index, which
+ * nobody counts; an item without a name, or whose name its file uses twice, keeps its index.
+ */
+function labelItems(
+  items: readonly { value: unknown; path: PathSegment[] }[],
+  file: string,
+  problems: ProblemList,
+) {
+  const count = new Map<string, number>();
+  for (const item of items) {
+    const name = rawName(item.value);
+    if (name !== undefined) count.set(name, (count.get(name) ?? 0) + 1);
+  }
+  for (const item of items) {
+    const name = rawName(item.value);
+    if (name !== undefined && name !== '' && count.get(name) === 1) problems.label(file, item.path, name);
+  }
+}
+
 /** Interpolates one document found at `at` in the file, recording unresolved references as problems. */
 function interpolated(document: unknown, at: PathSegment[], env: Env, file: string, problems: ProblemList) {
   const result = interpolate(document, env);
@@ -116,6 +136,7 @@ export async function loadDefinitionFile(
     items = result.value.map((value, index) => ({ value, path: [index] }));
   }
 
+  labelItems(items, file, problems);
   for (const item of items) {
     const name = rawName(item.value);
     if (name !== undefined) out.names.push({ file, path: [...item.path, 'name'], value: name });

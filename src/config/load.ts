@@ -160,7 +160,7 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
 
   resolvePaths(root, probes, rootDir);
   // Warnings need the definition files' locations, which the loaded config no longer carries.
-  const warnings = new ProblemList();
+  const warnings = problems.derive();
   ratioQueryWarnings(slos, warnings);
   return deepFreeze({
     file: absolute,

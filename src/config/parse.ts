@@ -52,7 +52,7 @@ export function parseValue<T extends z.ZodType>(
       wanted.some((path) => samePath(path, scalar.path.slice(where.base.length))),
     );
     if (restore.length === 0) {
-      addZodIssues(where.problems, where.file, where.base, result.error.issues);
+      addZodIssues(where.problems, where.file, where.base, result.error.issues, schema);
       return undefined;
     }
     current = structuredClone(current);

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigProblem } from '../errors.js';
+import { closestWord, knownKeys } from './suggest.js';
 
 /*
  * How problems are located: `<file>:<path>: <message>`.
@@ -9,6 +10,9 @@ import type { ConfigProblem } from '../errors.js';
  *     `[1].steps[0].request.path`, `loadtests.profiles.smoke.script`. A key that is not a plain word
  *     is quoted: `headers["x.y"]`. The path is empty (`vigil.yaml:: …`) when the problem is the whole file
  *     (empty file, YAML syntax error, file not readable).
+ *   - an item of a definition file is named by its `name` rather than its index once the loader has
+ *     labelled it (`slo/prep.yaml:error-rate.objective`, `probes/prep.yaml:health.expect[0]`); an item with
+ *     no usable name, or a name used twice in its file, keeps its index (`[2].kind`).
  */
 
 /** One step into a parsed document: an object key or a list index. */
@@ -32,15 +36,53 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Collects the problems of a whole load, across files. */
+/** Collects the problems of a whole load, across files. The same problem added twice is kept once. */
 export class ProblemList {
   readonly problems: ConfigProblem[] = [];
   readonly #quiet = new Set<string>();
+  readonly #seen = new Set<string>();
+  /** `file\0formatted index path` → the item's name, shared with lists made by `derive`. */
+  readonly #labels: Map<string, string>;
+
+  constructor(labels: Map<string, string> = new Map()) {
+    this.#labels = labels;
+  }
+
+  /** A new, empty list (for warnings) that names items as this one does. */
+  derive(): ProblemList {
+    return new ProblemList(this.#labels);
+  }
+
+  /**
+   * Names the item at `at` (a list index in `file`) by `name` in every problem under it.
+   *
+   * @example problems.label('slo/prep.yaml', [0], 'error-rate') // later: slo/prep.yaml:error-rate.objective
+   */
+  label(file: string, at: readonly PropertyKey[], name: string): void {
+    this.#labels.set(`${file}\0${formatPath(at)}`, name);
+  }
+
+  /** The path as problems print it, with labelled items named. */
+  format(file: string, path: readonly PropertyKey[]): string {
+    for (let length = path.length; length > 0; length--) {
+      const name = this.#labels.get(`${file}\0${formatPath(path.slice(0, length))}`);
+      if (name !== undefined) return formatPath([name, ...path.slice(length)]);
+    }
+    return formatPath(path);
+  }
+
+  /** `<file>:<path>` of a place, as problems print it (for messages pointing at another place). */
+  where(file: string, path: readonly PropertyKey[]): string {
+    return `${file}:${this.format(file, path)}`;
+  }
 
   /** Records a problem at `path` (segments) inside `file`, unless that place has been quieted. */
   add(file: string, path: readonly PropertyKey[], message: string): void {
-    const formatted = formatPath(path);
-    if (this.#quiet.has(`${file}\0${formatted}`)) return;
+    if (this.#quiet.has(`${file}\0${formatPath(path)}`)) return;
+    const formatted = this.format(file, path);
+    const key = `${file}\0${formatted}\0${message}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
     this.problems.push({ file, path: formatted, message });
   }
 
@@ -103,24 +145,45 @@ function sizeMessage(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): 
   return `must be ${op} ${bound}`;
 }
 
+/** "unknown key", with the closest key the object does take when the unknown one looks like a typo of it. */
+function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const suggestion = closestWord(key, known);
+  return suggestion === undefined ? 'unknown key' : `unknown key; did you mean \`${suggestion}\`?`;
+}
+
 /**
  * Turns zod issues into located problems with messages written for people. Values of strings are not
- * echoed back (they may be interpolated secrets); only their type is named.
+ * echoed back (they may be interpolated secrets); only their type is named. Given the `schema` the issues
+ * came from, an unknown key is answered with the closest known key of that object.
  *
- * @example addZodIssues(list, 'vigil.yaml', [], result.error.issues)
+ * @example addZodIssues(list, 'vigil.yaml', [], result.error.issues, rootConfigSchema)
  */
 export function addZodIssues(
   list: ProblemList,
   file: string,
   base: readonly PropertyKey[],
   issues: readonly z.core.$ZodIssue[],
+  schema?: z.core.$ZodType,
+): void {
+  addIssues(list, file, base, [], issues, schema);
+}
+
+function addIssues(
+  list: ProblemList,
+  file: string,
+  base: readonly PropertyKey[],
+  within: readonly PropertyKey[],
+  issues: readonly z.core.$ZodIssue[],
+  schema: z.core.$ZodType | undefined,
 ): void {
   for (const issue of issues) {
-    const path = [...base, ...issue.path];
+    const path = [...base, ...within, ...issue.path];
     switch (issue.code) {
-      case 'unrecognized_keys':
-        for (const key of issue.keys) list.add(file, [...path, key], 'unknown key');
+      case 'unrecognized_keys': {
+        const known = schema === undefined ? [] : knownKeys(schema, [...within, ...issue.path]);
+        for (const key of issue.keys) list.add(file, [...path, key], unknownKeyMessage(key, known));
         break;
+      }
       case 'invalid_type': {
         const input = (issue as { input?: unknown }).input;
         if (input === undefined) list.add(file, path, 'is required');
@@ -153,7 +216,7 @@ export function addZodIssues(
           break;
         }
         const best = bestBranch(issue.errors);
-        if (best) addZodIssues(list, file, path, best);
+        if (best) addIssues(list, file, base, [...within, ...issue.path], best, schema);
         else list.add(file, path, unionTypeMessage(issue.errors, (issue as { input?: unknown }).input));
         break;
       }

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { validateCron } from '../loadtest/schedule.js';
 import type { Located } from './definitions.js';
-import { formatPath, type PathSegment, type ProblemList } from './problems.js';
+import type { PathSegment, ProblemList } from './problems.js';
 import { vanishingNumerator } from './query.js';
 import type { ProbeConfig, RootConfig, SloConfig } from './schema.js';
 
@@ -41,7 +41,7 @@ function checkUnique(kind: string, names: readonly Located<string>[], problems: 
     const seen = first.get(name.value);
     if (seen === undefined) first.set(name.value, name);
     else {
-      const where = `${seen.file}:${formatPath(seen.path)}`;
+      const where = problems.where(seen.file, seen.path);
       problems.add(
         name.file,
         name.path,
@@ -202,7 +202,7 @@ export async function checkSemantics(input: SemanticInput, problems: ProblemList
  *
  * @example
  *   ratioQueryWarnings(slos, warnings)
- *   // slo/prep.yaml:[0].query: check "error-rate": the numerator (code=~"5..") … write (… or vector(0)) / …
+ *   // slo/prep.yaml:error-rate.query: check "error-rate": the numerator (code=~"5..") … write (… or vector(0)) / …
  */
 export function ratioQueryWarnings(slos: readonly Located<SloConfig>[], warnings: ProblemList): void {
   for (const { value: check, file, path: at } of slos) {

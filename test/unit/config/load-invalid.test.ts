@@ -25,7 +25,7 @@ const cases: [string, string, string][] = [
   [
     'an assertion with two subjects',
     'invalid-assertion-two-subjects/vigil.yaml',
-    'invalid-assertion-two-subjects/probes/p.yaml:[0].expect[0]: an assertion has one subject, found status and body',
+    'invalid-assertion-two-subjects/probes/p.yaml:health.expect[0]: an assertion has one subject, found status and body',
   ],
   [
     'a malformed duration',
@@ -45,12 +45,12 @@ const cases: [string, string, string][] = [
   [
     'a LogQL syntax error',
     'invalid-bad-logql/vigil.yaml',
-    'invalid-bad-logql/slo/checks.yaml:[0].query: LogQL syntax error at 1:37: unexpected "|"',
+    'invalid-bad-logql/slo/checks.yaml:error-logs.query: LogQL syntax error at 1:37: unexpected "|"',
   ],
   [
     'a malformed percentage',
     'invalid-bad-percentage/vigil.yaml',
-    'invalid-bad-percentage/slo/checks.yaml:[0].baseline.maxDecrease: invalid percentage "10 percent": use a number followed by % (e.g. 10%)',
+    'invalid-bad-percentage/slo/checks.yaml:throughput.baseline.maxDecrease: invalid percentage "10 percent": use a number followed by % (e.g. 10%)',
   ],
   [
     'an unknown watch phase',
@@ -60,12 +60,12 @@ const cases: [string, string, string][] = [
   [
     'a PromQL syntax error, located in a multi-line template',
     'invalid-bad-promql/vigil.yaml',
-    'invalid-bad-promql/slo/checks.yaml:[0].query: PromQL syntax error at 2:44: unexpected end of query',
+    'invalid-bad-promql/slo/checks.yaml:error-rate.query: PromQL syntax error at 2:44: unexpected end of query',
   ],
   [
     'an assertion regex that does not compile',
     'invalid-bad-regex/vigil.yaml',
-    'invalid-bad-regex/probes/p.yaml:[0].expect[1].body.matches: invalid regular expression "status: (ok": Unterminated group',
+    'invalid-bad-regex/probes/p.yaml:health.expect[1].body.matches: invalid regular expression "status: (ok": Unterminated group',
   ],
   [
     'a base URL without a scheme',
@@ -75,7 +75,7 @@ const cases: [string, string, string][] = [
   [
     'baseline from offset without an offset',
     'invalid-baseline-offset-missing/vigil.yaml',
-    'invalid-baseline-offset-missing/slo/checks.yaml:[0].baseline.offset: from: offset needs an offset such as 1d or 7d',
+    'invalid-baseline-offset-missing/slo/checks.yaml:throughput.baseline.offset: from: offset needs an offset such as 1d or 7d',
   ],
   [
     'a key given twice in one mapping',
@@ -85,12 +85,12 @@ const cases: [string, string, string][] = [
   [
     'one probe name in two files',
     'invalid-duplicate-probe-name/vigil.yaml',
-    'invalid-duplicate-probe-name/probes/b.yaml:[1].name: duplicate probe name "health" (first defined at test/fixtures/config/invalid-duplicate-probe-name/probes/a.yaml:[0].name)',
+    'invalid-duplicate-probe-name/probes/b.yaml:health.name: duplicate probe name "health" (first defined at test/fixtures/config/invalid-duplicate-probe-name/probes/a.yaml:health.name)',
   ],
   [
     'one SLO name in two files',
     'invalid-duplicate-slo-name/vigil.yaml',
-    'invalid-duplicate-slo-name/slo/b.yaml:[0].name: duplicate SLO name "error-rate" (first defined at test/fixtures/config/invalid-duplicate-slo-name/slo/a.yaml:[0].name)',
+    'invalid-duplicate-slo-name/slo/b.yaml:error-rate.name: duplicate SLO name "error-rate" (first defined at test/fixtures/config/invalid-duplicate-slo-name/slo/a.yaml:error-rate.name)',
   ],
   ['an empty root file', 'invalid-empty.yaml', 'invalid-empty.yaml:: file is empty'],
   [
@@ -101,7 +101,7 @@ const cases: [string, string, string][] = [
   [
     'a LogQL log query where a metric query is needed',
     'invalid-logql-log-query/vigil.yaml',
-    'invalid-logql-log-query/slo/checks.yaml:[0].query: a Loki SLI needs a metric query such as sum(count_over_time({app="x"} |= "error" [{{window}}]))',
+    'invalid-logql-log-query/slo/checks.yaml:error-logs.query: a Loki SLI needs a metric query such as sum(count_over_time({app="x"} |= "error" [{{window}}]))',
   ],
   [
     'an environment variable with no value and no default',
@@ -126,7 +126,7 @@ const cases: [string, string, string][] = [
   [
     'an empty objective',
     'invalid-objective-empty/vigil.yaml',
-    'invalid-objective-empty/slo/checks.yaml:[0].objective: an objective needs at least one of lt, lte, gt, gte',
+    'invalid-objective-empty/slo/checks.yaml:error-rate.objective: an objective needs at least one of lt, lte, gt, gte',
   ],
   [
     'an empty probe file',
@@ -141,7 +141,7 @@ const cases: [string, string, string][] = [
   [
     'an unknown probe kind',
     'invalid-probe-kind/vigil.yaml',
-    'invalid-probe-kind/probes/p.yaml:[0].kind: expected smoke or synthetic',
+    'invalid-probe-kind/probes/p.yaml:health.kind: expected smoke or synthetic',
   ],
   [
     'a rollback url without a secret',
@@ -156,14 +156,28 @@ const cases: [string, string, string][] = [
   [
     'an SLO on a source that is not configured',
     'invalid-source-not-configured/vigil.yaml',
-    'invalid-source-not-configured/slo/checks.yaml:[0].source: source prometheus is not configured (set sources.prometheus.url in test/fixtures/config/invalid-source-not-configured/vigil.yaml)',
+    'invalid-source-not-configured/slo/checks.yaml:error-rate.source: source prometheus is not configured (set sources.prometheus.url in test/fixtures/config/invalid-source-not-configured/vigil.yaml)',
   ],
   [
     'a journey step request with neither path nor url',
     'invalid-step-request/vigil.yaml',
-    'invalid-step-request/probes/p.yaml:[0].steps[1].request: a request needs exactly one of path or url',
+    'invalid-step-request/probes/p.yaml:booking-journey.steps[1].request: a request needs exactly one of path or url',
   ],
-  ['an unknown key', 'invalid-unknown-key.yaml', 'invalid-unknown-key.yaml:watch.durration: unknown key'],
+  [
+    'an HTTP status that is not a code is a load error, not a probe failing at every run',
+    'invalid-status-not-a-code/vigil.yaml',
+    'invalid-status-not-a-code/probes/p.yaml:health.expect[0].status: status equals takes an HTTP status code from 100 to 599, got "two hundred"',
+  ],
+  [
+    'an unknown key in a check, named by the check, with the key it resembles',
+    'invalid-unknown-key-suggested/vigil.yaml',
+    'invalid-unknown-key-suggested/slo/prep.yaml:error-rate.objectve: unknown key; did you mean `objective`?',
+  ],
+  [
+    'an unknown key',
+    'invalid-unknown-key.yaml',
+    'invalid-unknown-key.yaml:watch.durration: unknown key; did you mean `duration`?',
+  ],
   [
     'watch.loadProfile naming no profile',
     'invalid-unknown-load-profile.yaml',
@@ -177,12 +191,12 @@ const cases: [string, string, string][] = [
   [
     'an SLO referencing an unknown probe',
     'invalid-unknown-probe/vigil.yaml',
-    'invalid-unknown-probe/slo/checks.yaml:[0].sli.probe: unknown probe "heatlh" (probes: health)',
+    'invalid-unknown-probe/slo/checks.yaml:availability.sli.probe: unknown probe "heatlh" (probes: health)',
   ],
   [
     'an unknown template variable',
     'invalid-unknown-template-variable/vigil.yaml',
-    'invalid-unknown-template-variable/slo/checks.yaml:[0].query: unknown template variable {{job}} (known: window, service, version, previousVersion)',
+    'invalid-unknown-template-variable/slo/checks.yaml:error-rate.query: unknown template variable {{job}} (known: window, service, version, previousVersion)',
   ],
   [
     'a string where a number belongs',
@@ -209,11 +223,11 @@ describe('every problem of every file is reported at once', () => {
       `${dir}/vigil.yaml:storage.retention: invalid duration "forever": use a positive number with a unit ms, s, m, h, d or w (e.g. 30s, 5m, 24h)`,
       `${dir}/probes/p.yaml:[0].interval: invalid duration "soon": use a positive number with a unit ms, s, m, h, d or w (e.g. 30s, 5m, 24h)`,
       `${dir}/probes/p.yaml:[1].expect[0].matches: invalid regular expression "[": Unterminated character class`,
-      `${dir}/slo/checks.yaml:[1].query: unknown template variable {{windw}} (known: window, service, version, previousVersion)`,
-      `${dir}/slo/checks.yaml:[1].query: PromQL syntax error at 1:41: unexpected end of query`,
-      `${dir}/slo/checks.yaml:[1].objective.lt: expected a number, got a string`,
+      `${dir}/slo/checks.yaml:error-rate.query: unknown template variable {{windw}} (known: window, service, version, previousVersion)`,
+      `${dir}/slo/checks.yaml:error-rate.query: PromQL syntax error at 1:41: unexpected end of query`,
+      `${dir}/slo/checks.yaml:error-rate.objective.lt: expected a number, got a string`,
       `${dir}/probes/p.yaml:[1].name: duplicate probe name "health" (first defined at test/fixtures/config/invalid-multi-problem/probes/p.yaml:[0].name)`,
-      `${dir}/slo/checks.yaml:[0].sli.probe: unknown probe "nope" (probes: health)`,
+      `${dir}/slo/checks.yaml:availability.sli.probe: unknown probe "nope" (probes: health)`,
       `${dir}/vigil.yaml:watch.loadProfile: unknown load profile "soak" (loadtests.profiles: none defined)`,
     ]);
   });
