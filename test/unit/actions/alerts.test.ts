@@ -183,7 +183,9 @@ describe('alert state against a fake Alertmanager', () => {
 
   const posted = (i: number) => JSON.parse(am.requests[i]!.body) as PostableAlert[];
   const sent = async (result: string) =>
-    (await metrics.alertsSent.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    (await metrics.alertsSent.get()).values
+      .filter((v) => v.labels.result === result)
+      .reduce((sum, v) => sum + v.value, 0);
 
   it('fire posts an array to /api/v2/alerts, re-sends every resend interval, and resolve posts endsAt = now', async () => {
     alerts.fire('watch-failed:w', watchFailedAlert(verdict));
