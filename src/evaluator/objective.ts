@@ -48,17 +48,19 @@ export function formatValue(value: number): string {
 }
 
 /**
- * What an infinite SLI value means, for its explanation; undefined for a finite one. histogram_quantile
- * answers +Inf when the quantile falls in the +Inf bucket; elsewhere ±Inf comes from a division by zero.
+ * What an infinite SLI value means, for its explanation; undefined for a finite one. Prometheus 2.42's
+ * histogram_quantile answers +Inf only for φ > 1 (a rank in the +Inf bucket gives the highest finite
+ * bound instead, checked against the real binary); elsewhere ±Inf comes from a division by zero, e.g. a
+ * queue depth over a drain rate that stopped.
  *
- * @example explainInfinity(Infinity, 'histogram_quantile(0.95, …)') // '+Inf: the quantile lies above the highest bucket (the worst latency there is)'
+ * @example explainInfinity(Infinity, 'sum(queue_depth) / sum(rate(drained_total[5m]))') // '+Inf: the query divided by zero (or overflowed)'
  */
 export function explainInfinity(value: number, query: string): string | undefined {
   if (Number.isFinite(value) || Number.isNaN(value)) return undefined;
   const shown = formatValue(value);
   if (/histogram_quantile\s*\(/.test(query)) {
     return value > 0
-      ? `${shown}: the quantile lies above the highest bucket (the worst latency there is)`
+      ? `${shown}: histogram_quantile answers +Inf for a quantile above 1 (the worst value there is)`
       : `${shown}: histogram_quantile answers -Inf only for a quantile below 0`;
   }
   return `${shown}: the query divided by zero (or overflowed)`;

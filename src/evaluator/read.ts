@@ -5,7 +5,7 @@ import { NoDataError, QueryError, SourceUnavailableError } from '../sources/type
 /*
  * Source reads as typed outcomes (DESIGN §6): a query error or an unreachable source is `error` (the check
  * is inconclusive, onNoData does not apply); an empty answer or NaN is `nodata` (onNoData applies). ±Inf is a
- * value (a quantile above the highest bucket is +Inf: the worst latency, not missing data).
+ * value (+Inf from a division by zero is the worst value there is, not missing data).
  * An aborted evaluation rethrows: the caller is shutting down, not judging.
  */
 

@@ -68,7 +68,7 @@ export function hodgesLehmann(x: readonly number[], y: readonly number[]): numbe
 
 /**
  * a − b, with equal values (+Inf and +Inf included, where IEEE gives NaN) differing by 0: samples may hold
- * ±Inf (a quantile above the highest bucket), and those are values, not holes.
+ * ±Inf (a division by zero, the worst value there is), and those are values, not holes.
  *
  * @example shift(Infinity, Infinity) // 0
  */

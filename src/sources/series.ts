@@ -73,7 +73,7 @@ export function pickSingleSeries<T extends { metric: SeriesLabels }>(result: rea
 
 /**
  * An instant sample as an SLI value; NaN (e.g. 0/0 with no traffic) is no data, with the reason. ±Inf is a
- * value (DESIGN §6): histogram_quantile answers +Inf when the quantile lies above the highest bucket.
+ * value (DESIGN §6): +Inf from a division by zero (or histogram_quantile of φ > 1) is the worst value there is.
  *
  * @example toInstantValue([1767225600, '0.25']) // { value: 0.25, at: 1767225600000 }
  */

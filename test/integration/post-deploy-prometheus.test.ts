@@ -185,6 +185,6 @@ describe.skipIf(skipWithoutPrometheus)('post-deploy windows and ±Inf against a 
     );
     expect(check?.result).toBe('fail');
     expect(check?.value).toBe(Number.POSITIVE_INFINITY);
-    expect(check?.explanation).toContain('+Inf: the quantile lies above the highest bucket');
+    expect(check?.explanation).toContain('+Inf: histogram_quantile answers +Inf for a quantile above 1');
   });
 });

@@ -61,7 +61,7 @@ describe('±Inf is a value (DESIGN §6)', () => {
     expect(check.violation).toBe('+Inf ≥ objective 0.5');
     expect(check.explanation).toContain('+Inf is not < 0.5');
     expect(check.explanation).toContain(
-      '+Inf: the quantile lies above the highest bucket (the worst latency there is)',
+      '+Inf: histogram_quantile answers +Inf for a quantile above 1 (the worst value there is)',
     );
   });
 
@@ -161,7 +161,7 @@ describe('a +Inf result survives JSON (CheckResult.value is serialized)', () => 
         .prepare('SELECT result, value, explanation, data_json FROM check_results WHERE watch_id = ?')
         .get('w1') as { result: string; value: number | null; explanation: string; data_json: string };
       expect(row).toMatchObject({ result: 'fail', value: null });
-      expect(row.explanation).toContain('+Inf: the quantile lies above the highest bucket');
+      expect(row.explanation).toContain('+Inf: histogram_quantile answers +Inf for a quantile above 1');
       expect(JSON.parse(row.data_json)).toMatchObject({ result: 'fail', value: null });
     } finally {
       db.close();
