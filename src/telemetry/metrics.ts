@@ -1,9 +1,35 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { VigilAlertName } from '../actions/alertmanager.js';
+import type { ActionEvent } from '../actions/types.js';
 
 /** Buckets (seconds) for probe phases: loopback microseconds up to slow remote seconds. */
 const PROBE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5];
 const QUERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/*
+ * Counters the alert rules compare ("attempts failed and none delivered") start at 0 for every known
+ * label set: a series born at 1 by its first increment shows no increase() over its first window, so a
+ * first success would go unseen and an absent `delivered` series would make `… unless delivered` rules
+ * guess. Prometheus' instrumentation guide: initialise the label sets you know ahead of time.
+ */
+const WEBHOOK_EVENTS = Object.keys({
+  rollback: true,
+  'watch.started': true,
+  'watch.phase': true,
+  'watch.passed': true,
+  'watch.failed': true,
+  'watch.inconclusive': true,
+} satisfies Record<ActionEvent, true>);
+const WEBHOOK_RESULTS = ['delivered', 'retried', 'failed', 'skipped'] as const;
+const ALERT_NAMES = Object.keys({
+  VigilWatchFailed: true,
+  VigilSLOViolation: true,
+  VigilBlind: true,
+  VigilActionFailed: true,
+  VigilWatchHeld: true,
+} satisfies Record<VigilAlertName, true>);
+const ALERT_RESULTS = ['sent', 'rejected', 'error'] as const;
 
 /**
  * Every metric of DESIGN §8 on one registry. The probe and SLO series carry `service` (the config's
@@ -156,6 +182,10 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
       registers,
     }),
   };
+  for (const event of WEBHOOK_EVENTS)
+    for (const result of WEBHOOK_RESULTS) metrics.webhookDeliveries.inc({ event, result }, 0);
+  for (const alertname of ALERT_NAMES)
+    for (const result of ALERT_RESULTS) metrics.alertsSent.inc({ alertname, result }, 0);
   metrics.buildInfo.set({ version: options.version }, 1);
   metrics.configLastReloadSuccessful.set(1);
   return metrics;

@@ -151,7 +151,9 @@ describe('deploy/RUNBOOK.md', () => {
           .replace(/\s+/g, '-'),
       ),
     );
-    const rules = readFileSync(join(DEPLOY, 'prometheus/vigil-rules.yaml'), 'utf8');
+    const rules = ['vigil-rules.yaml', 'vigil-blind-rules.yaml']
+      .map((file) => readFileSync(join(DEPLOY, 'prometheus', file), 'utf8'))
+      .join('\n');
     const linked = [...rules.matchAll(/runbook_url:\s*\S+#(\S+)/g)].map((m) => m[1] as string);
     expect(linked.length).toBeGreaterThan(0);
     expect(linked.filter((a) => !anchors.has(a))).toEqual([]);

@@ -124,11 +124,16 @@ function dashboardVariableQueries(): Array<{ metric: string; label: string }> {
   }));
 }
 
+/** The rules of both shipped files: the default one and the metrics-based VigilBlind. */
 function ruleExpressions(): Array<{ alert: string; expr: string }> {
-  const doc = parseYaml(readFileSync(join(REPO_ROOT, 'deploy/prometheus/vigil-rules.yaml'), 'utf8')) as {
-    groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
-  };
-  return doc.groups.flatMap((g) => g.rules.map((r) => ({ alert: r.alert ?? r.record ?? '?', expr: r.expr })));
+  return ['vigil-rules.yaml', 'vigil-blind-rules.yaml'].flatMap((file) => {
+    const doc = parseYaml(readFileSync(join(REPO_ROOT, 'deploy/prometheus', file), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
+    };
+    return doc.groups.flatMap((g) =>
+      g.rules.map((r) => ({ alert: r.alert ?? r.record ?? '?', expr: r.expr })),
+    );
+  });
 }
 
 function problemsOf(exprs: string[], known: Map<string, Known>): string[] {
@@ -221,12 +226,13 @@ describe('the dashboard and alert rules query metrics that exist', () => {
       expect(used.has(metric), metric).toBe(true);
   });
 
-  test('the alert rules cover daemon down, blind, failing deliveries and expiring certificates', () => {
+  test('the alert rules cover daemon down, blind (running watches only), failing deliveries and alert posts, expiring certificates', () => {
     const rules = ruleExpressions();
     const used = (alert: string): string[] =>
       rules.filter((r) => r.alert === alert).flatMap((r) => selectors(r.expr).map((s) => s.metric));
     expect(used('VigilDaemonDown')).toContain('up');
-    expect(used('VigilBlind')).toContain('vigil_watch_verdict');
+    expect(used('VigilBlind')).toEqual(['vigil_watch_verdict', 'vigil_watch_phase']);
+    expect(used('VigilAlertsFailing')).toContain('vigil_alerts_sent_total');
     expect(used('VigilWebhookDeliveriesFailing')).toContain('vigil_webhook_deliveries_total');
     expect(used('VigilCertificateExpiringSoon')).toContain('vigil_tls_cert_expiry_timestamp_seconds');
   });
