@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
+import { parse as parseYaml } from 'yaml';
+import { interpolateString } from '../config/interpolate.js';
 import { errorMessage, VigilError } from '../errors.js';
 import type { OverrideAction, Verdict, WatchStatus, WatchView } from '../watch/types.js';
 
@@ -33,14 +36,96 @@ function describeCause(cause: unknown): string {
   return typeof code === 'string' ? `${code} (${errorMessage(cause)})` : errorMessage(cause);
 }
 
-/** Where the daemon is and how to authenticate: flag, then environment, then the default. */
+/** What a client command reads from the config file: where the daemon listens, its token, the watch's failureLimit. */
+export interface ConfigServer {
+  listen?: string;
+  apiToken?: string;
+  /** `watch.failureLimit` (3 when the file leaves it out), for "failing, 1 of 3". */
+  failureLimit?: number;
+}
+
+/**
+ * The URL a client uses for a `server.listen` address: a wildcard host (0.0.0.0, ::, empty) is reached on
+ * loopback. Undefined for port 0 (a random port nobody can know) or anything that is not host:port.
+ *
+ * @example listenUrl('0.0.0.0:9469') // 'http://127.0.0.1:9469'
+ */
+export function listenUrl(listen: string): string | undefined {
+  const match = /^(\[[0-9A-Fa-f:.]*\]|[^:\s]*):(\d{1,5})$/.exec(listen.trim());
+  if (!match || Number(match[2]) === 0) return undefined;
+  const host = match[1] as string;
+  const reachable =
+    host === '' || host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' || host === '[]' ? '[::1]' : host;
+  return `http://${reachable}:${match[2]}`;
+}
+
+/**
+ * Where the daemon is and how to authenticate: `--server`, then VIGIL_SERVER, then `server.listen` of the
+ * config file, then the default; the token from VIGIL_API_TOKEN, then the config's `server.apiToken`.
+ *
+ * @example resolveServer(undefined, {}, { listen: '127.0.0.1:9555' }) // { server: 'http://127.0.0.1:9555', token: '' }
+ */
 export function resolveServer(
   flag: string | undefined,
   env: NodeJS.ProcessEnv,
+  config: ConfigServer = {},
 ): { server: string; token: string } {
+  const fromConfig = config.listen === undefined ? undefined : listenUrl(config.listen);
   return {
-    server: (flag ?? env.VIGIL_SERVER ?? DEFAULT_SERVER).replace(/\/+$/, ''),
-    token: env.VIGIL_API_TOKEN ?? '',
+    server: (flag || env.VIGIL_SERVER || fromConfig || DEFAULT_SERVER).replace(/\/+$/, ''),
+    token: env.VIGIL_API_TOKEN || config.apiToken || '',
+  };
+}
+
+/**
+ * Reads `server.listen` and `server.apiToken` from a config file (with `${VAR:-default}` resolved against
+ * `env`) without loading the rest: a client command needs the address, not the probes. A default file
+ * (`./vigil.yaml`) that does not exist is no config; a file named with `-c` that cannot be read or parsed
+ * is an error naming it.
+ *
+ * @example await readConfigServer('vigil.yaml', false, process.env) // { listen: '127.0.0.1:9469', apiToken: '' }
+ */
+export async function readConfigServer(
+  file: string,
+  given: boolean,
+  env: NodeJS.ProcessEnv,
+): Promise<ConfigServer> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!given && code === 'ENOENT') return {};
+    throw new VigilError(
+      'CONFIG_UNREADABLE',
+      `cannot read config ${file}: ${code === 'ENOENT' ? 'file not found' : errorMessage(error)}`,
+    );
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new VigilError('CONFIG_UNREADABLE', `cannot parse config ${file}: ${errorMessage(error)}`);
+  }
+  const section = (key: string): Record<string, unknown> => {
+    const value = (document as Record<string, unknown> | null)?.[key];
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  };
+  const pick = (value: unknown): string | undefined => {
+    if (typeof value === 'number') return String(value);
+    if (typeof value !== 'string') return undefined;
+    const { text: resolved, problems } = interpolateString(value, env);
+    return problems.length > 0 ? undefined : resolved;
+  };
+  const listen = pick(section('server').listen);
+  const apiToken = pick(section('server').apiToken);
+  const limitText = pick(section('watch').failureLimit);
+  // DESIGN §6: the default failureLimit is 3.
+  const failureLimit = limitText === undefined ? 3 : Number(limitText);
+  return {
+    ...(listen ? { listen } : {}),
+    ...(apiToken ? { apiToken } : {}),
+    ...(Number.isInteger(failureLimit) && failureLimit > 0 ? { failureLimit } : {}),
   };
 }
 
@@ -171,3 +256,27 @@ export function createDaemonClient(options: { server: string; token: string; tim
 }
 
 export type DaemonClient = ReturnType<typeof createDaemonClient>;
+
+/** The config file a client command reads when `-c` is not given. */
+export const DEFAULT_CONFIG_FILE = './vigil.yaml';
+
+/**
+ * A client for the daemon a command names: `--server`, VIGIL_SERVER, the config's `server.listen` (from
+ * `-c FILE`, else ./vigil.yaml when present) or the default address. Throws a VigilError when a config
+ * named with `-c` cannot be read.
+ *
+ * @example const client = await connectDaemon({ server: values.server, config: values.config, env: ctx.env });
+ */
+export async function connectDaemon(options: {
+  server: string | undefined;
+  config: string | undefined;
+  env: NodeJS.ProcessEnv;
+}): Promise<DaemonClient & { config: ConfigServer }> {
+  // Read even when the address is given: the file may carry the token.
+  const fromFile = await readConfigServer(
+    options.config ?? DEFAULT_CONFIG_FILE,
+    options.config !== undefined,
+    options.env,
+  );
+  return { ...createDaemonClient(resolveServer(options.server, options.env, fromFile)), config: fromFile };
+}

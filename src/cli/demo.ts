@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { runDemo } from '../demo/run.js';
 import { errorMessage } from '../errors.js';
+import { parseFlags } from './args.js';
 import type { Command } from './types.js';
 
 /**
@@ -11,11 +11,9 @@ import type { Command } from './types.js';
 export const demo: Command = async (ctx) => {
   let values: { json?: boolean; 'without-prometheus'?: boolean };
   try {
-    values = parseArgs({
-      args: ctx.argv,
-      options: { json: { type: 'boolean' }, 'without-prometheus': { type: 'boolean' } },
-      strict: true,
-      allowPositionals: false,
+    values = parseFlags(ctx.argv, {
+      json: { type: 'boolean' },
+      'without-prometheus': { type: 'boolean' },
     }).values;
   } catch (error) {
     ctx.stderr.write(

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import { loadConfig } from '../config/load.js';
 import { formatDuration } from '../config/units.js';
@@ -12,6 +11,7 @@ import { createSources } from '../sources/index.js';
 import { type Db, openDatabase } from '../store/db.js';
 import { createProbeRollups, type ProbeRollups } from '../store/rollups.js';
 import { createSnapshotReader } from '../store/snapshots.js';
+import { parseFlags } from './args.js';
 import type { CliContext, Command } from './types.js';
 
 /*
@@ -57,17 +57,12 @@ export function parseTime(text: string): number | undefined {
  * @example parseEvaluateArgs(['--at', '1795762800', '--json']) // { configFile: 'vigil.yaml', at: 1795762800000, json: true, slos: [] }
  */
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c', default: './vigil.yaml' },
-      since: { type: 'string' },
-      at: { type: 'string' },
-      slo: { type: 'string', multiple: true, default: [] },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
+  const { values } = parseFlags(argv, {
+    config: { type: 'string', short: 'c', default: './vigil.yaml' },
+    since: { type: 'string' },
+    at: { type: 'string' },
+    slo: { type: 'string', multiple: true, default: [] },
+    json: { type: 'boolean', default: false },
   });
   const time = (flag: 'since' | 'at'): number | undefined => {
     const text = values[flag];

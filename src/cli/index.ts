@@ -1,3 +1,4 @@
+import { COMMAND_HELP } from './help.js';
 import type { CliContext, Command } from './types.js';
 
 /** Loads a command module lazily so `vigil validate` does not pay for the daemon's imports. */
@@ -21,6 +22,9 @@ export const COMMANDS = {
   demo: async () => (await import('./demo.js')).demo,
   schema: async () => (await import('./schema.js')).schema,
 } satisfies Record<string, CommandLoader>;
+
+/** Every command's own `--help` text; the type makes a command without one a compile error. */
+const HELP: Record<keyof typeof COMMANDS, string> = COMMAND_HELP;
 
 export const USAGE = `Usage: vigil <command> [options]
 
@@ -46,7 +50,7 @@ Commands:
 Common options:
   -c, --config FILE             config file (default ./vigil.yaml)
   --server URL                  daemon address for watch/wait (default $VIGIL_SERVER or http://127.0.0.1:9469)
-  -h, --help                    this text
+  -h, --help                    this text; \`vigil <command> --help\` for a command's flags and exit codes
 `;
 
 /** `vigil watch` with no subcommand, an unknown one, or `--help`: the watch family's own usage. */
@@ -71,13 +75,15 @@ async function watchFamilyUsage(
 
 /**
  * Finds the command named by the first argument(s) and runs it; unknown commands print usage and return 2
- * (64 within `vigil watch`, whose subcommands use 64 for usage errors). `--help` anywhere prints the
- * usage: the watch family's for `vigil watch …`, the general one otherwise.
+ * (64 within `vigil watch`, whose subcommands use 64 for usage errors). `--help` (or `-h`) after a
+ * command prints that command's own help (flags, defaults, exit codes) and returns 0, as does
+ * `vigil help <command>`; `vigil watch --help` prints the watch family's usage.
  *
  * @example await runCli(['validate', '-c', 'vigil.yaml'], ctx) // 0 when valid
  */
 export async function runCli(args: string[], ctx: Omit<CliContext, 'argv'>): Promise<number> {
   const [first, second] = args;
+  if (first === 'help' && second !== undefined) return runCli([...args.slice(1), '--help'], ctx);
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     ctx.stderr.write(USAGE);
     return first === undefined ? 2 : 0;
@@ -105,7 +111,7 @@ export async function runCli(args: string[], ctx: Omit<CliContext, 'argv'>): Pro
     return 2;
   }
   if (rest.includes('-h') || rest.includes('--help')) {
-    ctx.stderr.write(first === 'watch' ? (await import('./watch.js')).WATCH_USAGE : USAGE);
+    ctx.stderr.write(HELP[key]);
     return 0;
   }
   const command = await COMMANDS[key]();

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, errorMessage, formatProblem, VigilError } from '../errors.js';
@@ -8,6 +7,7 @@ import { type PreparedProbe, prepareProbe } from '../prober/prepare.js';
 import { createScheduler } from '../prober/scheduler.js';
 import type { ProbeResult } from '../prober/types.js';
 import { silentLogger } from '../telemetry/logger.js';
+import { parseFlags } from './args.js';
 import type { CliContext, Command } from './types.js';
 
 const USAGE = 'usage: vigil probe [-c FILE] [--probe NAME]... [--json]\n';
@@ -88,15 +88,10 @@ export const probe: Command = async (ctx: CliContext) => {
   let names: string[];
   let json: boolean;
   try {
-    const { values } = parseArgs({
-      args: ctx.argv,
-      options: {
-        config: { type: 'string', short: 'c', default: './vigil.yaml' },
-        probe: { type: 'string', multiple: true, default: [] },
-        json: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
+    const { values } = parseFlags(ctx.argv, {
+      config: { type: 'string', short: 'c', default: './vigil.yaml' },
+      probe: { type: 'string', multiple: true, default: [] },
+      json: { type: 'boolean', default: false },
     });
     file = path.normalize(values.config);
     names = values.probe;

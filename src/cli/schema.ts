@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { renderJsonSchema } from '../config/json-schema.js';
 import { errorMessage } from '../errors.js';
+import { parseFlags } from './args.js';
 import type { CliContext, Command } from './types.js';
 
 /**
@@ -12,7 +12,7 @@ import type { CliContext, Command } from './types.js';
  */
 export const schema: Command = async (ctx: CliContext) => {
   try {
-    parseArgs({ args: ctx.argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
+    parseFlags(ctx.argv, { config: { type: 'string', short: 'c' } });
   } catch (error) {
     ctx.stderr.write(`vigil schema: ${errorMessage(error)}\nusage: vigil schema\n`);
     return 2;

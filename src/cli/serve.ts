@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { VigilConfig } from '../config/schema.js';
 import { createDaemon, type Daemon } from '../daemon/index.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
+import { parseFlags } from './args.js';
 import type { Command } from './types.js';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -40,13 +40,10 @@ export const serve: Command = async (ctx) => runServe(ctx, process);
 export async function runServe(ctx: Parameters<Command>[0], signals: SignalSource): Promise<number> {
   let file: string;
   try {
-    const { values } = parseArgs({
-      args: ctx.argv,
-      options: { config: { type: 'string', short: 'c', default: './vigil.yaml' } },
-      strict: true,
-      allowPositionals: false,
+    const { values } = parseFlags(ctx.argv, {
+      config: { type: 'string', short: 'c', default: './vigil.yaml' },
     });
-    file = values.config as string;
+    file = values.config;
   } catch (error) {
     ctx.stderr.write(`vigil serve: ${errorMessage(error)}\nusage: vigil serve [-c FILE]\n`);
     return 2;

@@ -1,21 +1,22 @@
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../config/units.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, VigilError } from '../errors.js';
 import { headline } from '../watch/display.js';
 import { type OverrideAction, WATCH_STATUSES, type WatchStatus } from '../watch/types.js';
-import {
-  createDaemonClient,
-  type DaemonClient,
-  DaemonHttpError,
-  DaemonUnreachableError,
-  resolveServer,
-} from './client.js';
+import { type FlagOptions, parseFlags } from './args.js';
+import { connectDaemon, type DaemonClient, DaemonHttpError, DaemonUnreachableError } from './client.js';
 import type { CliContext, Command } from './types.js';
 import { formatWatch, formatWatchList } from './watch-format.js';
 
 const USAGE =
-  'usage: vigil watch start --service S --version V [--previous-version P] [--duration D] [--server URL] [--json]\n';
+  'usage: vigil watch start --service S --version V [--previous-version P] [--duration D] [--server URL] [-c FILE] [--json]\n' +
+  'exit: 0 started; 1 refused; 2 usage error; 4 cannot reach the daemon (vigil watch start --help for more)\n';
+
+/**
+ * Exit codes of `vigil watch start` (DESIGN §2: 0 started, 1 refused). An unreachable daemon is 4, the
+ * code `vigil wait` and the other watch commands give it, so a CI step tells "no daemon" from "refused".
+ */
+export const START_EXIT = { started: 0, refused: 1, usage: 2, unreachable: 4 } as const;
 
 /** Exit codes of the operator commands `vigil watch list|show|promote|rollback|abort` (DESIGN §2). */
 export const WATCH_EXIT = { done: 0, refused: 1, unreachable: 4, usage: 64 } as const;
@@ -35,58 +36,64 @@ export const WATCH_USAGE = `usage: vigil watch <subcommand> [options]
   abort ID --reason TEXT [--who NAME] [--json]
                           stop a running watch without a verdict
 
-  --server URL            daemon address (default $VIGIL_SERVER or http://127.0.0.1:9469);
-                          the token comes from $VIGIL_API_TOKEN
+  --server URL            daemon address (default $VIGIL_SERVER, else server.listen of the config,
+                          else http://127.0.0.1:9469); the token comes from $VIGIL_API_TOKEN
+  -c, --config FILE       config to read server.listen from (default ./vigil.yaml, when present)
   --who NAME              who decided, for the timeline (default: $USER)
 
 exit: 0 done; 1 refused (the daemon's reason is printed); 4 cannot reach the daemon; 64 usage error
+      (watch start: 2 for a usage error)
+\`vigil watch <subcommand> --help\` shows one subcommand's flags and exit codes.
 `;
 
 /**
  * `vigil watch start` (DESIGN §2): asks the running daemon to start a watch and prints its id on stdout
- * (`--json`: the watch object). Exit 0 started; 1 refused or the daemon unreachable, with why on stderr;
- * 2 on a usage error.
+ * (`--json`: the watch object). The daemon is `--server`, VIGIL_SERVER, or `server.listen` of the config
+ * (`-c`, default ./vigil.yaml when present). Exit 0 started; 1 refused, with the daemon's reason; 2 on a
+ * usage error; 4 when the daemon cannot be reached (as `vigil wait` and the other watch commands).
  *
  * @example await watchStart({ argv: ['--service', 'prep-api', '--version', '1.4.2'], stdout, stderr, env, signal })
  */
 export const watchStart: Command = async (ctx: CliContext) => {
   let values: {
-    service?: string;
-    version?: string;
-    'previous-version'?: string;
-    duration?: string;
-    server?: string;
-    json?: boolean;
+    service?: string | undefined;
+    version?: string | undefined;
+    'previous-version'?: string | undefined;
+    duration?: string | undefined;
+    server?: string | undefined;
+    config?: string | undefined;
+    json?: boolean | undefined;
   };
   try {
-    ({ values } = parseArgs({
-      args: ctx.argv,
-      options: {
-        service: { type: 'string' },
-        version: { type: 'string' },
-        'previous-version': { type: 'string' },
-        duration: { type: 'string' },
-        server: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        // Every command takes -c (DESIGN §2); this one talks to the daemon, which has the config.
-        config: { type: 'string', short: 'c' },
-      },
-      strict: true,
-      allowPositionals: false,
+    ({ values } = parseFlags(ctx.argv, {
+      service: { type: 'string' },
+      version: { type: 'string' },
+      'previous-version': { type: 'string' },
+      duration: { type: 'string' },
+      server: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      config: { type: 'string', short: 'c' },
     }));
   } catch (error) {
     ctx.stderr.write(`vigil watch start: ${errorMessage(error)}\n${USAGE}`);
-    return 2;
+    return START_EXIT.usage;
   }
   if (!values.service || !values.version) {
     ctx.stderr.write(`vigil watch start: --service and --version are required\n${USAGE}`);
-    return 2;
+    return START_EXIT.usage;
   }
   if (values.duration !== undefined && parseDurationMs(values.duration) === undefined) {
-    ctx.stderr.write(`vigil watch start: invalid --duration "${values.duration}" (e.g. 2h, 24h)\n`);
-    return 2;
+    ctx.stderr.write(`vigil watch start: invalid --duration "${values.duration}" (e.g. 2h, 24h)\n${USAGE}`);
+    return START_EXIT.usage;
   }
-  const client = createDaemonClient(resolveServer(values.server, ctx.env));
+  let client: DaemonClient;
+  try {
+    client = await connectDaemon({ server: values.server, config: values.config, env: ctx.env });
+  } catch (error) {
+    if (!(error instanceof VigilError)) throw error;
+    ctx.stderr.write(`vigil watch start: ${error.message}\n${USAGE}`);
+    return START_EXIT.usage;
+  }
   const body: Record<string, unknown> = { service: values.service, version: values.version };
   if (values['previous-version']) body.previousVersion = values['previous-version'];
   if (values.duration) body.duration = values.duration;
@@ -95,37 +102,39 @@ export const watchStart: Command = async (ctx: CliContext) => {
     if (values.json) ctx.stdout.write(`${JSON.stringify(watch)}\n`);
     else ctx.stdout.write(`${watch.id}\n`);
     ctx.stderr.write(
-      `watching ${watch.service} ${watch.version} (previous ${watch.previousVersion ?? 'none'}) for ${watch.duration}: ${watch.id}\n`,
+      `watching ${watch.service} ${watch.version} (previous ${watch.previousVersion ?? 'none'}) for ${watch.duration}: ${watch.id}\n` +
+        `follow it with: vigil wait ${watch.id}\n`,
     );
-    return 0;
+    return START_EXIT.started;
   } catch (error) {
-    if (error instanceof DaemonHttpError || error instanceof DaemonUnreachableError) {
-      ctx.stderr.write(`vigil watch start: refused: ${error.message}\n`);
-      return 1;
+    if (error instanceof DaemonUnreachableError) {
+      ctx.stderr.write(`vigil watch start: ${error.message}\n`);
+      return START_EXIT.unreachable;
     }
-    ctx.stderr.write(`vigil watch start: ${errorMessage(error)}\n`);
-    return 1;
+    if (error instanceof DaemonHttpError) {
+      ctx.stderr.write(`vigil watch start: refused: ${error.message}\n`);
+      return START_EXIT.refused;
+    }
+    throw error;
   } finally {
     await client.close();
   }
 };
 
-type Flags = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
-
 /** Parses a subcommand's arguments; a string is the usage error to print. */
 function parseCommand(
   argv: string[],
-  options: Flags,
+  options: FlagOptions,
   positionals: number,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } | string {
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } | string {
   try {
-    const parsed = parseArgs({
-      args: argv,
-      // Every command takes -c (DESIGN §2); these talk to the daemon, which has the config.
-      options: { ...options, server: { type: 'string' }, config: { type: 'string', short: 'c' } },
-      strict: true,
-      allowPositionals: positionals > 0,
-    });
+    const parsed = parseFlags(
+      argv,
+      // Every command takes -c (DESIGN §2); these read the daemon's address from it.
+      { ...options, server: { type: 'string' }, config: { type: 'string', short: 'c' } },
+      // Counted below, to say "exactly one watch ID" rather than which argument is extra.
+      positionals > 0 ? Number.POSITIVE_INFINITY : 0,
+    );
     if (parsed.positionals.length !== positionals) {
       return positionals === 1 ? 'expected exactly one watch ID' : 'unexpected arguments';
     }
@@ -142,10 +151,18 @@ function parseCommand(
 async function withDaemon(
   ctx: CliContext,
   name: string,
-  server: string | undefined,
+  values: Record<string, unknown>,
   call: (client: DaemonClient) => Promise<number>,
 ): Promise<number> {
-  const client = createDaemonClient(resolveServer(server, ctx.env));
+  const flag = (key: string): string | undefined =>
+    typeof values[key] === 'string' ? (values[key] as string) : undefined;
+  let client: DaemonClient;
+  try {
+    client = await connectDaemon({ server: flag('server'), config: flag('config'), env: ctx.env });
+  } catch (error) {
+    if (!(error instanceof VigilError)) throw error;
+    return usageError(ctx, name, error.message);
+  }
   try {
     return await call(client);
   } catch (error) {
@@ -182,12 +199,12 @@ export const watchList: Command = async (ctx) => {
     0,
   );
   if (typeof parsed === 'string') return usageError(ctx, 'list', parsed);
-  const { service, status, json, server } = parsed.values;
+  const { service, status, json } = parsed.values;
   if (typeof status === 'string' && !(WATCH_STATUSES as readonly string[]).includes(status)) {
     return usageError(ctx, 'list', `--status must be one of ${WATCH_STATUSES.join(', ')}`);
   }
   if (service === '') return usageError(ctx, 'list', '--service needs a name');
-  return withDaemon(ctx, 'list', server as string | undefined, async (client) => {
+  return withDaemon(ctx, 'list', parsed.values, async (client) => {
     const watches = await client.listWatches(
       {
         ...(typeof service === 'string' ? { service } : {}),
@@ -212,7 +229,7 @@ export const watchShow: Command = async (ctx) => {
   const parsed = parseCommand(ctx.argv, { json: { type: 'boolean', default: false } }, 1);
   if (typeof parsed === 'string') return usageError(ctx, 'show', parsed);
   const id = parsed.positionals[0] as string;
-  return withDaemon(ctx, 'show', parsed.values.server as string | undefined, async (client) => {
+  return withDaemon(ctx, 'show', parsed.values, async (client) => {
     const watch = await client.getWatch(id, ctx.signal);
     if (parsed.values.json) ctx.stdout.write(`${JSON.stringify(watch)}\n`);
     ctx.stderr.write(formatWatch(watch, Date.now()));
@@ -253,7 +270,7 @@ function overrideCommand(action: OverrideAction): Command {
     if (given !== undefined && String(given).trim() === '')
       return usageError(ctx, action, '--who needs a name');
     const who = typeof given === 'string' ? given.trim() : defaultWho(ctx.env);
-    return withDaemon(ctx, action, parsed.values.server as string | undefined, async (client) => {
+    return withDaemon(ctx, action, parsed.values, async (client) => {
       const watch = await client.override(id, action, { reason, ...(who ? { who } : {}) }, ctx.signal);
       if (parsed.values.json) ctx.stdout.write(`${JSON.stringify(watch)}\n`);
       ctx.stderr.write(`${PAST[action]}: ${headline(watch, Date.now())}\n`);

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,23 +138,58 @@ describe('vigil watch start', () => {
     expect(watch.warnings[0]).toMatch(/no earlier watch of json-check passed/);
   });
 
-  it.each([
-    {
-      name: 'the token is wrong',
-      env: { VIGIL_API_TOKEN: 'wrong' },
-      url: () => server,
-      says: 'bearer token',
-    },
-    {
-      name: 'the daemon is unreachable',
-      env: {},
-      url: () => `http://127.0.0.1:${closedPort}`,
-      says: 'cannot reach',
-    },
-  ])('exits 1 with why when $name', async ({ env, url, says }) => {
-    const result = await run(watchStart, ['--service', 'x', '--version', '1', '--server', url()], env);
+  it("exits 1 with the daemon's reason when it refuses (a wrong token)", async () => {
+    const result = await run(watchStart, ['--service', 'x', '--version', '1', '--server', server], {
+      VIGIL_API_TOKEN: 'wrong',
+    });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(says);
+    expect(result.stderr).toContain('refused');
+    expect(result.stderr).toContain('bearer token');
+  });
+
+  it('exits 4 when the daemon cannot be reached, as vigil wait does', async () => {
+    const url = `http://127.0.0.1:${closedPort}`;
+    const start = await run(watchStart, ['--service', 'x', '--version', '1', '--server', url], {});
+    const follow = await run(wait, ['w_x', '--server', url], {});
+    expect(start.code).toBe(4);
+    expect(follow.code).toBe(4);
+    expect(start.stderr).toContain('cannot reach the Vigil daemon');
+    expect(start.stderr).not.toContain('refused');
+  });
+
+  it('reads the daemon address from server.listen of -c FILE; --server and VIGIL_SERVER win', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-watch-cli-'));
+    const file = join(dir, 'vigil.yaml');
+    const { port } = new URL(server);
+    writeFileSync(file, `server:\n  listen: \${LISTEN_AT:-0.0.0.0:${port}}\n  apiToken: ${TOKEN}\n`);
+    try {
+      // The token comes from the file too when VIGIL_API_TOKEN is unset.
+      const fromFile = await run(watchStart, ['--service', 'cfg', '--version', '1', '-c', file], {});
+      expect(fromFile.code, fromFile.stderr).toBe(0);
+      expect(fromFile.stdout).toMatch(/^w_/);
+      const closed = `http://127.0.0.1:${closedPort}`;
+      const flagWins = await run(
+        watchStart,
+        ['--service', 'cfg', '--version', '2', '-c', file, '--server', closed],
+        {},
+      );
+      expect(flagWins.code).toBe(4);
+      const envWins = await run(watchStart, ['--service', 'cfg', '--version', '3', '-c', file], {
+        VIGIL_SERVER: closed,
+      });
+      expect(envWins.code).toBe(4);
+      const followed = await run(wait, [fromFile.stdout.trim(), '--until', 'smoke', '-c', file], {});
+      expect(followed.code, followed.stderr).toBe(0);
+      const missing = await run(
+        watchStart,
+        ['--service', 'cfg', '--version', '4', '-c', join(dir, 'nope.yaml')],
+        {},
+      );
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`cannot read config ${join(dir, 'nope.yaml')}: file not found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 on a usage error', async () => {
@@ -166,8 +204,9 @@ describe('vigil wait exit codes', () => {
     expect(result.code).toBe(0);
     const verdict = JSON.parse(result.stdout) as Verdict;
     expect(verdict).toMatchObject({ id, status: 'passed', verdict: 'pass' });
-    expect(result.stderr).toContain('phase bake');
-    expect(result.stderr).toContain('error-rate pass 0.001');
+    expect(result.stderr).toContain('passed (phase bake)');
+    // A ratio with error semantics and an objective in [0, 1] is shown in %.
+    expect(result.stderr).toContain('error-rate pass 0.1 %');
   });
 
   it('0 for --until smoke as soon as smoke passed, long before the watch ends', async () => {
@@ -183,6 +222,8 @@ describe('vigil wait exit codes', () => {
     const result = await run(wait, [id, '--server', server]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('error-rate 0.2 ≥ objective 0.01');
+    // Every failing check at the end, with its numbers and units.
+    expect(result.stderr).toContain('  • error-rate fail 20 % (objective < 1 %; limit reached)');
   });
 
   it('2 when the watch ends inconclusive', async () => {

@@ -197,7 +197,9 @@ describe('usage', () => {
     { args: ['watch', 'promote', 'w_1', '--reason', '  '], says: '--reason is required' },
     { args: ['watch', 'promote', 'w_1', '--reason', 'x', '--who', ''], says: '--who needs a name' },
     { args: ['watch', 'list', '--status', 'stuck'], says: '--status must be one of running, held,' },
-    { args: ['watch', 'list', '--verbose'], says: "Unknown option '--verbose'" },
+    { args: ['watch', 'list', '--verbose'], says: 'vigil watch list: unknown flag --verbose' },
+    { args: ['watch', 'list', '--stauts', 'held'], says: 'unknown flag --stauts (did you mean --status?)' },
+    { args: ['watch', 'promote', 'w_1', '--reason'], says: '--reason needs a value' },
     { args: ['watch', 'show'], says: 'expected exactly one watch ID' },
     { args: ['watch'], says: 'a subcommand is required' },
     { args: ['watch', 'stop', 'w_1'], says: 'unknown command "watch stop"' },
@@ -209,21 +211,38 @@ describe('usage', () => {
     expect(recorded).toEqual([]);
   });
 
+  test.each(['watch --help', 'watch -h', 'help watch'])(
+    '%s prints the watch usage and exits 0',
+    async (line) => {
+      const run = await runInProcess(line.split(' '), env);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe(WATCH_USAGE);
+    },
+  );
+
   test.each([
-    'watch --help',
-    'watch -h',
-    'watch list --help',
-    'watch show -h',
-    'watch promote --help',
-    'watch rollback --help',
-    'watch abort --help',
-    'watch start --help',
-  ])('%s prints the watch usage and exits 0', async (line) => {
-    const args = line.split(' ');
-    const run = await runInProcess(args, env);
-    expect(run.code).toBe(0);
-    expect(run.stderr).toBe(WATCH_USAGE);
-  });
+    { line: 'watch list --help', flags: ['--status S', '--service S'], exits: '4 cannot reach the daemon' },
+    { line: 'watch show -h', flags: ['show ID'], exits: '1 refused' },
+    { line: 'watch promote --help', flags: ['--reason TEXT', '--who NAME'], exits: '64 usage error' },
+    { line: 'watch rollback --help', flags: ['--reason TEXT'], exits: 'once per watch' },
+    { line: 'watch abort --help', flags: ['--reason TEXT'], exits: '64 usage error' },
+    {
+      line: 'watch start w_1 --help',
+      flags: ['--previous-version P', '--duration D'],
+      exits: '4 cannot reach',
+    },
+  ])(
+    "$line prints that subcommand's own help and exits 0, sending nothing",
+    async ({ line, flags, exits }) => {
+      const run = await runInProcess([...line.split(' '), '--server', fakeUrl], env);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(new RegExp(`^usage: vigil ${line.split(' ').slice(0, 2).join(' ')}`));
+      for (const flag of flags) expect(run.stderr).toContain(flag);
+      expect(run.stderr).toContain(exits);
+      expect(run.stderr).toContain('--server URL');
+      expect(recorded).toEqual([]);
+    },
+  );
 });
 
 describe('vigil wait on a held watch', () => {

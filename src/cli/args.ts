@@ -1,0 +1,124 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { VigilError } from '../errors.js';
+
+/*
+ * Command-line parsing for every command: node:util parseArgs underneath, with problems said in Vigil's
+ * words ("unknown flag --untill (did you mean --until?)") instead of Node's text, which talks about
+ * positionals and `--` and never names what the user probably meant.
+ */
+
+/** The flags a command takes, as node:util parseArgs describes them. */
+export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** A command line that does not fit the command: the message says which flag or argument, and why. */
+export class UsageError extends VigilError {
+  constructor(message: string) {
+    super('USAGE', message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Edit distance, for "did you mean"; small inputs only (flag names). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * The known flag closest to an unknown one, when it is close enough to be a typo or a prefix.
+ *
+ * @example suggestFlag('untill', ['until', 'timeout']) // 'until'
+ */
+export function suggestFlag(unknown: string, known: readonly string[]): string | undefined {
+  let best: { name: string; score: number } | undefined;
+  for (const name of known) {
+    const score = name.startsWith(unknown) || unknown.startsWith(name) ? 0.5 : distance(unknown, name);
+    if (score <= Math.max(1, Math.floor(name.length / 3)) && (!best || score < best.score)) {
+      best = { name, score };
+    }
+  }
+  return best?.name;
+}
+
+function spell(name: string, options: FlagOptions): string {
+  const short = options[name]?.short;
+  return short ? `-${short}/--${name}` : `--${name}`;
+}
+
+/**
+ * Checks a command line against the flags a command takes and throws a UsageError naming the first
+ * problem: an unknown flag (with the closest known one), a flag missing its value, a value given to a
+ * switch, or a stray argument.
+ *
+ * @example checkFlags(['--untill', 'load'], { until: { type: 'string' } }, 1) // throws 'unknown flag --untill (did you mean --until?)'
+ */
+export function checkFlags(argv: readonly string[], options: FlagOptions, positionals: number): void {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const known = Object.keys(options);
+  const shorts = new Set(Object.values(options).flatMap((o) => (o.short ? [o.short] : [])));
+  let seen = 0;
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') {
+      seen++;
+      if (seen > positionals) {
+        throw new UsageError(
+          positionals === 0
+            ? `unexpected argument "${token.value}" (this command takes flags only)`
+            : `unexpected argument "${token.value}"`,
+        );
+      }
+      continue;
+    }
+    const spec = options[token.name];
+    if (!spec) {
+      const guess = token.rawName.startsWith('--') ? suggestFlag(token.name, known) : undefined;
+      throw new UsageError(`unknown flag ${token.rawName}${guess ? ` (did you mean --${guess}?)` : ''}`);
+    }
+    if (spec.type === 'string') {
+      // Without strict, parseArgs takes the next word as the value even when it is another flag.
+      const value = token.value;
+      const flagTaken =
+        value !== undefined &&
+        !token.inlineValue &&
+        ((value.startsWith('--') && value.length > 2) ||
+          (/^-[A-Za-z]$/.test(value) && shorts.has(value.slice(1))));
+      if (value === undefined || flagTaken)
+        throw new UsageError(`${spell(token.name, options)} needs a value`);
+    } else if (token.inlineValue) {
+      throw new UsageError(
+        `${spell(token.name, options)} takes no value (got "${token.rawName}=${token.value}")`,
+      );
+    }
+  }
+}
+
+/**
+ * Parses a command line: checks it with `checkFlags` (Vigil's words for every problem), then returns
+ * node:util parseArgs' typed values and positionals.
+ *
+ * @example
+ *   const { values, positionals } = parseFlags(argv, { until: { type: 'string', default: 'complete' } }, 1);
+ */
+export function parseFlags<const O extends FlagOptions>(
+  argv: readonly string[],
+  options: O,
+  positionals = 0,
+) {
+  checkFlags(argv, options, positionals);
+  return parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+}
