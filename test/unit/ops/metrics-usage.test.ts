@@ -115,13 +115,43 @@ function dashboardExpressions(): string[] {
   return exprs;
 }
 
-/** `label_values(metric, label)` template variable queries of the dashboard. */
-function dashboardVariableQueries(): Array<{ metric: string; label: string }> {
+/** `label_values(metric[{selector}], label)` template variable queries of the dashboard. */
+function dashboardVariableQueries(): Array<{ metric: string; selector: string; label: string }> {
   const text = readFileSync(join(REPO_ROOT, 'deploy/grafana/vigil-dashboard.json'), 'utf8');
-  return [...text.matchAll(/label_values\(\s*(\w+)\s*,\s*(\w+)\s*\)/g)].map((m) => ({
-    metric: m[1] as string,
-    label: m[2] as string,
-  }));
+  // Each variable names its query twice (`query.query` and `definition`): one entry per distinct query.
+  const queries = new Set([...text.matchAll(/label_values\([^)]*\)/g)].map((m) => m[0]));
+  return [...[...queries].join(' ').matchAll(/label_values\(\s*(\w+)(\{[^}]*\})?\s*,\s*(\w+)\s*\)/g)].map(
+    (m) => ({
+      metric: m[1] as string,
+      selector: `${m[1]}${(m[2] ?? '').replace(/\\"/g, '"')}`,
+      label: m[3] as string,
+    }),
+  );
+}
+
+interface Target {
+  refId: string;
+  expr?: string;
+  instant?: boolean;
+  range?: boolean;
+  format?: string;
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  targets?: Target[];
+  transformations?: Array<{ id: string }>;
+}
+interface Dashboard {
+  panels: Panel[];
+  annotations: { list: Array<{ name: string; expr?: string; datasource?: { type?: string } }> };
+}
+
+function dashboard(): Dashboard {
+  return JSON.parse(
+    readFileSync(join(REPO_ROOT, 'deploy/grafana/vigil-dashboard.json'), 'utf8'),
+  ) as Dashboard;
 }
 
 /** The rules of both shipped files: the default one and the metrics-based VigilBlind. */
@@ -194,8 +224,11 @@ describe('the dashboard and alert rules query metrics that exist', () => {
   test('every metric and label the dashboard queries is in the daemon registry', async () => {
     const known = await registryMetrics();
     expect(problemsOf(dashboardExpressions(), known)).toEqual([]);
-    for (const { metric, label } of dashboardVariableQueries()) {
+    const variables = dashboardVariableQueries();
+    expect(variables.map((v) => v.label)).toEqual(['service', 'slo', 'probe']);
+    for (const { metric, selector, label } of variables) {
       expect(known.get(metric)?.labels.has(label), `label_values(${metric}, ${label})`).toBe(true);
+      expect(problemsOf([selector], known)).toEqual([]);
     }
   });
 
@@ -235,5 +268,76 @@ describe('the dashboard and alert rules query metrics that exist', () => {
     expect(used('VigilAlertsFailing')).toContain('vigil_alerts_sent_total');
     expect(used('VigilWebhookDeliveriesFailing')).toContain('vigil_webhook_deliveries_total');
     expect(used('VigilCertificateExpiringSoon')).toContain('vigil_tls_cert_expiry_timestamp_seconds');
+  });
+
+  test('every panel has queries, and each parses (lezer-promql) on its own', () => {
+    const panels = dashboard().panels.filter((p) => p.type !== 'row');
+    expect(panels.length).toBeGreaterThan(15);
+    for (const panel of panels) {
+      expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+      for (const target of panel.targets ?? []) {
+        expect(target.expr, `${panel.title} ${target.refId}`).toBeTruthy();
+        expect(() => selectors(target.expr ?? ''), `${panel.title} ${target.refId}`).not.toThrow();
+      }
+    }
+  });
+
+  test('table and bar panels run instant queries as tables, with the transformations that shape them', () => {
+    const shaped = dashboard().panels.filter((p) => ['table', 'barchart', 'bargauge'].includes(p.type));
+    expect(shaped.map((p) => p.type)).toEqual(expect.arrayContaining(['table', 'barchart']));
+    for (const panel of shaped) {
+      for (const target of panel.targets ?? []) {
+        expect(
+          { instant: target.instant, range: target.range, format: target.format },
+          `${panel.title} ${target.refId}`,
+        ).toEqual({ instant: true, range: false, format: 'table' });
+      }
+      expect(panel.transformations?.length, panel.title).toBeGreaterThan(0);
+    }
+    // A table of several queries is merged on its label columns; a bar chart of label pairs is a matrix.
+    for (const panel of shaped.filter((p) => (p.targets?.length ?? 0) > 1))
+      expect(panel.transformations?.[0]?.id, panel.title).toBe('merge');
+    for (const panel of shaped.filter((p) => p.type === 'barchart'))
+      expect(panel.transformations?.[0]?.id, panel.title).toBe('groupingToMatrix');
+    // Time series panels stay range queries.
+    for (const panel of dashboard().panels.filter((p) => p.type === 'timeseries'))
+      for (const target of panel.targets ?? []) expect(target.instant ?? false, panel.title).toBe(false);
+  });
+
+  test('$service filters every panel: series with a service label match it, the daemon-wide ones join on it', async () => {
+    const known = await registryMetrics();
+    for (const panel of dashboard().panels.filter((p) => p.type !== 'row')) {
+      for (const target of panel.targets ?? []) {
+        const expr = target.expr ?? '';
+        expect(expr, panel.title).toContain('service=~"$service"');
+        for (const { metric, labels } of selectors(expr)) {
+          if (known.get(metric)?.labels.has('service'))
+            expect(labels, `${panel.title}: ${metric} in ${expr}`).toContain('service');
+        }
+      }
+    }
+    // The SLO and probe series carry `service` (not only the watch series).
+    for (const metric of [
+      'vigil_slo_value',
+      'vigil_slo_result',
+      'vigil_probe_success',
+      'vigil_probe_runs_total',
+    ])
+      expect(known.get(metric)?.labels.has('service'), metric).toBe(true);
+  });
+
+  test("deploy annotations come from Vigil's own metrics: watch start, verdict changes, watch end", async () => {
+    const known = await registryMetrics();
+    const list = dashboard().annotations.list.filter((a) => a.datasource?.type === 'prometheus');
+    expect(list.map((a) => a.name)).toEqual(['Watch started', 'Verdict changed', 'Watch ended']);
+    for (const annotation of list) {
+      const expr = annotation.expr ?? '';
+      expect(problemsOf([expr], known), annotation.name).toEqual([]);
+      expect(expr, annotation.name).toContain('service=~"$service"');
+    }
+    const metricsOf = (name: string): string[] =>
+      selectors(list.find((a) => a.name === name)?.expr ?? '').map((s) => s.metric);
+    expect(metricsOf('Watch started')).toContain('vigil_watch_phase');
+    expect(metricsOf('Verdict changed')).toContain('vigil_watch_verdict');
   });
 });
