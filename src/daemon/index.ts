@@ -12,11 +12,14 @@ import { createContinuousEvaluator } from '../evaluator/continuous.js';
 import { evaluateChecks } from '../evaluator/evaluate.js';
 import { createLoadRunner, type LoadRunnerSettings } from '../loadtest/runner.js';
 import { type LoadSchedule, startLoadSchedule } from '../loadtest/schedule.js';
+import { createPatternStore } from '../patterns/store.js';
+import { patternsWiring } from '../patterns/wiring.js';
 import { createProber, type Prober, type ProberDeps } from '../prober/service.js';
 import { buildApp } from '../server/app.js';
 import { createHealthReporter } from '../server/health.js';
 import { configWarnings, dependencyChecks } from '../server/health-checks.js';
 import { listen } from '../server/listen.js';
+import { patternRoutes } from '../server/routes/patterns.js';
 import { watchRoutes } from '../server/routes/watches.js';
 import { createSources, type Sources } from '../sources/index.js';
 import { checkStoreWritable, openDatabase } from '../store/db.js';
@@ -88,6 +91,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   const rollups = createProbeRollups(db);
   const snapshots = createSnapshotReader(db);
   const watchStore = createWatchStore(db);
+  const patternStore = createPatternStore(db);
   const configDir = path.dirname(config.file);
   let ready = false;
   let stopping = false;
@@ -110,6 +114,11 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     );
   };
   rebuildSources();
+  const patterns = patternsWiring(patternStore, {
+    dispatcher,
+    metrics,
+    logger: logger.child({ component: 'sources' }),
+  });
 
   const actions = createActions({
     db,
@@ -207,6 +216,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         watchId: context.watchId,
         snapshots,
         signal,
+        patterns: patterns(config.root),
       });
       return [
         ...checks,
@@ -303,7 +313,10 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     isShuttingDown: () => stopping,
     probes: () => prober.scheduler.latest(),
     slos: () => continuous.getStates(),
-    routes: [watchRoutes(watches, { services: () => [config.root.service] })],
+    routes: [
+      watchRoutes(watches, { services: () => [config.root.service] }),
+      patternRoutes({ watches, store: patternStore, clock }),
+    ],
   });
 
   async function retentionLoop(signal: AbortSignal): Promise<void> {

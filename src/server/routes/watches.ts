@@ -87,7 +87,7 @@ const overrideBody = z.strictObject({
  * Who asked, for the timeline. The API cannot verify a name the client gives (`who`), so the record
  * keeps how it arrived beside it: "alice (via loopback)", "alice (via token, 10.0.0.7)".
  */
-function requester(request: FastifyRequest, who: string | undefined): string {
+export function requester(request: FastifyRequest, who: string | undefined): string {
   const token = request.headers.authorization !== undefined;
   if (who !== undefined) return `${who} (via ${token ? `token, ${request.ip}` : 'loopback'})`;
   return token ? `token holder (${request.ip})` : `loopback client (${request.ip})`;
