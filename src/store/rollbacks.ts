@@ -1,3 +1,4 @@
+import type { RollbackTrigger } from '../watch/types.js';
 import type { Db } from './db.js';
 
 /**
@@ -6,8 +7,8 @@ import type { Db } from './db.js';
  * transaction: either the watch is rolled back with its deliveries, or neither happened.
  */
 
-/** Which path decided a watch's rollback. */
-export type RollbackTrigger = 'automatic' | 'hold-timeout' | 'operator';
+/** Which path decided a watch's rollback (the watch engine's type, re-exported for the actions layer). */
+export type { RollbackTrigger };
 
 /** The one rollback of a watch. `at` is epoch ms; `who` and `reason` are set for an operator's. */
 export interface RollbackRecord {

@@ -258,7 +258,14 @@ export class WatchManager {
             rollback: { at: now, trigger: 'operator', who: request.who, reason: request.reason },
           };
           if (this.#deps.manualRollback) {
-            this.#deps.manualRollback(tx, toVerdict(w), request);
+            const enqueued = this.#deps.manualRollback(tx, toVerdict(w), request);
+            const earlier = enqueued ? enqueued.existing : undefined;
+            if (earlier) {
+              // Rolled back before this watch's state recorded it (a store from an older version).
+              const by = earlier.who ? ` by ${earlier.who}` : '';
+              conflict = `watch ${id} was already rolled back at ${new Date(earlier.at).toISOString()} (${earlier.trigger}${by}${earlier.reason ? `: ${earlier.reason}` : ''}); a watch rolls back once`;
+              return null;
+            }
             outcome.events.push({ at: now, type: 'action', message: 'rollback enqueued (operator)' });
           } else {
             outcome.events.push({ at: now, type: 'action', message: 'no actions configured' });

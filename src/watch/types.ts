@@ -211,7 +211,14 @@ export interface WatchDeps {
    */
   onFailed?(tx: Db, watch: Verdict, trigger: Exclude<RollbackTrigger, 'operator'>): number | undefined;
   /** Operator-requested rollback, inside the transaction that records it. */
-  manualRollback?(tx: Db, watch: Verdict, request: { who: string; reason: string }): void;
+  manualRollback?(
+    tx: Db,
+    watch: Verdict,
+    request: { who: string; reason: string },
+  ): {
+    /** The watch's one rollback when it already had one (decided before this state knew of it). */
+    existing?: { at: number; trigger: RollbackTrigger; who: string | null; reason: string | null };
+  } | void;
   /** Notification webhooks; called after commit. Must not throw (errors are logged). */
   onEvent?(event: WatchEventName, watch: Verdict): void;
   alerts?: { fire(alert: WatchAlert): void; resolve(alert: WatchAlert): void };

@@ -142,7 +142,9 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       harness.failed.push({ watch, inTransaction: tx.inTransaction });
       return 1; // one rollback target, as the actions layer reports it
     };
-    deps.manualRollback = (_tx, _watch, request) => harness.manualRollbacks.push(request);
+    deps.manualRollback = (_tx, _watch, request) => {
+      harness.manualRollbacks.push(request);
+    };
   }
   harness.deps = deps;
   harness.manager = new WatchManager(deps, { ...SETTINGS, ...options.settings });

@@ -233,6 +233,23 @@ describe('enforcement levels', () => {
     expect(second).toMatchObject({ ok: false, code: 'conflict' });
     expect(h.manualRollbacks).toHaveLength(0);
   });
+  it('a rollback the actions layer already holds (from an older store) is refused too, writing nothing', async () => {
+    const h = start({ settings: { durationMs: HOUR } });
+    const earlier = {
+      at: T0 - HOUR,
+      trigger: 'automatic' as const,
+      who: null,
+      reason: 'error-rate over 1 5m window',
+    };
+    h.deps.manualRollback = () => ({ existing: earlier });
+    const id = created(h);
+    await advance(h.clock, HOUR);
+    const out = h.manager.override(id, 'rollback', { who: 'alice', reason: 'again' });
+    expect(out).toMatchObject({ ok: false, code: 'conflict' });
+    if (out.ok) return;
+    expect(out.message).toContain(`already rolled back at ${new Date(T0 - HOUR).toISOString()} (automatic`);
+    expect(h.manager.get(id)?.timeline.some((e) => e.type === 'override')).toBe(false);
+  });
 });
 
 describe('the default previous version', () => {
