@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { WatchManager } from '../../src/watch/manager.js';
 import type { Verdict } from '../../src/watch/types.js';
+import { captureOutput, spawnVigil, waitForExit } from '../helpers/cli.js';
 import { check, probeResult } from '../unit/watch/harness.js';
 
 /*
@@ -277,6 +278,22 @@ describe('vigil wait exit codes', () => {
     const result = await run(wait, ['w_x', '--server', `http://127.0.0.1:${closedPort}`]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain('ECONNREFUSED');
+  });
+
+  it('130 on Ctrl-C (the real process): the watch keeps running in the daemon, and says how to follow it', async () => {
+    const id = await startWatch('good', '1h');
+    const child = spawnVigil(['wait', id, '--server', server], { VIGIL_API_TOKEN: TOKEN });
+    const output = captureOutput(child);
+    const deadline = Date.now() + 10_000;
+    while (!output.stderr().includes(id) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await waitForExit(child, 10_000), output.stderr()).toBe(130);
+    expect(output.stderr()).toContain(`watch ${id} keeps running in the daemon`);
+    expect(output.stderr()).toContain(`follow it again: vigil wait ${id} --server ${server}`);
+    const after = await run(wait, [id, '--until', 'smoke', '--server', server]);
+    expect(after.code).toBe(0);
+    expect(after.stderr).toContain('smoke finished, nothing failed');
   });
 
   it('4 when the daemon does not know the watch', async () => {
