@@ -6,6 +6,8 @@ import type { PathSegment } from './problems.js';
  *
  *   ${VAR}            the value of VAR; a problem when VAR is unset (set-but-empty is a value: "")
  *   ${VAR:-default}   VAR when set and non-empty, else `default` (as in POSIX shells); `${VAR:-}` is ""
+ *   ${VAR-default}    VAR when set, even empty, else `default` (POSIX): `VIGIL_LOKI_URL=` then means
+ *                     "empty, so off", where `:-` would put the default back
  *   $${               a literal "${"
  *
  * When a whole scalar is one `${…}` and its result reads as a number or boolean literal, the scalar takes
@@ -33,8 +35,8 @@ export interface InterpolationResult {
   typed: TypedScalar[];
 }
 
-const TOKEN = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?/g;
-const WHOLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+const TOKEN = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$\{[^}]*\}?/g;
+const WHOLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-[^}]*)?\}$/;
 const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 
 /**
@@ -44,20 +46,26 @@ const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
  */
 export function interpolateString(input: string, env: Env): { text: string; problems: string[] } {
   const problems: string[] = [];
-  const text = input.replace(TOKEN, (token, name: string | undefined, fallback: string | undefined) => {
-    if (token === '$${') return '${';
-    if (name === undefined) {
-      problems.push(`invalid variable reference "${token}": use \${NAME} or \${NAME:-default}`);
-      return token;
-    }
-    const value = env[name];
-    if (fallback !== undefined) return value === undefined || value === '' ? fallback : value;
-    if (value === undefined) {
-      problems.push(`environment variable ${name} is not set and has no default`);
-      return token;
-    }
-    return value;
-  });
+  const text = input.replace(
+    TOKEN,
+    (token, name: string | undefined, operator: string | undefined, fallback: string | undefined) => {
+      if (token === '$${') return '${';
+      if (name === undefined) {
+        problems.push(`invalid variable reference "${token}": use \${NAME} or \${NAME:-default}`);
+        return token;
+      }
+      const value = env[name];
+      if (fallback !== undefined) {
+        const unsetOrEmpty = value === undefined || (operator === ':-' && value === '');
+        return unsetOrEmpty ? fallback : value;
+      }
+      if (value === undefined) {
+        problems.push(`environment variable ${name} is not set and has no default`);
+        return token;
+      }
+      return value;
+    },
+  );
   return { text, problems };
 }
 

@@ -9,7 +9,7 @@ import { probeFileSchema, rootConfigSchema, sloFileSchema } from './schema.js';
  * pattern, percentages strings ending in %, not the numbers they parse into.
  *
  * Scalars that are usually interpolated (numbers, booleans, strings with a format or pattern) also accept a
- * `${VAR}` / `${VAR:-default}` reference, so `vus: ${VUS:-2}` or `baseUrl: ${VIGIL_TARGET_URL:-…}` do not show
+ * `${VAR}` / `${VAR:-default}` / `${VAR-default}` reference, so `vus: ${VUS:-2}` or `baseUrl: ${VIGIL_TARGET_URL:-…}` do not show
  * as errors in the editor; the real check happens at load, after interpolation.
  */
 
@@ -19,10 +19,10 @@ const INTERPOLATED_REF = { $ref: '#/$defs/interpolated' };
 const INTERPOLATED = {
   type: 'string',
   // Unanchored: a reference anywhere in the text (`http://${HOST}:9090`) makes the value interpolated.
-  pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}',
+  pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:?-[^}]*)?\\}',
   description:
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${VAR} syntax is what this describes
-    'Text with a ${VAR} or ${VAR:-default} reference, replaced from the environment when the config is loaded.',
+    'Text with a ${VAR}, ${VAR:-default} (default when unset or empty) or ${VAR-default} (default when unset) reference, replaced from the environment when the config is loaded.',
 };
 /** Keys that describe a value rather than constrain it: they stay on the outside of the anyOf wrapper. */
 const ANNOTATIONS = ['default', 'description', 'examples', 'title'];

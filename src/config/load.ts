@@ -12,7 +12,7 @@ import {
   type SloConfig,
   type VigilConfig,
 } from './schema.js';
-import { checkSemantics, ratioQueryWarnings } from './semantic.js';
+import { absentSourceWarnings, checkSemantics, ratioQueryWarnings } from './semantic.js';
 import { readYamlDocuments } from './yaml-file.js';
 
 export { lintQuery, renderQuery } from './query.js';
@@ -162,6 +162,7 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
   // Warnings need the definition files' locations, which the loaded config no longer carries.
   const warnings = problems.derive();
   ratioQueryWarnings(slos, warnings);
+  absentSourceWarnings(slos, root, warnings);
   return deepFreeze({
     file: absolute,
     root,

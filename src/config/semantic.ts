@@ -1,10 +1,12 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { validateCron } from '../loadtest/schedule.js';
+import { absentSourceReason } from '../sources/absent.js';
 import type { Located } from './definitions.js';
 import type { PathSegment, ProblemList } from './problems.js';
 import { vanishingNumerator } from './query.js';
 import type { ProbeConfig, RootConfig, SloConfig } from './schema.js';
+import { formatDuration } from './units.js';
 
 /*
  * Checks that need more than one field or more than one file: names unique across files, references that
@@ -67,6 +69,7 @@ function checkSlo(
         `unknown probe "${check.sli.probe}" (probes: ${listed(probeNames)})`,
       );
     }
+    checkProbesWindow(slo, input, problems);
     return;
   }
   if (
@@ -75,13 +78,32 @@ function checkSlo(
   ) {
     problems.add(file, at('baseline', 'test'), 'test: proportion needs good (or bad) and total queries');
   }
-  const sources = input.root?.sources;
-  const source = sources?.[check.source];
-  if (sources !== undefined && (source === undefined || source.url === '')) {
+  // A check on a source left out is valid: it is inconclusive until the source is configured (a warning).
+}
+
+/** The probes source reads per-minute rollups of probe results: its smallest window is one of them. */
+export const PROBES_MIN_WINDOW_MS = 60_000;
+
+/**
+ * A probes-source check judged over less than a minute would read a whole rollup minute while claiming a
+ * shorter window (or nothing at all): a load error naming the check, whichever window it inherits.
+ */
+function checkProbesWindow(slo: Located<SloConfig>, input: SemanticInput, problems: ProblemList): void {
+  const { value: check, file } = slo;
+  const rule = 'the probes source keeps per-minute rollups of probe results, so its windows are 1m or more';
+  if (check.window !== undefined) {
+    if (check.window < PROBES_MIN_WINDOW_MS)
+      problems.add(file, [...slo.path, 'window'], `${formatDuration(check.window)} is too short: ${rule}`);
+    return;
+  }
+  const watchWindow = input.root?.watch?.window;
+  if (input.invalidSections.has('watch') || watchWindow === undefined) return;
+  if (watchWindow < PROBES_MIN_WINDOW_MS) {
     problems.add(
       file,
-      at('source'),
-      `source ${check.source} is not configured (set sources.${check.source}.url in ${input.rootFile})`,
+      slo.path,
+      `judged over watch.window (${formatDuration(watchWindow)}, in ${input.rootFile}), which is too short: ${rule}; ` +
+        'give this check window: 1m or raise watch.window',
     );
   }
 }
@@ -192,6 +214,29 @@ export async function checkSemantics(input: SemanticInput, problems: ProblemList
       const shown = path.isAbsolute(entry.target) ? entry.target : path.join(input.displayDir, entry.target);
       problems.add(entry.file, entry.at, `file not found: ${shown}`);
     }
+  }
+}
+
+/**
+ * Warnings for checks on a source that is off (left out, or its url empty — `VIGIL_LOKI_URL=` turns Loki
+ * off): such a check stays inconclusive, which a watch counts as blind time, so it is said at load.
+ *
+ * @example absentSourceWarnings(slos, root, warnings) // slo/prep.yaml:error-logs.source: source loki is not configured (…): …
+ */
+export function absentSourceWarnings(
+  slos: readonly Located<SloConfig>[],
+  root: RootConfig,
+  warnings: ProblemList,
+): void {
+  for (const { value: check, file, path: at } of slos) {
+    if (check.source === 'probes') continue;
+    const source = root.sources[check.source];
+    if (source !== undefined && source.url !== '') continue;
+    warnings.add(
+      file,
+      [...at, 'source'],
+      `${absentSourceReason(check.source)}: this check will be inconclusive; set sources.${check.source}.url or remove the check`,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import type { SloConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import { errorMessage } from '../errors.js';
+import { absentSourceReason } from '../sources/absent.js';
 import {
   BURN_RATE_PAIRS,
   BURN_WINDOW_NAMES,
@@ -67,7 +68,7 @@ export async function evaluateBurnCheck(
   if (source === undefined) {
     return withJudgement(shell, {
       result: 'inconclusive',
-      explanation: `source ${slo.source} is not configured`,
+      explanation: absentSourceReason(slo.source),
     });
   }
   const plan = errorRatioPlan(slo);

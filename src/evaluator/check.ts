@@ -1,5 +1,6 @@
 import type { SloConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
+import { absentSourceReason } from '../sources/absent.js';
 import type { BaselinePlan } from './baselines.js';
 import { combineJudgements, compareToBaseline } from './compare.js';
 import {
@@ -88,7 +89,7 @@ export async function evaluateMainCheck(slo: SloConfig, ctx: EvaluationContext):
   if (source === undefined) {
     return withJudgement(shell, {
       result: 'inconclusive',
-      explanation: `source ${slo.source} is not configured`,
+      explanation: absentSourceReason(slo.source),
     });
   }
   const template = sliTemplate(slo, window.lengthMs, window.text);

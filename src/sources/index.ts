@@ -6,6 +6,7 @@ import { createProbeSource } from './probes.js';
 import { createPrometheusSource } from './prometheus.js';
 import type { SliSource } from './types.js';
 
+export { absentSourceReason } from './absent.js';
 export type { SourceDeps } from './http.js';
 export type { ResilienceOptions } from './resilience.js';
 
@@ -42,7 +43,7 @@ const factories = {
 /**
  * Builds every configured source (prometheus and loki when their URL is set, probes when the store's
  * rollups are given). Each remote source gets its own retry policy and circuit breaker, so one failing
- * backend never pauses another. A check naming an absent source is inconclusive ("source not configured").
+ * backend never pauses another. A check naming an absent source is inconclusive (`absentSourceReason`): a url left empty turns a source off.
  *
  * @example
  *   const sources = createSources(config.root, { dispatcher: new Agent(), metrics, logger, rollups });

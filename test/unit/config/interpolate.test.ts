@@ -15,6 +15,17 @@ describe('interpolateString', () => {
     ['the default is used when the variable is empty', '${EMPTY:-fallback}', 'fallback'],
     ['a set variable wins over its default', '${HOST:-localhost}', 'db.internal'],
     ['an empty default gives an empty string', '${NOPE:-}', ''],
+    [
+      'without the colon, the default is used when the variable is unset',
+      '${NOPE-http://l:3100}',
+      'http://l:3100',
+    ],
+    [
+      'without the colon, a set-but-empty variable stays empty (a source turned off)',
+      '[${EMPTY-http://l:3100}]',
+      '[]',
+    ],
+    ['without the colon, a set variable wins', '${HOST-localhost}', 'db.internal'],
     ['a set-but-empty variable without default is its empty value', '[${EMPTY}]', '[]'],
     ['$${ is a literal ${', 'costs $${PRICE}', 'costs ${PRICE}'],
     ['several references in one string', '${HOST}:${PORT}/${NOPE:-db}', 'db.internal:5432/db'],
@@ -39,7 +50,7 @@ describe('interpolateString', () => {
     ]);
   });
 
-  it.each(['${}', '${1ABC}', '${A-b}', '${A'])('a malformed reference %s is a problem', (input) => {
+  it.each(['${}', '${1ABC}', '${A+b}', '${A'])('a malformed reference %s is a problem', (input) => {
     expect(interpolateString(input, env).problems).toEqual([
       `invalid variable reference "${input}": use \${NAME} or \${NAME:-default}`,
     ]);

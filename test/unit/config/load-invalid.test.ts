@@ -154,9 +154,14 @@ const cases: [string, string, string][] = [
     'invalid-short-secret.yaml:actions.rollback[0].secret: too short (8 characters; 16 or more required)',
   ],
   [
-    'an SLO on a source that is not configured',
-    'invalid-source-not-configured/vigil.yaml',
-    'invalid-source-not-configured/slo/checks.yaml:error-rate.source: source prometheus is not configured (set sources.prometheus.url in test/fixtures/config/invalid-source-not-configured/vigil.yaml)',
+    'a probes-source check over less than a minute',
+    'invalid-probes-window-short/vigil.yaml',
+    'invalid-probes-window-short/slo/checks.yaml:availability.window: 30s is too short: the probes source keeps per-minute rollups of probe results, so its windows are 1m or more',
+  ],
+  [
+    'a probes-source check inheriting a watch.window under a minute',
+    'invalid-probes-watch-window-short/vigil.yaml',
+    'invalid-probes-watch-window-short/slo/checks.yaml:availability: judged over watch.window (30s, in test/fixtures/config/invalid-probes-watch-window-short/vigil.yaml), which is too short: the probes source keeps per-minute rollups of probe results, so its windows are 1m or more; give this check window: 1m or raise watch.window',
   ],
   [
     'a journey step request with neither path nor url',

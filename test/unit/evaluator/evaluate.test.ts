@@ -207,7 +207,10 @@ describe('errors and missing data (DESIGN §6)', () => {
 
   it('a source missing from the config is inconclusive', async () => {
     const check = await one(slo({ name: 'logs', source: 'loki', query: 'x', objective: { lt: 1 } }), ctx({}));
-    expect(check).toMatchObject({ result: 'inconclusive', explanation: 'source loki is not configured' });
+    expect(check).toMatchObject({
+      result: 'inconclusive',
+      explanation: 'source loki is not configured (sources.loki is absent or its url empty)',
+    });
   });
 
   it('{{version}} outside a watch is inconclusive, never an empty label', async () => {

@@ -51,7 +51,7 @@ function readVariables(text: string): Set<string> {
   const names = new Set<string>();
   for (const m of text.matchAll(/\benv(?:\.([A-Z_][A-Z0-9_]*)|\[\s*['"]([A-Z_][A-Z0-9_]*)['"]\s*\])/g))
     names.add((m[1] ?? m[2]) as string);
-  for (const m of text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)(?::-[^}]*)?\}/g)) names.add(m[1] as string);
+  for (const m of text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)(?::?-[^}]*)?\}/g)) names.add(m[1] as string);
   return names;
 }
 
