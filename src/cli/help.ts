@@ -168,19 +168,6 @@ ${CONFIG}
 
 exit: 0 nothing new; 1 a check would fail; 2 inconclusive; 3 bad arguments or config
 `,
-  'logs diff': `usage: vigil logs diff [-c FILE] [--since TIME] [--at TIME] [--check NAME]... [--json]
-
-Classifies the log signatures of the patterns checks for a deploy at --since (known, new, changed), as
-a watch would. TIME is RFC 3339 with a zone, or Unix seconds.
-
-${CONFIG}
-  --since TIME          the deploy (default: --at minus watch.window)
-  --at TIME             when to look (default: now)
-  --check NAME          a patterns check; repeat for several (default: all)
-  --json                print the classification on stdout
-
-exit: 0 nothing new; 1 a check would fail; 2 inconclusive; 3 bad arguments or config
-`,
   demo: `usage: vigil demo [--without-prometheus] [--json]
 
 Runs the whole story on loopback with no external service: a demo service, a webhook sink and the
