@@ -15,6 +15,7 @@ export const DEMO_WATCH = {
   goodDurationS: 20,
   evaluationIntervalS: 2,
   windowS: 10,
+  minWindowS: 4,
 } as const;
 
 const PROBES = `# The demo service's probes: smoke checks that gate the deploy, and a booking journey.
@@ -74,6 +75,7 @@ const PROMETHEUS_SLOS = `# SLO checks judged from the Prometheus that scrapes th
 - name: journey-availability
   source: probes
   sli: { probe: booking-journey, measure: successRatio }
+  window: 1m   # the probes source keeps per-minute rollups; a watch judges only its post-deploy part
   objective: { gte: 0.99 }
 `;
 
@@ -81,12 +83,16 @@ const PROBE_SLOS = `# No Prometheus on PATH: SLO checks judged from Vigil's own 
 - name: journey-availability
   source: probes
   sli: { probe: booking-journey, measure: successRatio }
+  window: 1m   # the probes source keeps per-minute rollups; a watch judges only its post-deploy part
   objective: { gte: 0.99 }
   critical: true
 - name: journey-p95-latency
   source: probes
   sli: { probe: booking-journey, measure: latencyP95 }
-  objective: { lt: 0.5 }
+  window: 1m
+  # A journey is two requests (create, read): the bad version's 650 ms each is 1.3 s, the good one's
+  # tens of ms; 1 s keeps a slow first run on a busy machine from failing the good deploy.
+  objective: { lt: 1 }
 `;
 
 /**
@@ -106,7 +112,7 @@ export function writeDemoFiles(options: DemoFilesOptions): string {
     `server: { listen: "127.0.0.1:0", apiToken: "${options.apiToken}" }`,
     `storage: { path: "${join(options.dir, 'vigil.db')}" }`,
     ...(options.prometheusUrl
-      ? [`sources: { prometheus: { url: "${options.prometheusUrl}", timeout: 2s } }`]
+      ? [`sources: { prometheus: { url: "${options.prometheusUrl}", timeout: 2s, scrapeInterval: 1s } }`]
       : []),
     'probes: [probes/*.yaml]',
     'slos: [slo/*.yaml]',
@@ -115,6 +121,9 @@ export function writeDemoFiles(options: DemoFilesOptions): string {
     '  phases: [smoke, bake]',
     `  evaluationInterval: ${DEMO_WATCH.evaluationIntervalS}s`,
     `  window: ${DEMO_WATCH.windowS}s`,
+    // A few seconds of post-deploy data is enough at 1 s scrapes and 1 s probe runs; the default
+    // (2 × the source's scrape interval, 2m for the per-minute probe rollups) outlasts the demo's watch.
+    `  minWindow: ${DEMO_WATCH.minWindowS}s`,
     '  smokeTimeout: 15s',
     '  failureLimit: 2',
     '  inconclusiveLimit: 30s',
