@@ -33,6 +33,11 @@ export interface InterpolationResult {
   value: unknown;
   problems: InterpolationProblem[];
   typed: TypedScalar[];
+  /**
+   * String scalars whose every character came from environment variables (no text of the file, no default
+   * used): where a secret may be, since the committed file does not hold it.
+   */
+  fromEnv: PathSegment[][];
 }
 
 const TOKEN = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$\{[^}]*\}?/g;
@@ -42,10 +47,15 @@ const NUMBER_LITERAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 /**
  * Interpolates one string; returns the text and the messages of any unresolved reference.
  *
- * @example interpolateString('${HOST:-localhost}:9090', {}) // { text: 'localhost:9090', problems: [] }
+ * @example interpolateString('${HOST:-localhost}:9090', {}) // { text: 'localhost:9090', problems: [], written: true }
  */
-export function interpolateString(input: string, env: Env): { text: string; problems: string[] } {
+export function interpolateString(
+  input: string,
+  env: Env,
+): { text: string; problems: string[]; written: boolean } {
   const problems: string[] = [];
+  // Whether any of the result is text of the file itself: outside the references, or a default used.
+  let written = input.replace(TOKEN, (token) => (token === '$${' ? token : '')) !== '';
   const text = input.replace(
     TOKEN,
     (token, name: string | undefined, operator: string | undefined, fallback: string | undefined) => {
@@ -57,6 +67,7 @@ export function interpolateString(input: string, env: Env): { text: string; prob
       const value = env[name];
       if (fallback !== undefined) {
         const unsetOrEmpty = value === undefined || (operator === ':-' && value === '');
+        if (unsetOrEmpty && fallback !== '') written = true;
         return unsetOrEmpty ? fallback : value;
       }
       if (value === undefined) {
@@ -66,7 +77,7 @@ export function interpolateString(input: string, env: Env): { text: string; prob
       return value;
     },
   );
-  return { text, problems };
+  return { text, problems, written };
 }
 
 function typedValue(text: string): number | boolean | undefined {
@@ -87,11 +98,13 @@ function typedValue(text: string): number | boolean | undefined {
 export function interpolate(document: unknown, env: Env): InterpolationResult {
   const problems: InterpolationProblem[] = [];
   const typed: TypedScalar[] = [];
+  const fromEnv: PathSegment[][] = [];
   const walk = (node: unknown, path: PathSegment[]): unknown => {
     if (typeof node === 'string') {
       if (!node.includes('${')) return node;
       const result = interpolateString(node, env);
       for (const message of result.problems) problems.push({ path, message });
+      if (!result.written && result.problems.length === 0) fromEnv.push(path);
       if (result.problems.length === 0 && WHOLE.test(node)) {
         const value = typedValue(result.text);
         if (value !== undefined) {
@@ -109,7 +122,7 @@ export function interpolate(document: unknown, env: Env): InterpolationResult {
     }
     return node;
   };
-  return { value: walk(document, []), problems, typed };
+  return { value: walk(document, []), problems, typed, fromEnv };
 }
 
 /**

@@ -4,7 +4,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { type Located, loadDefinitionFile } from './definitions.js';
 import { interpolate } from './interpolate.js';
 import { parseValue } from './parse.js';
-import { ProblemList } from './problems.js';
+import { type PathSegment, ProblemList } from './problems.js';
 import {
   type ProbeConfig,
   type RootConfig,
@@ -12,6 +12,7 @@ import {
   type SloConfig,
   type VigilConfig,
 } from './schema.js';
+import { literalSecretWarnings } from './secrets.js';
 import { absentSourceWarnings, checkSemantics, ratioQueryWarnings } from './semantic.js';
 import { readYamlDocuments } from './yaml-file.js';
 
@@ -112,6 +113,7 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
   };
 
   let root: RootConfig | undefined;
+  let fromEnv: PathSegment[][] = [];
   let partial: Partial<RootConfig> | undefined;
   const invalidSections = new Set<string>();
   const documents = await readYamlDocuments(absolute, file, problems);
@@ -122,6 +124,7 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
     for (const problem of result.problems) problems.add(file, problem.path, problem.message);
     for (const problem of result.problems) problems.quiet(file, problem.path);
     root = parseValue(rootConfigSchema, result.value, { file, base: [], typed: result.typed, problems });
+    fromEnv = result.fromEnv;
     partial = root ?? validSections(result.value, invalidSections);
   }
 
@@ -163,6 +166,7 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
   const warnings = problems.derive();
   ratioQueryWarnings(slos, warnings);
   absentSourceWarnings(slos, root, warnings);
+  literalSecretWarnings(root, fromEnv, file, warnings);
   return deepFreeze({
     file: absolute,
     root,

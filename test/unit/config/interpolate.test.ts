@@ -34,7 +34,7 @@ describe('interpolateString', () => {
     ['a lone $ is left alone', 'price $5 and $HOME', 'price $5 and $HOME'],
   ];
   it.each(cases)('%s', (_behaviour, input, expected) => {
-    expect(interpolateString(input, env)).toEqual({ text: expected, problems: [] });
+    expect(interpolateString(input, env)).toMatchObject({ text: expected, problems: [] });
   });
 
   it('a variable with no value and no default is a problem naming it', () => {

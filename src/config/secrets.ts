@@ -1,0 +1,68 @@
+import type { PathSegment, ProblemList } from './problems.js';
+import type { RootConfig } from './schema.js';
+
+/*
+ * Secrets come only from the environment (DESIGN §4): the root file is committed, so a token, password or
+ * signing secret written in it — as a literal or as the default of `${VAR:-…}` — is a warning naming the
+ * file and the place. Interpolation tells which scalars came wholly from variables (`fromEnv`); the value
+ * itself is never shown.
+ */
+
+function samePath(a: readonly PathSegment[], b: readonly PathSegment[]): boolean {
+  return a.length === b.length && a.every((segment, index) => segment === b[index]);
+}
+
+/** Every place of the root config that holds a secret, with its value. */
+interface SecretPlace {
+  path: PathSegment[];
+  value: string | undefined;
+  /** The variable DESIGN §9 names for it, when there is one. */
+  variable?: string;
+}
+
+function secretPlaces(root: RootConfig): SecretPlace[] {
+  const places: SecretPlace[] = [
+    { path: ['server', 'apiToken'], value: root.server.apiToken, variable: 'VIGIL_API_TOKEN' },
+  ];
+  const dependencies = [['sources', 'prometheus'], ['sources', 'loki'], ['alertmanager']] as const;
+  for (const at of dependencies) {
+    const config = at.length === 2 ? root.sources[at[1]] : root.alertmanager;
+    places.push({ path: [...at, 'bearerToken'], value: config?.bearerToken });
+    places.push({ path: [...at, 'basicAuth', 'password'], value: config?.basicAuth?.password });
+  }
+  for (const kind of ['rollback', 'notify'] as const) {
+    for (const [index, target] of root.actions[kind].entries())
+      places.push({
+        path: ['actions', kind, index, 'secret'],
+        value: target.secret,
+        ...(kind === 'rollback' && index === 0 ? { variable: 'VIGIL_ROLLBACK_WEBHOOK_SECRET' } : {}),
+      });
+  }
+  return places;
+}
+
+/**
+ * Warns about every secret of the root config whose value (non-empty) is text of the file rather than an
+ * environment variable's.
+ *
+ * @example
+ *   literalSecretWarnings(root, interpolated.fromEnv, 'vigil.yaml', warnings)
+ *   // vigil.yaml:server.apiToken: a secret written in the file: …
+ */
+export function literalSecretWarnings(
+  root: RootConfig,
+  fromEnv: readonly PathSegment[][],
+  file: string,
+  warnings: ProblemList,
+): void {
+  for (const { path, value, variable } of secretPlaces(root)) {
+    if (value === undefined || value === '') continue;
+    if (fromEnv.some((envPath) => samePath(envPath, path))) continue;
+    warnings.add(
+      file,
+      path,
+      `a secret written in the file (a literal, or the default of \${VAR:-…}) is committed with it: write ` +
+        `\${${variable ?? 'A_VARIABLE'}} and set the variable in the environment or the .env file`,
+    );
+  }
+}
