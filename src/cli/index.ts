@@ -19,6 +19,7 @@ export const COMMANDS = {
   'watch abort': async () => (await import('./watch.js')).watchAbort,
   wait: async () => (await import('./wait.js')).wait,
   evaluate: async () => (await import('./evaluate.js')).evaluate,
+  'logs diff': async () => (await import('./logs.js')).logsDiff,
   demo: async () => (await import('./demo.js')).demo,
   schema: async () => (await import('./schema.js')).schema,
 } satisfies Record<string, CommandLoader>;
@@ -44,6 +45,8 @@ Commands:
                                 follow a watch until its verdict (exit 5: held for a decision)
   evaluate [--since TIME] [--at TIME] [--slo NAME]... [--json]
                                 evaluate SLO checks once (CI gates, replaying history)
+  logs diff [--since TIME] [--at TIME] [--check NAME]... [--json]
+                                classify the log signatures of the patterns checks for a deploy
   demo                          run the whole story on loopback with no external service
   schema                        print the JSON Schema of the config file
 

@@ -51,6 +51,42 @@ export function recordedEntries(): StandInEntry[] {
   );
 }
 
+/**
+ * `perMinute` lines a minute over [from, to) ms, cycling through `lines` (their labels kept).
+ *
+ * @example spreadLines(deployedAt, deployedAt + 600_000, 6, recordedEntries())
+ */
+export function spreadLines(
+  from: number,
+  to: number,
+  perMinute: number,
+  lines: readonly StandInEntry[],
+): StandInEntry[] {
+  const out: StandInEntry[] = [];
+  const gapMs = 60_000 / perMinute;
+  let i = 0;
+  for (let at = from; at < to; at += gapMs) {
+    const template = lines[i++ % lines.length] as StandInEntry;
+    out.push({ ...template, ns: BigInt(Math.round(at)) * 1_000_000n + BigInt(i % 997) });
+  }
+  return out;
+}
+
+/**
+ * A JSON error line of a new kind (`KeyError: '<field>'`), labelled as `| json` would.
+ *
+ * @example keyErrorLine('currency').line // '{"level":"error","msg":"KeyError: \'currency\'",…}'
+ */
+export function keyErrorLine(field: string): StandInEntry {
+  const msg = `KeyError: '${field}'`;
+  const line = JSON.stringify({ level: 'error', msg, route: '/api/payments', status: 500 });
+  return {
+    ns: 0n,
+    line,
+    labels: { app: 'prep-api', level: 'error', msg, route: '/api/payments', status: '500' },
+  };
+}
+
 function streamsBody(entries: readonly StandInEntry[]): string {
   const streams = new Map<string, { stream: Record<string, string>; values: [string, string][] }>();
   for (const entry of entries) {

@@ -128,6 +128,7 @@ describe('vigil command dispatch', () => {
       'watch abort',
       'wait',
       'evaluate',
+      'logs diff',
       'demo',
       'schema',
     ];

@@ -9,9 +9,11 @@ import { createPatternStore, type PatternStore } from '../../../src/patterns/sto
 import { createLokiLogReader, createLokiSource } from '../../../src/sources/loki.js';
 import { openDatabase } from '../../../src/store/db.js';
 import {
+  keyErrorLine,
   type LokiStandIn,
   recordedEntries,
   type StandInEntry,
+  spreadLines,
   startLokiStandIn,
 } from '../../helpers/loki-logs.js';
 
@@ -29,27 +31,8 @@ afterAll(() => dispatcher.close());
 /** The recorded prep-api error lines (payment failed, upstream timeout, booking conflict). */
 const KNOWN = recordedEntries().filter((e) => e.labels.app === 'prep-api' && e.labels.level === 'error');
 
-/** `perMinute` lines a minute over [from, to), cycling through `lines`, `| json`-labelled. */
-function logs(from: number, to: number, perMinute: number, lines: readonly StandInEntry[]): StandInEntry[] {
-  const out: StandInEntry[] = [];
-  const gapMs = MIN / perMinute;
-  let i = 0;
-  for (let at = from; at < to; at += gapMs) {
-    const template = lines[i++ % lines.length] as StandInEntry;
-    out.push({ ...template, ns: BigInt(Math.round(at)) * 1_000_000n + BigInt(i % 997) });
-  }
-  return out;
-}
-
-function keyError(field: string): StandInEntry {
-  const line = JSON.stringify({
-    level: 'error',
-    msg: `KeyError: '${field}'`,
-    route: '/api/payments',
-    status: 500,
-  });
-  return { ns: 0n, line, labels: { app: 'prep-api', level: 'error', msg: `KeyError: '${field}'` } };
-}
+const logs = spreadLines;
+const keyError = keyErrorLine;
 
 const BEFORE = logs(DEPLOYED - 60 * MIN, DEPLOYED, 6, KNOWN);
 

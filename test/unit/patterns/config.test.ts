@@ -25,15 +25,31 @@ describe('patterns check config', () => {
       maxLines: 20_000,
       baselineWindow: 3_600_000,
     });
-    expect(problems({ ...DESIGN_EXAMPLE, total: 'sum(count_over_time({app="prep-api"}[{{window}}]))' })).toEqual([]);
-    expect(problems({ ...DESIGN_EXAMPLE, baseline: { from: 'pre-deploy', maxIncrease: '100%' } })).toEqual([]);
+    expect(
+      problems({ ...DESIGN_EXAMPLE, total: 'sum(count_over_time({app="prep-api"}[{{window}}]))' }),
+    ).toEqual([]);
+    expect(problems({ ...DESIGN_EXAMPLE, baseline: { from: 'pre-deploy', maxIncrease: '100%' } })).toEqual(
+      [],
+    );
   });
 
   it.each([
     ['another source', { source: 'prometheus' }, 'patterns: patterns checks read logs: use source: loki'],
-    ['a metric query beside it', { query: 'sum(x)' }, 'query: a patterns check takes no query (its lines come from patterns.query)'],
-    ['an objective', { objective: { lt: 1 } }, 'objective: a patterns check takes no objective (its lines come from patterns.query)'],
-    ['no baseline', { baseline: undefined }, ': a patterns check needs a baseline, e.g. baseline: { from: pre-deploy }'],
+    [
+      'a metric query beside it',
+      { query: 'sum(x)' },
+      'query: a patterns check takes no query (its lines come from patterns.query)',
+    ],
+    [
+      'an objective',
+      { objective: { lt: 1 } },
+      'objective: a patterns check takes no objective (its lines come from patterns.query)',
+    ],
+    [
+      'no baseline',
+      { baseline: undefined },
+      ': a patterns check needs a baseline, e.g. baseline: { from: pre-deploy }',
+    ],
     [
       'a stored baseline',
       { baseline: { from: 'previous-watch' } },
@@ -49,9 +65,9 @@ describe('patterns check config', () => {
   });
 
   it('other checks still need a comparison in their baseline', () => {
-    expect(problems({ name: 'x', source: 'prometheus', query: 'up', baseline: { from: 'pre-deploy' } })).toEqual([
-      'baseline: a baseline needs maxIncrease, maxDecrease or test',
-    ]);
+    expect(
+      problems({ name: 'x', source: 'prometheus', query: 'up', baseline: { from: 'pre-deploy' } }),
+    ).toEqual(['baseline: a baseline needs maxIncrease, maxDecrease or test']);
   });
 });
 
