@@ -8,6 +8,8 @@ export interface DemoFilesOptions {
   sinkUrl: string;
   secret: string;
   apiToken: string;
+  /** The k6 executable, when one was found: the good deploy then runs a short load phase. */
+  k6Path?: string;
 }
 
 /** Watch timings short enough for the demo's two-minute budget, long enough for 1 s scrapes. */
@@ -16,7 +18,38 @@ export const DEMO_WATCH = {
   evaluationIntervalS: 2,
   windowS: 10,
   minWindowS: 4,
+  failureLimit: 2,
+  /** The load phase, when k6 is on PATH: a few users for a few seconds, enough to show the phase. */
+  load: { vus: 2, durationS: 5 },
 } as const;
+
+/** The demo's k6 profile: bookings and payments as the user traffic sends them. ES2017, like every k6 script Vigil ships. */
+const LOAD_SCRIPT = `// The demo's load phase: a few users booking and paying against the demo service.
+import http from 'k6/http';
+import { check, sleep } from 'k6';
+
+export const options = {
+  thresholds: { http_req_failed: ['rate<0.01'], http_req_duration: ['p(95)<500'] },
+};
+
+const JSON_HEADERS = { headers: { 'Content-Type': 'application/json' } };
+
+export default function () {
+  const booking = http.post(
+    __ENV.BASE_URL + '/api/bookings',
+    JSON.stringify({ kitchenId: 'k-3', slot: '2026-12-03T12:00:00Z' }),
+    JSON_HEADERS,
+  );
+  check(booking, { 'booking created': (r) => r.status === 201 });
+  const payment = http.post(
+    __ENV.BASE_URL + '/api/payments',
+    JSON.stringify({ amount: 4200, currency: 'EUR' }),
+    JSON_HEADERS,
+  );
+  check(payment, { 'payment accepted': (r) => r.status < 300 });
+  sleep(0.2);
+}
+`;
 
 const PROBES = `# The demo service's probes: smoke checks that gate the deploy, and a booking journey.
 - name: health
@@ -106,6 +139,10 @@ export function writeDemoFiles(options: DemoFilesOptions): string {
   mkdirSync(join(options.dir, 'slo'), { recursive: true });
   writeFileSync(join(options.dir, 'probes', 'demo.yaml'), PROBES);
   writeFileSync(join(options.dir, 'slo', 'demo.yaml'), options.prometheusUrl ? PROMETHEUS_SLOS : PROBE_SLOS);
+  if (options.k6Path) {
+    mkdirSync(join(options.dir, 'loadtests'), { recursive: true });
+    writeFileSync(join(options.dir, 'loadtests', 'demo.js'), LOAD_SCRIPT);
+  }
   const root = [
     'service: prep-api',
     `target: { baseUrl: "${options.targetUrl}" }`,
@@ -116,16 +153,26 @@ export function writeDemoFiles(options: DemoFilesOptions): string {
       : []),
     'probes: [probes/*.yaml]',
     'slos: [slo/*.yaml]',
+    ...(options.k6Path
+      ? [
+          'loadtests:',
+          `  k6: "${options.k6Path}"`,
+          '  profiles:',
+          `    demo: { script: loadtests/demo.js, vus: ${DEMO_WATCH.load.vus}, duration: ${DEMO_WATCH.load.durationS}s }`,
+        ]
+      : []),
     'watch:',
     `  duration: ${DEMO_WATCH.goodDurationS}s`,
+    // The load phase is asked for per watch (the good deploy), when k6 is there.
     '  phases: [smoke, bake]',
+    ...(options.k6Path ? ['  loadProfile: demo'] : []),
     `  evaluationInterval: ${DEMO_WATCH.evaluationIntervalS}s`,
     `  window: ${DEMO_WATCH.windowS}s`,
     // A few seconds of post-deploy data is enough at 1 s scrapes and 1 s probe runs; the default
     // (2 × the source's scrape interval, 2m for the per-minute probe rollups) outlasts the demo's watch.
     `  minWindow: ${DEMO_WATCH.minWindowS}s`,
     '  smokeTimeout: 15s',
-    '  failureLimit: 2',
+    `  failureLimit: ${DEMO_WATCH.failureLimit}`,
     '  inconclusiveLimit: 30s',
     'actions:',
     '  rollback:',

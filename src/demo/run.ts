@@ -13,6 +13,7 @@ import type { WatchView } from '../watch/types.js';
 import { DEMO_WATCH, writeDemoFiles } from './files.js';
 import { type PrepService, startPrepService } from './prep-service.js';
 import { type DemoPrometheus, startDemoPrometheus } from './prometheus.js';
+import { baselineLines, failingChecks, progressLine } from './report.js';
 import { startWebhookSink, type WebhookSink } from './sink.js';
 import { startTraffic, type Traffic } from './traffic.js';
 
@@ -28,6 +29,8 @@ export interface DemoOptions {
 export interface DemoOutcome {
   ok: boolean;
   usedPrometheus: boolean;
+  /** Whether k6 was found and the good deploy ran a load phase. */
+  ranLoad: boolean;
   good: WatchView | null;
   bad: WatchView | null;
   rollbackSignatureValid: boolean;
@@ -35,6 +38,8 @@ export interface DemoOutcome {
 }
 
 const WARMUP_MS = 6_000;
+/** A bake is never silent longer than this: a progress line with elapsed time and checks. */
+const PROGRESS_EVERY_MS = 3_000;
 const BAD_DEADLINE_MS = 45_000;
 
 /**
@@ -54,6 +59,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const outcome: DemoOutcome = {
     ok: false,
     usedPrometheus: false,
+    ranLoad: false,
     good: null,
     bad: null,
     rollbackSignatureValid: false,
@@ -83,7 +89,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       const why = options.withoutPrometheus ? '--without-prometheus' : 'prometheus is not on PATH';
       say(`${why}: judging SLOs from Vigil's own probe results (source "probes")`);
     }
+    const k6 = await findExecutable(options.env.VIGIL_K6_PATH || 'k6', options.env.PATH ?? '', process.cwd());
+    outcome.ranLoad = k6 !== undefined;
+    say(
+      k6
+        ? `k6 (${k6}) on PATH: the good deploy runs a ${DEMO_WATCH.load.durationS}s load phase with ${DEMO_WATCH.load.vus} users`
+        : 'k6 not on PATH: load phase skipped',
+    );
     const file = writeDemoFiles({
+      ...(k6 ? { k6Path: k6 } : {}),
       dir,
       targetUrl: service.url,
       ...(prometheus ? { prometheusUrl: prometheus.url } : {}),
@@ -110,7 +124,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     try {
       say('── deploy 1: version "good" ──────────────────────────────────────');
       service.deploy('good');
-      outcome.good = await follow(client, server, apiToken, { version: 'good', previousVersion: 'v0' }, say, {
+      const goodDeploy = {
+        version: 'good',
+        previousVersion: 'v0',
+        ...(outcome.ranLoad ? { phases: ['smoke', 'load', 'bake'] } : {}),
+      };
+      outcome.good = await follow(client, server, apiToken, goodDeploy, say, {
         timeoutMs: (DEMO_WATCH.goodDurationS + 30) * 1000,
         signal: options.signal,
       });
@@ -127,8 +146,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       if (outcome.bad.status !== 'failed') {
         outcome.problems.push(`the bad deploy ended ${outcome.bad.status}, expected failed`);
       } else {
-        say('reasons:');
-        for (const reason of outcome.bad.reasons) say(`  • ${reason}`);
+        reportFailure(outcome.bad, say);
         const badId = outcome.bad.id;
         const delivery = await sink.waitFor(
           (d) => d.event === 'rollback' && d.idempotencyKey.startsWith(badId),
@@ -177,7 +195,7 @@ async function follow(
   client: ReturnType<typeof createDaemonClient>,
   server: string,
   token: string,
-  deploy: { version: string; previousVersion: string },
+  deploy: { version: string; previousVersion: string; phases?: string[] },
   say: Say,
   options: { timeoutMs: number; signal: AbortSignal },
 ): Promise<WatchView> {
@@ -186,17 +204,20 @@ async function follow(
   const deadline = Date.now() + options.timeoutMs;
   let shown = 0;
   let lastChecks = '';
+  let saidAt = Date.now();
   for (;;) {
-    await client.verdict(created.id, { waitMs: 3_000 }, options.signal).catch(() => undefined);
+    await client.verdict(created.id, { waitMs: PROGRESS_EVERY_MS }, options.signal).catch(() => undefined);
     const watch = await getWatch(server, token, created.id, options.signal);
     for (const event of watch.timeline.slice(shown)) say(`  ${event.type.padEnd(10)} ${event.message}`);
+    if (watch.timeline.length > shown) saidAt = Date.now();
     shown = watch.timeline.length;
-    const checks = watch.checks
-      .map((c) => `${c.name}=${c.result}${c.value === null ? '' : `(${formatNumber(c.value)})`}`)
-      .join(' ');
-    // Print the check line when a result changes, not on every new value.
+    // A progress line when a result changes, and while nothing else is said, so a bake is never silent.
     const results = watch.checks.map((c) => `${c.name}=${c.result}`).join(' ');
-    if (checks && results !== lastChecks && watch.status === 'running') say(`  checks     ${checks}`);
+    const quietMs = Date.now() - saidAt;
+    if (watch.status === 'running' && (results !== lastChecks || quietMs >= PROGRESS_EVERY_MS)) {
+      say(`  progress   ${progressLine(watch, Date.now())}`);
+      saidAt = Date.now();
+    }
     lastChecks = results;
     if (watch.status !== 'running') {
       say(`watch ${watch.id}: status ${watch.status}, verdict ${watch.verdict}`);
@@ -216,8 +237,22 @@ async function getWatch(server: string, token: string, id: string, signal: Abort
   return (await res.json()) as WatchView;
 }
 
-function formatNumber(value: number): string {
-  return Math.abs(value) >= 100 || Number.isInteger(value) ? String(Math.round(value)) : value.toPrecision(3);
+/**
+ * The bad deploy's failure: the verdict's reasons, then every other check failing when the watch ended
+ * (a critical check trips the watch before the others reach their limit), then what each check was
+ * judged against.
+ */
+function reportFailure(watch: WatchView, say: Say): void {
+  say('reasons:');
+  for (const reason of watch.reasons) say(`  • ${reason}`);
+  const named = (check: string) => watch.reasons.some((r) => r.startsWith(`${check} `));
+  const others = watch.checks.filter((c) => c.result === 'fail' && !named(c.name)).map((c) => c.name);
+  const live = { failureLimit: DEMO_WATCH.failureLimit };
+  for (const line of failingChecks(watch, live)) {
+    if (others.some((name) => line.startsWith(`${name} `))) say(`  • ${line}`);
+  }
+  say('judged against:');
+  for (const line of baselineLines(watch)) say(`  ${line}`);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
