@@ -8,6 +8,7 @@ import os from 'node:os';
 import * as latency from './latency.js';
 import { type Figure, failedFigure } from './lib/figure.js';
 import * as metricsRender from './metrics-render.js';
+import * as patterns from './patterns.js';
 import * as probeCpu from './probe-cpu.js';
 import * as schedule from './schedule.js';
 import * as sloCycle from './slo-cycle.js';
@@ -29,6 +30,7 @@ const MODULES: readonly BenchModule[] = [
   { title: 'Verdict API', target: '≥ 5,000 /s, p99 < 20 ms', run: verdictApi.run },
   { title: '100 SLOs', target: 'cycle < 2 s, ≤ 2 queries per check', run: sloCycle.run },
   { title: 'Start to /ready', target: '< 1500 ms', run: startup.run },
+  { title: 'Log signatures', target: '100k lines < 1 s, < 100 MB', run: patterns.run },
 ];
 
 function table(rows: readonly Figure[]): string {
