@@ -23,6 +23,7 @@ import {
   type TrafficShape,
   writeServiceTraffic,
 } from '../helpers/prometheus.js';
+import { driveWatch } from '../helpers/watch-clock.js';
 
 /*
  * Issue 12's "done when", on the shipped definitions (vigil.yaml, slo/prep.yaml) against a real
@@ -156,17 +157,14 @@ describe.skipIf(skipWithoutPrometheus)(
       });
       if (!created.ok) throw new Error(JSON.stringify(created.problems));
       const id = created.watch.id;
-      const interval = settings.evaluationIntervalMs;
-      for (let elapsed = 0; elapsed <= WATCH_MS; elapsed += interval) {
-        // Let this interval's evaluation (real HTTP round trips) finish before time moves on (bounded wait).
-        const target = elapsed / interval + 1;
-        for (let i = 0; i < 400 && evaluations < target && manager.get(id)?.status === 'running'; i++) {
-          await clock.advance(0);
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-        if (manager.get(id)?.status !== 'running') break;
-        await clock.advance(interval);
-      }
+      await driveWatch({
+        clock,
+        manager,
+        id,
+        intervalMs: settings.evaluationIntervalMs,
+        untilMs: WATCH_MS,
+        evaluations: () => evaluations,
+      });
       const watch = manager.get(id) as WatchView;
       await manager.stop();
       db.close();

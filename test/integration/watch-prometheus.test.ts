@@ -20,6 +20,7 @@ import {
   type TrafficShape,
   writeServiceTraffic,
 } from '../helpers/prometheus.js';
+import { driveWatch } from '../helpers/watch-clock.js';
 
 /*
  * Whole 24-hour watches run by a virtual clock against a real Prometheus holding 26 hours of backfilled
@@ -182,17 +183,15 @@ describe.skipIf(skipWithoutPrometheus)(
       const created = manager.create({ service, version: '2.0.0', previousVersion: '1.9.0' });
       if (!created.ok) throw new Error(JSON.stringify(created.problems));
       const id = created.watch.id;
-      for (let elapsed = 0; elapsed <= 24 * HOUR + INTERVAL; elapsed += INTERVAL) {
-        await during?.(elapsed, manager, id);
-        // Let this interval's evaluation (its real HTTP round trips) finish before time moves on (bounded wait).
-        const target = elapsed / INTERVAL + 1;
-        for (let i = 0; i < 400 && evaluations < target && manager.get(id)?.status === 'running'; i++) {
-          await clock.advance(0);
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        if (manager.get(id)?.status !== 'running') break;
-        await clock.advance(INTERVAL);
-      }
+      await driveWatch({
+        clock,
+        manager,
+        id,
+        intervalMs: INTERVAL,
+        untilMs: 24 * HOUR + INTERVAL,
+        evaluations: () => evaluations,
+        during: async (elapsed) => during?.(elapsed, manager, id),
+      });
       const watch = manager.get(id) as WatchView;
       await manager.stop();
       db.close();
