@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { evaluateChecks } from '../../../src/evaluator/evaluate.js';
+import type { LogReader } from '../../../src/sources/loki.js';
 import type { SliSource } from '../../../src/sources/types.js';
 
 // The Prep platform's SLO file (slo/prep.yaml) is data the daemon ships with: it must load through the
@@ -21,6 +22,17 @@ function steady(kind: SliSource['kind'], value: number): SliSource {
   };
 }
 
+/** The same two error lines a minute before and after the deploy: nothing new. */
+const steadyLogs: LogReader = {
+  readLines: async (_query, start, end) => {
+    const lines = [];
+    for (let at = start; at < end; at += 30_000) {
+      lines.push({ at, line: `{"level":"error","msg":"payment failed","order":${at % 997}}`, labels: {} });
+    }
+    return { lines, sampled: false, pages: 1, durationMs: 0 };
+  },
+};
+
 describe('slo/prep.yaml', () => {
   it('loads with the checklist checks', async () => {
     const config = await loadConfig('vigil.yaml', {});
@@ -33,6 +45,7 @@ describe('slo/prep.yaml', () => {
       'bookings-rate',
       'payments-rate',
       'error-logs',
+      'new-error-signatures',
       'health-availability',
     ]);
     const byName = Object.fromEntries(config.slos.map((s) => [s.name, s]));
@@ -66,6 +79,7 @@ describe('slo/prep.yaml', () => {
       deployedAt: AT - 3_600_000,
       windowMs: config.root.watch.window,
       vars: { service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' },
+      patterns: { logs: steadyLogs },
     });
     expect(checks.map((c) => [c.name, c.result])).toEqual([
       ['error-rate', 'pass'],
@@ -77,6 +91,7 @@ describe('slo/prep.yaml', () => {
       ['bookings-rate', 'pass'],
       ['payments-rate', 'pass'],
       ['error-logs', 'pass'],
+      ['new-error-signatures', 'pass'],
       ['health-availability', 'pass'],
     ]);
   });
