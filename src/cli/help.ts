@@ -6,8 +6,12 @@
 const SERVER_FLAG = `  --server URL          daemon address; default: $VIGIL_SERVER, else server.listen of the config
                         file, else http://127.0.0.1:9469. The token comes from $VIGIL_API_TOKEN
                         (else server.apiToken of the config file)`;
-const CONFIG_DAEMON = `  -c, --config FILE     config file to read server.listen from (default ./vigil.yaml, when present)`;
-const CONFIG = `  -c, --config FILE     config file (default ./vigil.yaml)`;
+const ENV_FILE = `  --env-file FILE       variables to read first (default: .env beside the config file, when present);
+                        never overrides a variable already set`;
+const CONFIG_DAEMON = `  -c, --config FILE     config file to read server.listen from (default ./vigil.yaml, when present)
+${ENV_FILE}`;
+const CONFIG = `  -c, --config FILE     config file (default ./vigil.yaml)
+${ENV_FILE}`;
 
 /**
  * The help text of every command, by the words that name it (the keys of COMMANDS).
@@ -28,14 +32,20 @@ Environment: LOG_LEVEL (debug|info|warn|error, default info), LOG_FORMAT (json|p
 exit: 0 after a clean shutdown; 1 startup error (bad config, port taken) with a one-line reason;
       2 usage error
 `,
-  validate: `usage: vigil validate [-c FILE]
+  validate: `usage: vigil validate [-c FILE] [--online] [--json]
 
 Loads and checks the config, its probe and SLO files, load profiles (scripts must parse as ES2017 for
-k6 before v0.52) and the syntax of every PromQL/LogQL query.
+k6 before v0.52) and the syntax of every PromQL/LogQL query. Warnings (a literal secret, a check on a
+source that is off) are printed but do not fail.
 
 ${CONFIG}
+  --online              also run every check's queries once, now, against the configured sources and
+                        report per check: returns data | no series now (a warning) | error (a refused
+                        query, an unreachable source, a metric name Prometheus has not seen for 1h)
+  --json                print { valid, problems: [{file, path, message, severity}], checks: [...] }
 
-exit: 0 valid; 1 invalid, printing every problem as <file>:<path>: <message>; 2 usage error
+exit: 0 valid; 1 invalid (every problem printed as <file>:<path>: <message>) or an online error;
+      2 usage error
 `,
   probe: `usage: vigil probe [-c FILE] [--probe NAME]... [--json]
 

@@ -31,7 +31,7 @@ export const USAGE = `Usage: vigil <command> [options]
 
 Commands:
   serve                         run the daemon
-  validate                      check the config, probes, SLOs, load profiles and every query
+  validate [--online] [--json]  check the config, probes, SLOs, load profiles and every query
   probe [--probe NAME]... [--json]
                                 run probes once, now
   watch start --service S --version V [--previous-version P] [--duration D] [--json]
@@ -52,6 +52,7 @@ Commands:
 
 Common options:
   -c, --config FILE             config file (default ./vigil.yaml)
+  --env-file FILE               variables to read first (default: .env beside the config; never overrides)
   --server URL                  daemon address for watch/wait (default $VIGIL_SERVER or http://127.0.0.1:9469)
   -h, --help                    this text; \`vigil <command> --help\` for a command's flags and exit codes
 `;

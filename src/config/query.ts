@@ -319,3 +319,27 @@ export function vanishingNumerator(template: string): string[] | undefined {
   const subset = [...labelMatchers(left, rendered)].filter((m) => !denominator.has(m) && !MATCH_ALL.test(m));
   return subset.length > 0 ? subset : undefined;
 }
+
+/**
+ * The metric names a PromQL template selects (`http_requests_total{…}`), for telling "this metric does not
+ * exist" (a typo) from "no series match right now". Empty when the query does not parse.
+ *
+ * @example metricNames('sum(rate(http_requests_total{code=~"5.."}[{{window}}])) / sum(rate(up[5m]))') // ['http_requests_total', 'up']
+ */
+export function metricNames(template: string): string[] {
+  const { rendered } = withPlaceholders('prometheus', template, 'vigil_unknown');
+  const tree = promqlParser.parse(rendered);
+  const names = new Set<string>();
+  let broken = false;
+  tree.iterate({
+    enter: (node) => {
+      if (node.type.isError) broken = true;
+      if (node.name === 'VectorSelector') {
+        const identifier = node.node.getChild('Identifier');
+        if (identifier !== null) names.add(rendered.slice(identifier.from, identifier.to));
+      }
+      return !broken;
+    },
+  });
+  return broken ? [] : [...names];
+}

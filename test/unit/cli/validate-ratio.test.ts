@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} references are config syntax here
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,10 +75,11 @@ describe('vigil validate', () => {
       [
         'service: prep-api',
         'target: { baseUrl: "http://127.0.0.1:9" }',
-        'server: { apiToken: "token-0123456789abcdef" }',
+        // Secrets from the environment, as they must be: literal ones would add warnings of their own.
+        'server: { apiToken: "${VIGIL_API_TOKEN}" }',
         'storage: { path: ":memory:" }',
         'sources: { prometheus: { url: "http://127.0.0.1:9090" } }',
-        'actions: { rollback: [ { url: "http://127.0.0.1:9/hook", secret: "0123456789abcdef" } ] }',
+        'actions: { rollback: [ { url: "http://127.0.0.1:9/hook", secret: "${VIGIL_ROLLBACK_WEBHOOK_SECRET}" } ] }',
         'slos: [slo/*.yaml]',
         '',
       ].join('\n'),
@@ -87,7 +89,10 @@ describe('vigil validate', () => {
       join(dir, 'slo', 'http.yaml'),
       `- name: error-rate\n  source: prometheus\n  query: |\n    ${indented}\n  objective: { lt: 0.01 }\n`,
     );
-    return runInProcess(['validate', '-c', join(dir, 'vigil.yaml')]);
+    return runInProcess(['validate', '-c', join(dir, 'vigil.yaml')], {
+      VIGIL_API_TOKEN: 'token-0123456789abcdef',
+      VIGIL_ROLLBACK_WEBHOOK_SECRET: '0123456789abcdef',
+    });
   }
 
   test('warns on the unfixed ratio, naming the file, the check and the fix, and still exits 0', async () => {
@@ -95,7 +100,7 @@ describe('vigil validate', () => {
     expect(run.code).toBe(0);
     const warnings = run.stderr.split('\n').filter((l) => l.startsWith('warning:'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^warning: \S*slo\/http\.yaml:\[0\]\.query: check "error-rate": /);
+    expect(warnings[0]).toMatch(/^warning: \S*slo\/http\.yaml:error-rate\.query: check "error-rate": /);
     expect(warnings[0]).toContain('code=~"5.."');
     expect(warnings[0]).toContain('or vector(0)');
   });
