@@ -4,12 +4,11 @@ import { ManualClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Enforcement } from '../../src/config/schema.js';
 import { createDaemon, type Daemon } from '../../src/daemon/index.js';
-import { nextDueAt, scheduleOffsetMs } from '../../src/prober/scheduler.js';
-import type { ProbeResult } from '../../src/prober/types.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import type { WatchView } from '../../src/watch/types.js';
 import { type CliRun, runInProcess } from '../helpers/cli.js';
 import { eventually, TEST_API_TOKEN, writeDaemonConfig } from '../helpers/daemon.js';
+import { advanceWithProbes, settleProbeRuns } from '../helpers/probe-clock.js';
 import {
   type ReceivedRequest,
   startWebhookReceiver,
@@ -154,30 +153,14 @@ async function getWatch(s: Scenario, id: string): Promise<WatchView> {
   return answer.body;
 }
 
-/** Waits (real time, bounded) until every probe run the scheduler fired so far has its result recorded. */
-async function settle(s: Scenario): Promise<void> {
-  const offset = scheduleOffsetMs('orders', PROBE_INTERVAL_MS);
-  const lastDue = nextDueAt(s.clock.now() + 1, PROBE_INTERVAL_MS, offset) - PROBE_INTERVAL_MS;
-  if (lastDue < nextDueAt(s.startedAt, PROBE_INTERVAL_MS, offset)) return;
-  for (let attempt = 0; attempt < 400; attempt++) {
-    const res = await s.daemon.app.inject({
-      method: 'GET',
-      url: '/api/v1/probes',
-      headers: { authorization: `Bearer ${TEST_API_TOKEN}` },
-    });
-    const orders = res.json<{ probes: ProbeResult[] }>().probes.find((r) => r.probe === 'orders');
-    if (orders && Date.parse(orders.startedAt) >= lastDue) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('probe runs did not land in time');
+/** Waits (real time, bounded) until every `orders` run the scheduler fired so far has its result recorded. */
+function settle(s: Scenario): Promise<void> {
+  return settleProbeRuns(s.daemon, s.clock, s.startedAt, new Map([['orders', PROBE_INTERVAL_MS]]));
 }
 
 /** Moves the clock forward `ms` in steps, letting each step's probe runs land. */
-async function advance(s: Scenario, ms: number): Promise<void> {
-  for (let moved = 0; moved < ms; moved += STEP_MS) {
-    await s.clock.advance(Math.min(STEP_MS, ms - moved));
-    await settle(s);
-  }
+function advance(s: Scenario, ms: number): Promise<void> {
+  return advanceWithProbes(s.clock, ms, STEP_MS, () => settle(s));
 }
 
 /** Moves the clock step by step until the watch reaches `status`, at most `limitMs` of clock time. */

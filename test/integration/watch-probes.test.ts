@@ -4,11 +4,10 @@ import { ManualClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createDaemon, type Daemon } from '../../src/daemon/index.js';
 import type { CheckResult } from '../../src/evaluator/types.js';
-import { nextDueAt, scheduleOffsetMs } from '../../src/prober/scheduler.js';
-import type { ProbeResult } from '../../src/prober/types.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import type { WatchView } from '../../src/watch/types.js';
-import { type DaemonFiles, TEST_API_TOKEN, writeDaemonConfig } from '../helpers/daemon.js';
+import { type DaemonFiles, writeDaemonConfig } from '../helpers/daemon.js';
+import { advanceWithProbes, settleProbeRuns } from '../helpers/probe-clock.js';
 import {
   type Cert,
   makeSelfSignedCert,
@@ -77,38 +76,14 @@ async function startScenario(options: {
   };
 }
 
-async function latestResults(daemon: Daemon): Promise<ProbeResult[]> {
-  const res = await daemon.app.inject({
-    method: 'GET',
-    url: '/api/v1/probes',
-    headers: { authorization: `Bearer ${TEST_API_TOKEN}` },
-  });
-  return res.json<{ probes: ProbeResult[] }>().probes;
-}
-
 /** Waits (real time, bounded) until every run the scheduler fired so far has its result recorded. */
-async function settle(s: Scenario): Promise<void> {
-  const now = s.clock.now();
-  for (let attempt = 0; attempt < 400; attempt++) {
-    const latest = new Map((await latestResults(s.daemon)).map((r) => [r.probe, Date.parse(r.startedAt)]));
-    const pending = [...s.settled].filter(([name, interval]) => {
-      const offset = scheduleOffsetMs(name, interval);
-      const lastDue = nextDueAt(now + 1, interval, offset) - interval;
-      if (lastDue < nextDueAt(s.startedAt, interval, offset)) return false;
-      return (latest.get(name) ?? Number.NEGATIVE_INFINITY) < lastDue;
-    });
-    if (pending.length === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('probe runs did not land in time');
+function settle(s: Scenario): Promise<void> {
+  return settleProbeRuns(s.daemon, s.clock, s.startedAt, s.settled);
 }
 
 /** Moves the clock forward `ms` in steps, letting each step's probe runs land. */
-async function advance(s: Scenario, ms: number): Promise<void> {
-  for (let moved = 0; moved < ms; moved += STEP_MS) {
-    await s.clock.advance(Math.min(STEP_MS, ms - moved));
-    await settle(s);
-  }
+function advance(s: Scenario, ms: number): Promise<void> {
+  return advanceWithProbes(s.clock, ms, STEP_MS, () => settle(s));
 }
 
 function startWatch(s: Scenario): string {

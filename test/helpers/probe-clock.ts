@@ -1,0 +1,63 @@
+import type { ManualClock } from '../../src/clock.js';
+import type { Daemon } from '../../src/daemon/index.js';
+import { nextDueAt, scheduleOffsetMs } from '../../src/prober/scheduler.js';
+import type { ProbeResult } from '../../src/prober/types.js';
+import { TEST_API_TOKEN } from './daemon.js';
+
+/*
+ * A real daemon's prober on a virtual clock: its runs are real HTTP requests that finish in real time,
+ * so before the clock moves on, each run the scheduler fired must have landed (bounded waits only).
+ */
+
+async function latestRuns(daemon: Daemon): Promise<Map<string, number>> {
+  const res = await daemon.app.inject({
+    method: 'GET',
+    url: '/api/v1/probes',
+    headers: { authorization: `Bearer ${TEST_API_TOKEN}` },
+  });
+  return new Map(res.json<{ probes: ProbeResult[] }>().probes.map((r) => [r.probe, Date.parse(r.startedAt)]));
+}
+
+/**
+ * Waits (real time, at most ~4 s) until every run of `probes` (name → interval ms) due since `startedAt`
+ * has its result recorded. Probes left out of the map (a stalled one) are not waited for.
+ *
+ * @example await settleProbeRuns(daemon, clock, startedAt, new Map([['orders', 30_000]]));
+ */
+export async function settleProbeRuns(
+  daemon: Daemon,
+  clock: ManualClock,
+  startedAt: number,
+  probes: ReadonlyMap<string, number>,
+): Promise<void> {
+  const now = clock.now();
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const latest = await latestRuns(daemon);
+    const pending = [...probes].filter(([name, interval]) => {
+      const offset = scheduleOffsetMs(name, interval);
+      const lastDue = nextDueAt(now + 1, interval, offset) - interval;
+      if (lastDue < nextDueAt(startedAt, interval, offset)) return false;
+      return (latest.get(name) ?? Number.NEGATIVE_INFINITY) < lastDue;
+    });
+    if (pending.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('probe runs did not land in time');
+}
+
+/**
+ * Moves the clock forward `ms` in steps of `stepMs`, settling the probe runs after each step.
+ *
+ * @example await advanceWithProbes(clock, 60_000, 5_000, () => settleProbeRuns(daemon, clock, t0, probes));
+ */
+export async function advanceWithProbes(
+  clock: ManualClock,
+  ms: number,
+  stepMs: number,
+  settle: () => Promise<void>,
+): Promise<void> {
+  for (let moved = 0; moved < ms; moved += stepMs) {
+    await clock.advance(Math.min(stepMs, ms - moved));
+    await settle();
+  }
+}
