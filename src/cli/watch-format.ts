@@ -1,5 +1,6 @@
-import { renderBlock } from '../watch/display.js';
+import { headline } from '../watch/display.js';
 import type { WatchView } from '../watch/types.js';
+import { describeCheck } from './live.js';
 
 /*
  * What `vigil watch list` and `vigil watch show` print on stderr. Pure: the commands decide where.
@@ -40,13 +41,19 @@ export function formatWatchList(watches: readonly WatchView[]): string {
 }
 
 /**
- * What `vigil watch show` prints: the verdict block (headline, checks, reasons), the hold if any, the
- * phases and the timeline.
+ * What `vigil watch show` prints: the headline, each check with its value and unit, the reasons, the
+ * hold if any, the phases and the timeline.
  *
  * @example formatWatch(watch, Date.now()) // 'w_01… prep-api 1.4.2: held, phase bake, …'
  */
 export function formatWatch(watch: WatchView, nowMs: number): string {
-  const lines = renderBlock(watch, nowMs);
+  // Each check as `vigil wait` shows it: value with its unit, what a failure or warn means, why inconclusive.
+  const lines = [
+    headline(watch, nowMs),
+    ...watch.checks.map((check) => `  ${describeCheck(check, watch, {})}`),
+    ...(watch.progress ? [`  ${watch.progress}`] : []),
+    ...watch.reasons.map((reason) => `  • ${reason}`),
+  ];
   if (watch.status === 'held') {
     const held = watch.held;
     lines.push(

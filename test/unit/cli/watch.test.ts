@@ -128,6 +128,26 @@ describe('vigil watch list and show', () => {
     expect(run.stderr).toContain('2026-11-27T10:20:00.000Z  held        held: p95-latency failed');
   });
 
+  test('show prints each check with its value in its unit and what its result means', async () => {
+    const p95 = {
+      name: 'p95-latency',
+      kind: 'slo' as const,
+      result: 'fail' as const,
+      value: 0.8,
+      objective: { lt: 0.5 },
+      baseline: null,
+      samples: 5,
+      query: 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
+      explanation: '0.8 is not < 0.5',
+      consecutiveFailures: 3,
+      evaluatedAt: '2026-11-27T10:20:00.000Z',
+    };
+    answer = () => ({ status: 200, body: { ...HELD, checks: [p95] } });
+    const run = await runInProcess(['watch', 'show', 'w_held', '--server', fakeUrl], env);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('  p95-latency fail 800 ms (objective < 500 ms; limit reached)');
+  });
+
   test('show of a watch the daemon does not know is refused (1) with its answer', async () => {
     answer = () => ({ status: 404, body: { error: 'not found', message: 'no watch w_nope' } });
     const run = await runInProcess(['watch', 'show', 'w_nope', '--server', fakeUrl], env);
