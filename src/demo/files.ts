@@ -105,6 +105,8 @@ const PROMETHEUS_SLOS = `# SLO checks judged from the Prometheus that scrapes th
   source: prometheus
   query: histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="prep-api",route=~"/api/.*"}[{{window}}])))
   objective: { lt: 0.5 }
+  # Against the version before the deploy too: at most 250 ms slower than the same window before it.
+  baseline: { from: pre-deploy, maxIncrease: 0.25 }
 - name: journey-availability
   source: probes
   sli: { probe: booking-journey, measure: successRatio }
@@ -123,6 +125,7 @@ const PROBE_SLOS = `# No Prometheus on PATH: SLO checks judged from Vigil's own 
   source: probes
   sli: { probe: booking-journey, measure: latencyP95 }
   window: 1m
+  baseline: { from: pre-deploy, maxIncrease: 0.5 }
   # A journey is two requests (create, read): the bad version's 650 ms each is 1.3 s, the good one's
   # tens of ms; 1 s keeps a slow first run on a busy machine from failing the good deploy.
   objective: { lt: 1 }

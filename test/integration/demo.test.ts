@@ -61,6 +61,42 @@ function assertStory(outcome: DemoOutcome, timeline: string): void {
   }
   // Every timeline line carries its elapsed time, so a reader can follow the story.
   for (const line of timeline.trimEnd().split('\n')) expect(line).toMatch(/^\[\s*\d+\.\ds\] /);
+
+  // No bake is silent: while a watch runs, a progress line (elapsed, checks) at least every few seconds.
+  const lines = timeline.trimEnd().split('\n');
+  const seconds = (line: string) => Number(/^\[\s*(\d+\.\d)s\]/.exec(line)?.[1]);
+  for (const [start, end] of [
+    [/watch w_\S+ started for prep-api good/, /status passed/],
+    [/watch w_\S+ started for prep-api bad/, /status failed/],
+  ] as const) {
+    const from = lines.findIndex((l) => start.test(l));
+    const to = lines.findIndex((l, i) => i > from && end.test(l));
+    const during = lines.slice(from, to + 1);
+    expect(
+      during.some((l) => /progress {3}(smoke|load|bake) \d+s of \d+s · /.test(l)),
+      during.join('\n'),
+    ).toBe(true);
+    for (let i = 1; i < during.length; i++) {
+      expect(seconds(during[i] ?? '') - seconds(during[i - 1] ?? ''), during.join('\n')).toBeLessThan(6);
+    }
+  }
+
+  // The reasons list every check failing at the end with its numbers, not only the one that tripped.
+  const reasons = timeline.slice(timeline.indexOf('reasons:'), timeline.indexOf('judged against:'));
+  for (const failed of bad?.checks.filter((c) => c.result === 'fail') ?? []) {
+    expect(reasons, timeline).toMatch(new RegExp(`• ${failed.name} \\S*.*\\d`));
+  }
+  // And what each SLO check was judged against, value and objective with units.
+  const judged = timeline.slice(timeline.indexOf('judged against:'));
+  for (const slo of bad?.checks.filter((c) => c.kind === 'slo') ?? []) {
+    expect(judged, timeline).toMatch(
+      new RegExp(`\\] {3}${slo.name}: \\S+.*objective .*(baseline|no baseline)`),
+    );
+  }
+
+  // k6 is not installed here: the load phase is skipped, and the demo says so.
+  expect(outcome.ranLoad).toBe(false);
+  expect(timeline).toContain('k6 not on PATH: load phase skipped');
 }
 
 describe('vigil demo', () => {
