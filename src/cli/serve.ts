@@ -1,3 +1,4 @@
+import { describeEnvFile } from '../config/env-file.js';
 import { loadConfig } from '../config/load.js';
 import type { VigilConfig } from '../config/schema.js';
 import { createDaemon, type Daemon } from '../daemon/index.js';
@@ -54,6 +55,11 @@ export async function runServe(ctx: Parameters<Command>[0], signals: SignalSourc
   let daemon: Daemon;
   try {
     logger = loggerFromEnv(ctx.env);
+    if (ctx.envFile !== undefined)
+      logger.info(
+        { envFile: ctx.envFile.file, variables: ctx.envFile.applied },
+        describeEnvFile(ctx.envFile),
+      );
     config = await loadConfig(file, ctx.env);
     daemon = await createDaemon({
       config,

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { EnvFileReport } from '../config/env-file.js';
 
 /** What a command gets from the process: its arguments after the command name, streams and environment. */
 export interface CliContext {
@@ -9,6 +10,8 @@ export interface CliContext {
   /** Human output: tables, progress, errors. */
   stderr: Writable;
   env: NodeJS.ProcessEnv;
+  /** What the composition root read from `.env` / `--env-file` into `env`, for `vigil serve`'s log. */
+  envFile?: EnvFileReport;
   /** Aborted on SIGINT/SIGTERM for long-running commands. */
   signal: AbortSignal;
 }

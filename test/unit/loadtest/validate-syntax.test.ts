@@ -36,12 +36,12 @@ function writeConfig(profiles: Record<string, string>): string {
   return file;
 }
 
-/** The problem lines of validate's stderr, without the config warnings above them. */
+/** The problem lines of validate's stderr, without the config warnings and notes (.env read) above them. */
 const problems = (stderr: string) =>
   stderr
     .trim()
     .split('\n')
-    .filter((line) => !line.startsWith('warning: '));
+    .filter((line) => !line.startsWith('warning: ') && !line.startsWith('note: '));
 
 describe('vigil validate: k6 profile scripts', () => {
   it('reports a profile script k6 0.49 cannot parse as <file>:<line>:<col>, exit 1', async () => {
