@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { DemoOutcome } from '../../src/demo/run.js';
 import { runInProcess } from '../helpers/cli.js';
@@ -10,20 +13,24 @@ import { prometheusMissing, skipWithoutPrometheus } from '../helpers/prometheus.
  */
 
 const RUN_TIMEOUT_MS = 120_000;
+const FAKE_K6 = join(import.meta.dirname, '../helpers/fake-k6.mjs');
 
 /** A reason names a check and carries the number that broke it: `error-rate 0.041 ≥ objective 0.01 …`. */
 function reasonNamesACheck(reason: string, checks: readonly string[]): boolean {
   return checks.some((name) => reason.startsWith(`${name} `)) && /\d/.test(reason);
 }
 
-async function runDemo(args: string[]): Promise<{ code: number; outcome: DemoOutcome; timeline: string }> {
-  const run = await runInProcess(['demo', '--json', ...args], { PATH: process.env.PATH });
+async function runDemo(
+  args: string[],
+  path = process.env.PATH,
+): Promise<{ code: number; outcome: DemoOutcome; timeline: string }> {
+  const run = await runInProcess(['demo', '--json', ...args], { PATH: path });
   const lines = run.stdout.trim().split('\n');
   expect(lines, run.stderr).toHaveLength(1);
   return { code: run.code, outcome: JSON.parse(lines[0] as string) as DemoOutcome, timeline: run.stderr };
 }
 
-function assertStory(outcome: DemoOutcome, timeline: string): void {
+function assertStory(outcome: DemoOutcome, timeline: string, withK6 = false): void {
   expect(outcome.problems, timeline).toEqual([]);
   expect(outcome.ok).toBe(true);
 
@@ -94,6 +101,7 @@ function assertStory(outcome: DemoOutcome, timeline: string): void {
     );
   }
 
+  if (withK6) return;
   // k6 is not installed here: the load phase is skipped, and the demo says so.
   expect(outcome.ranLoad).toBe(false);
   expect(timeline).toContain('k6 not on PATH: load phase skipped');
@@ -132,6 +140,34 @@ describe('vigil demo', () => {
       assertStory(outcome, timeline);
       const queried = outcome.bad?.checks.filter((c) => c.kind === 'slo').map((c) => c.query) ?? [];
       expect(queried.every((q) => q === null || !q.includes('http_requests_total'))).toBe(true);
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  test(
+    'with k6 on PATH (a stand-in replaying a passing k6 v0.49 run): the good deploy runs its load phase',
+    async () => {
+      const bin = mkdtempSync(join(tmpdir(), 'vigil-demo-k6-'));
+      const k6 = join(bin, 'k6');
+      writeFileSync(k6, `#!/bin/sh\nFAKE_K6_SCENARIO=pass exec "${process.execPath}" "${FAKE_K6}" "$@"\n`);
+      chmodSync(k6, 0o755);
+      try {
+        const { code, outcome, timeline } = await runDemo(
+          ['--without-prometheus'],
+          `${bin}${delimiter}${process.env.PATH}`,
+        );
+        expect(code, timeline).toBe(0);
+        expect(outcome.ranLoad).toBe(true);
+        expect(timeline).toContain(`k6 (${k6}) on PATH: the good deploy runs a 5s load phase with 2 users`);
+        expect(timeline).not.toContain('load phase skipped');
+        expect(outcome.good?.phases.find((p) => p.name === 'load')?.state, timeline).toBe('passed');
+        expect(outcome.good?.checks.some((c) => c.kind === 'load' && c.result === 'pass')).toBe(true);
+        // The bad deploy is judged by its bake, as before.
+        expect(outcome.bad?.phases.map((p) => p.name)).toEqual(['smoke', 'bake']);
+        assertStory(outcome, timeline, true);
+      } finally {
+        rmSync(bin, { recursive: true, force: true });
+      }
     },
     RUN_TIMEOUT_MS,
   );
