@@ -71,7 +71,13 @@ function validSections(raw: unknown, invalid: Set<string>): Partial<RootConfig> 
   return sections as Partial<RootConfig>;
 }
 
-/** Expands one list of globs; a pattern that matches nothing is a problem at its place in the root file. */
+/** Characters that make an entry a glob rather than one file's name. */
+const GLOB_SYNTAX = /[*?[\]{}!()]/;
+
+/**
+ * Expands one list of globs; a pattern that matches nothing is a problem at its place in the root file,
+ * and a plain file name that matches nothing says which file is missing, as the user would look for it.
+ */
 async function expandGlobs(
   key: 'probes' | 'slos',
   patterns: readonly string[],
@@ -87,7 +93,10 @@ async function expandGlobs(
       onlyFiles: true,
       expandDirectories: false,
     });
-    if (matches.length === 0) problems.add(rootFile, [key, index], `"${pattern}" matches no file`);
+    if (matches.length === 0 && !GLOB_SYNTAX.test(pattern)) {
+      const shown = path.isAbsolute(pattern) ? pattern : path.join(path.dirname(rootFile), pattern);
+      problems.add(rootFile, [key, index], `file not found: ${shown}`);
+    } else if (matches.length === 0) problems.add(rootFile, [key, index], `"${pattern}" matches no file`);
     for (const match of matches.sort()) if (!files.includes(match)) files.push(match);
   }
   return files;

@@ -27,7 +27,9 @@ export async function readYamlDocuments(
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : code;
-    problems.add(display, [], `cannot read: ${reason ?? (error as Error).message}`);
+    // A relative name resolves against the working directory: say where it looked, for CI logs.
+    const where = code === 'ENOENT' && display !== absolutePath ? ` (${absolutePath})` : '';
+    problems.add(display, [], `cannot read: ${reason ?? (error as Error).message}${where}`);
     return undefined;
   }
   const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });

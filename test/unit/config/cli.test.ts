@@ -54,7 +54,11 @@ describe('vigil validate', () => {
 
   it('exits 1 when the file does not exist', async () => {
     const result = await run(validate, ['-c', 'no-such.yaml']);
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'no-such.yaml:: cannot read: file not found\n' });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `no-such.yaml:: cannot read: file not found (${process.cwd()}/no-such.yaml)\n`,
+    });
   });
 
   it.each([[['--nope']], [['extra']], [['-c']]])('exits 2 with usage on %j', async (argv) => {

@@ -94,6 +94,11 @@ const cases: [string, string, string][] = [
   ],
   ['an empty root file', 'invalid-empty.yaml', 'invalid-empty.yaml:: file is empty'],
   [
+    'an SLO file named without a glob that does not exist',
+    'invalid-definition-file-missing/vigil.yaml',
+    'invalid-definition-file-missing/vigil.yaml:slos[0]: file not found: test/fixtures/config/invalid-definition-file-missing/slo/prep.yaml',
+  ],
+  [
     'a probes glob matching no file',
     'invalid-glob-matches-nothing.yaml',
     'invalid-glob-matches-nothing.yaml:probes[0]: "no-such-folder/*.yaml" matches no file',
@@ -248,7 +253,7 @@ describe('every problem of every file is reported at once', () => {
 
   it('a root file that does not exist is one problem naming it', async () => {
     expect(await problemsOf(`${FIXTURES}/no-such-file.yaml`)).toEqual([
-      `${FIXTURES}/no-such-file.yaml:: cannot read: file not found`,
+      `${FIXTURES}/no-such-file.yaml:: cannot read: file not found (${process.cwd()}/${FIXTURES}/no-such-file.yaml)`,
     ]);
   });
 });
