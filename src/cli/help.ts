@@ -35,16 +35,14 @@ exit: 0 after a clean shutdown; 1 startup error (bad config, port taken) with a 
   validate: `usage: vigil validate [-c FILE] [--online] [--json]
 
 Loads and checks the config, its probe and SLO files, load profiles (scripts must parse as ES2017 for
-k6 before v0.52) and the syntax of every PromQL/LogQL query. Warnings (a literal secret, a check on a
-source that is off) are printed but do not fail.
+k6 before v0.52) and the syntax of every PromQL/LogQL query.
 
 ${CONFIG}
-  --online              also run every check's queries once, now, against the configured sources and
-                        report per check: returns data | no series now (a warning) | error (a refused
-                        query, an unreachable source, a metric name Prometheus has not seen for 1h)
-  --json                print { valid, problems: [{file, path, message, severity}], checks: [...] }
+  --online              also run every check's queries once against the configured sources and say, per
+                        check, returns data / no series now / error
+  --json                print {"valid","problems","checks"} on stdout
 
-exit: 0 valid; 1 invalid (every problem printed as <file>:<path>: <message>) or an online error;
+exit: 0 valid; 1 invalid (or an online error), printing every problem as <file>:<path>: <message>;
       2 usage error
 `,
   probe: `usage: vigil probe [-c FILE] [--probe NAME]... [--json]
