@@ -166,6 +166,8 @@ export const logsDiff: Command = async (ctx: CliContext) => {
         at,
         deployedAt,
         windowMs,
+        postDeployOnly: true,
+        ...(config.root.watch.minWindow === undefined ? {} : { minWindowMs: config.root.watch.minWindow }),
         vars: { service },
         watchId: DIFF_WATCH,
         signal: ctx.signal,

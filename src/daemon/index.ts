@@ -324,6 +324,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       try {
         const removed = pruneSnapshots(db, clock.now() - config.root.storage.retention);
         if (removed > 0) logger.debug({ removed }, 'pruned old SLI snapshots');
+        const signatures = patternStore.prune(clock.now() - config.root.storage.retention);
+        if (signatures > 0) logger.debug({ removed: signatures }, 'pruned old log signature rows');
       } catch (error) {
         logger.error({ err: errorMessage(error) }, 'cannot prune SLI snapshots');
       }

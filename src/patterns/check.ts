@@ -1,5 +1,4 @@
 import type { PatternsConfig, SloConfig } from '../config/schema.js';
-import { formatDuration } from '../config/units.js';
 import { errorMessage } from '../errors.js';
 import type { Judgement } from '../evaluator/objective.js';
 import { readValue } from '../evaluator/read.js';
@@ -7,6 +6,7 @@ import { checkShell, type EvaluationContext, withJudgement } from '../evaluator/
 import { judgeProportion } from '../evaluator/significance.js';
 import { type EvaluationVars, renderFor } from '../evaluator/sli.js';
 import type { CheckResult } from '../evaluator/types.js';
+import { judgedWindow, minWindowMs, rangeOf, warmUp } from '../evaluator/window.js';
 import type { LogReader } from '../sources/loki.js';
 import { NoDataError, QueryError, SourceUnavailableError } from '../sources/types.js';
 import {
@@ -16,7 +16,7 @@ import {
   type KnownSignature,
   type Signature,
 } from './signatures.js';
-import type { ObservedSignature, PatternStore, StoredBaseline } from './store.js';
+import type { Feedback, ObservedSignature, PatternStore, StoredBaseline } from './store.js';
 
 /*
  * The `patterns` check (DESIGN §5, issue 19): the new version's log lines in the judged window — clamped to
@@ -31,11 +31,7 @@ import type { ObservedSignature, PatternStore, StoredBaseline } from './store.js
 export interface PatternsContext {
   logs?: LogReader;
   store?: PatternStore;
-  /** Less post-deploy data than this: inconclusive, warming up (watch.minWindow; default 1m). */
-  minWindowMs?: number;
 }
-
-const DEFAULT_MIN_WINDOW_MS = 60_000;
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -193,7 +189,13 @@ function judge(
   c: Classification,
   changed: { signature: KnownSignature; judgement: Judgement }[],
   notes: string[],
+  decisions: ReadonlyMap<string, Feedback>,
 ): Judgement & { newCount: number } {
+  // Who decided and why, from the feedback audit: `"cache miss storm" (alice (via token, 10.0.0.7): known)`.
+  const decided = (k: KnownSignature): string => {
+    const d = decisions.get(k.stored.id);
+    return d === undefined ? quote(k.current) : `${quote(k.current)} (${d.who}: ${d.reason})`;
+  };
   const { minCount, maxNewSignatures } = p.patterns;
   const counted = c.fresh.filter((s) => s.count >= minCount);
   const below = c.fresh.length - counted.length;
@@ -210,7 +212,7 @@ function judge(
       ? [
           `marked not a risk by an operator: ${c.known
             .filter((k) => k.ignored)
-            .map((k) => quote(k.current))
+            .map(decided)
             .join(', ')}`,
         ]
       : []),
@@ -220,7 +222,9 @@ function judge(
     ...notes,
   ].join('; ');
   if (c.alwaysFail.length > 0) {
-    const list = c.alwaysFail.map((k) => describeSignature(k.current)).join('; ');
+    const list = c.alwaysFail
+      .map((k) => `${describeSignature(k.current)}, marked by ${decided(k)}`)
+      .join('; ');
     return {
       result: 'fail',
       newCount: counted.length,
@@ -268,16 +272,15 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   const patterns = slo.patterns as PatternsConfig;
   const shell: CheckResult = { ...checkShell(slo, ctx, 'slo', slo.name), objective: null };
   if (slo.baseline !== undefined) shell.baselineFrom = slo.baseline.from;
-  const windowMs = slo.window ?? ctx.windowMs;
-  // DESIGN §6: the judged window never reaches before the deploy.
-  const from = Math.min(ctx.at, Math.max(ctx.deployedAt, ctx.at - windowMs));
-  const to = ctx.at;
-  shell.range = { from: iso(from), to: iso(to) };
+  // DESIGN §6: during a watch (postDeployOnly) the judged window never reaches before the deploy.
+  const window = judgedWindow(slo.window ?? ctx.windowMs, ctx);
+  const { from, to } = window;
+  shell.range = rangeOf(window);
   const inconclusive = (explanation: string, extra: Partial<CheckResult> = {}): CheckResult =>
     withJudgement(shell, { result: 'inconclusive', explanation }, extra);
   let query: string;
   try {
-    query = renderFor(slo, patterns.query, ctx.vars, to - from || windowMs);
+    query = renderFor(slo, patterns.query, ctx.vars, Math.max(1000, window.lengthMs));
   } catch (error) {
     return inconclusive(errorMessage(error));
   }
@@ -290,13 +293,8 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
         : 'patterns checks are judged in watches and by vigil logs diff (no log reader here)',
     );
   }
-  const minWindowMs = slo.minWindow ?? ctx.patterns?.minWindowMs ?? DEFAULT_MIN_WINDOW_MS;
-  if (to - from < minWindowMs) {
-    return inconclusive(
-      `not enough post-deploy data: ${formatDuration(Math.max(0, to - from))} since the deploy, minWindow ${formatDuration(minWindowMs)}`,
-      { warmingUp: true },
-    );
-  }
+  const warming = warmUp(ctx, minWindowMs(slo, ctx.minWindowMs, ctx.sources.loki));
+  if (warming !== undefined) return withJudgement(shell, warming, { warmingUp: true });
   const p: Prepared = { slo, patterns, ctx, logs, store: ctx.patterns?.store };
   const baseline = await loadBaseline(p);
   if (!baseline.ok) return inconclusive(baseline.reason);
@@ -333,7 +331,7 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   let currentTotal = read.lines.length;
   let baselineTotal = b.lines;
   if (slo.total !== undefined) {
-    const volume = await readVolume(p, ctx.vars, to - from, to);
+    const volume = await readVolume(p, ctx.vars, Math.max(1000, window.lengthMs), to);
     if (volume.ok && b.volume !== null) {
       currentTotal = volume.value;
       baselineTotal = b.volume;
@@ -345,7 +343,8 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   if (read.sampled) notes.push(`sampled: read the first ${patterns.maxLines} lines of the window (maxLines)`);
   if (b.sampled) notes.push(`the baseline was sampled too (first ${patterns.maxLines} lines)`);
   const changed = changedSignatures(p, classification.known, currentTotal, baselineTotal);
-  const verdict = judge(p, classification, changed, notes);
+  const decisions = new Map(feedback.map((f) => [f.signature, f]));
+  const verdict = judge(p, classification, changed, notes, decisions);
   if (ctx.watchId !== undefined) {
     const ids = new Set(changed.map((c) => c.signature.current.id));
     p.store?.saveObservations(

@@ -64,6 +64,8 @@ export interface PatternStore {
   /** A signature some watch saw, for feedback on it: its service, level, logger and template. */
   findSignature(signature: string): Pick<Feedback, 'service' | 'level' | 'logger' | 'template'> | undefined;
   addFeedback(feedback: Feedback): void;
+  /** Deletes baselines and observations older than `before` (ms); the feedback audit stays. Returns rows deleted. */
+  prune(before: number): number;
 }
 
 interface ObservationRow {
@@ -146,6 +148,9 @@ export function createPatternStore(db: Db): PatternStore {
     `INSERT INTO pattern_feedback (service, signature, verdict, level, logger, template, reason, who, at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+
+  const pruneBaselines = db.prepare('DELETE FROM pattern_baselines WHERE computed_at < ?');
+  const pruneObservations = db.prepare('DELETE FROM pattern_observations WHERE updated_at < ?');
 
   const replaceObservations = db.transaction(
     (watchId: string, check: string, service: string, at: number, observed: readonly ObservedSignature[]) => {
@@ -252,6 +257,9 @@ export function createPatternStore(db: Db): PatternStore {
     },
     findSignature(signature) {
       return lookup.get(signature) as Pick<Feedback, 'service' | 'level' | 'logger' | 'template'> | undefined;
+    },
+    prune(before) {
+      return pruneBaselines.run(before).changes + pruneObservations.run(before).changes;
     },
     addFeedback(f) {
       insertFeedback.run(

@@ -7,7 +7,7 @@ import type { PatternStore } from './store.js';
 /**
  * What an evaluation of `patterns` checks needs from the daemon, for the config in force: a Loki log reader
  * (one per `sources.loki` object, so a SIGHUP reload gets a new one and its circuit breaker carries over
- * otherwise), the store, and watch.minWindow.
+ * otherwise) and the store.
  *
  * @example
  *   const patterns = patternsWiring(createPatternStore(db), { dispatcher, metrics, logger });
@@ -18,7 +18,6 @@ export function patternsWiring(store: PatternStore, deps: SourceDeps): (root: Ro
   return (root) => {
     const loki = root.sources.loki;
     const context: PatternsContext = { store };
-    if (root.watch.minWindow !== undefined) context.minWindowMs = root.watch.minWindow;
     if (loki === undefined || loki.url === '') return context;
     if (cached?.config !== loki) cached = { config: loki, reader: createLokiLogReader(loki, deps) };
     context.logs = cached.reader;

@@ -66,6 +66,7 @@ async function setUp(entries: StandInEntry[], url?: string) {
     at,
     deployedAt: DEPLOYED,
     windowMs: 5 * MIN,
+    postDeployOnly: true,
     vars: { service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' },
     watchId,
     patterns: { logs: createLokiLogReader(config, deps), store },
@@ -140,9 +141,14 @@ describe('a patterns check in a watch', () => {
 
   it('is warming up until minWindow has passed since the deploy, judging only post-deploy lines', async () => {
     const { context } = await setUp(BEFORE);
-    const early = await check(CHECK, context(DEPLOYED + 30_000));
+    const early = await check(CHECK, context(DEPLOYED + 20_000));
     expect(early).toMatchObject({ result: 'inconclusive', warmingUp: true });
-    expect(early.explanation).toBe('not enough post-deploy data: 30s since the deploy, minWindow 1m');
+    // Loki's default scrape interval is 15 s: twice that, unless watch.minWindow or the check says otherwise.
+    expect(early.explanation).toBe('not enough post-deploy data (20s of 30s)');
+    const configured = await check(CHECK, context(DEPLOYED + 50_000, 'w_1', { minWindowMs: MIN }));
+    expect(configured.explanation).toBe('not enough post-deploy data (50s of 1m)');
+    const judged = await check(CHECK, context(DEPLOYED + 2 * MIN));
+    expect(judged.range).toEqual({ from: '2026-11-27T12:00:00.000Z', to: '2026-11-27T12:02:00.000Z' });
   });
 
   it('is inconclusive, not warming up, when Loki is down', async () => {
@@ -227,7 +233,9 @@ describe('operator feedback', () => {
     decide(store, 'ignore', 'KeyError: <STR>');
     const next = await check(CHECK, context(DEPLOYED + 10 * MIN, 'w_2'));
     expect(next.result).toBe('pass');
-    expect(next.explanation).toContain('marked not a risk by an operator: "KeyError: <STR>"');
+    expect(next.explanation).toContain(
+      'marked not a risk by an operator: "KeyError: <STR>" (alice: known issue)',
+    );
   });
 
   it('"always fail" fails a later watch even on a baseline signature', async () => {

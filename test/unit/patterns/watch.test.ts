@@ -65,6 +65,7 @@ async function watchDeploy(after: StandInEntry[]) {
         at: context.at,
         deployedAt: context.deployedAt,
         windowMs: config.root.watch.window,
+        postDeployOnly: true,
         vars: context.vars,
         watchId: context.watchId,
         signal,
