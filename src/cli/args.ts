@@ -18,18 +18,22 @@ export class UsageError extends VigilError {
   }
 }
 
-/** Edit distance, for "did you mean"; small inputs only (flag names). */
+/** Edit distance counting a swap of neighbours as one edit, for "did you mean"; small inputs only (flag names). */
 function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
     }
-    previous = current;
   }
-  return previous[b.length] ?? 0;
+  return at(a.length, b.length);
 }
 
 /**
@@ -56,11 +60,12 @@ function spell(name: string, options: FlagOptions): string {
 /**
  * Checks a command line against the flags a command takes and throws a UsageError naming the first
  * problem: an unknown flag (with the closest known one), a flag missing its value, a value given to a
- * switch, or a stray argument.
+ * switch, or a stray argument. Returns the line with every value attached (`--reason=-5 % errors`), so a
+ * value that starts with a dash is not taken for a flag by the strict parse that follows.
  *
  * @example checkFlags(['--untill', 'load'], { until: { type: 'string' } }, 1) // throws 'unknown flag --untill (did you mean --until?)'
  */
-export function checkFlags(argv: readonly string[], options: FlagOptions, positionals: number): void {
+export function checkFlags(argv: readonly string[], options: FlagOptions, positionals: number): string[] {
   const { tokens } = parseArgs({
     args: [...argv],
     options,
@@ -71,9 +76,14 @@ export function checkFlags(argv: readonly string[], options: FlagOptions, positi
   const known = Object.keys(options);
   const shorts = new Set(Object.values(options).flatMap((o) => (o.short ? [o.short] : [])));
   let seen = 0;
+  const normalized: string[] = [];
   for (const token of tokens) {
-    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'option-terminator') {
+      normalized.push('--');
+      continue;
+    }
     if (token.kind === 'positional') {
+      normalized.push(token.value);
       seen++;
       if (seen > positionals) {
         throw new UsageError(
@@ -99,12 +109,16 @@ export function checkFlags(argv: readonly string[], options: FlagOptions, positi
           (/^-[A-Za-z]$/.test(value) && shorts.has(value.slice(1))));
       if (value === undefined || flagTaken)
         throw new UsageError(`${spell(token.name, options)} needs a value`);
+      normalized.push(`--${token.name}=${value}`);
     } else if (token.inlineValue) {
       throw new UsageError(
         `${spell(token.name, options)} takes no value (got "${token.rawName}=${token.value}")`,
       );
+    } else {
+      normalized.push(`--${token.name}`);
     }
   }
+  return normalized;
 }
 
 /**
@@ -119,6 +133,6 @@ export function parseFlags<const O extends FlagOptions>(
   options: O,
   positionals = 0,
 ) {
-  checkFlags(argv, options, positionals);
-  return parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+  const args = checkFlags(argv, options, positionals);
+  return parseArgs({ args, options, strict: true, allowPositionals: true });
 }
