@@ -251,6 +251,12 @@ describe('every problem of every file is reported at once', () => {
     expect((error as ConfigError).message.split('\n')).toHaveLength(10);
   });
 
+  it('a problem found twice is printed once (one variable referenced twice in a value)', async () => {
+    expect(await problemsOf(`${FIXTURES}/invalid-same-variable-twice.yaml`)).toEqual([
+      `${FIXTURES}/invalid-same-variable-twice.yaml:target.baseUrl: environment variable VIGIL_TEST_HOST is not set and has no default`,
+    ]);
+  });
+
   it('a root file that does not exist is one problem naming it', async () => {
     expect(await problemsOf(`${FIXTURES}/no-such-file.yaml`)).toEqual([
       `${FIXTURES}/no-such-file.yaml:: cannot read: file not found (${process.cwd()}/${FIXTURES}/no-such-file.yaml)`,
