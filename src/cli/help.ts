@@ -1,3 +1,5 @@
+import { WATCH_STATUSES } from '../watch/types.js';
+
 /*
  * What `vigil <command> --help` prints: each command's own usage, flags with their defaults, and exit
  * codes (DESIGN §2). Kept beside each other so they read alike; the dispatcher prints them.
@@ -196,3 +198,28 @@ exit: 0; 2 usage error
 } as const;
 
 export type HelpTopic = keyof typeof COMMAND_HELP;
+
+/** What `vigil watch`, `vigil watch --help` and every `vigil watch …` usage error print. */
+export const WATCH_USAGE = `usage: vigil watch <subcommand> [options]
+
+  start --service S --version V [--previous-version P] [--duration D] [--json]
+                          ask the daemon to start watching a deploy; prints its id
+  list [--service S] [--status S] [--json]
+                          the watches, newest first (status: ${WATCH_STATUSES.join('|')})
+  show ID [--json]        one watch with its phases, checks and timeline
+  promote ID --reason TEXT [--who NAME] [--json]
+                          pass a running or held watch now
+  rollback ID --reason TEXT [--who NAME] [--json]
+                          end a watch as failed and fire its rollback (once per watch)
+  abort ID --reason TEXT [--who NAME] [--json]
+                          stop a running watch without a verdict
+
+  --server URL            daemon address (default $VIGIL_SERVER, else server.listen of the config,
+                          else http://127.0.0.1:9469); the token comes from $VIGIL_API_TOKEN
+  -c, --config FILE       config to read server.listen from (default ./vigil.yaml, when present)
+  --who NAME              who decided, for the timeline (default: $USER)
+
+exit: 0 done; 1 refused (the daemon's reason is printed); 4 cannot reach the daemon; 64 usage error
+      (watch start: 2 for a usage error)
+\`vigil watch <subcommand> --help\` shows one subcommand's flags and exit codes.
+`;

@@ -5,6 +5,7 @@ import { headline } from '../watch/display.js';
 import { type OverrideAction, WATCH_STATUSES, type WatchStatus } from '../watch/types.js';
 import { type FlagOptions, parseFlags } from './args.js';
 import { connectDaemon, type DaemonClient, DaemonHttpError, DaemonUnreachableError } from './client.js';
+import { WATCH_USAGE } from './help.js';
 import type { CliContext, Command } from './types.js';
 import { formatWatch, formatWatchList } from './watch-format.js';
 
@@ -21,30 +22,8 @@ export const START_EXIT = { started: 0, refused: 1, usage: 2, unreachable: 4 } a
 /** Exit codes of the operator commands `vigil watch list|show|promote|rollback|abort` (DESIGN §2). */
 export const WATCH_EXIT = { done: 0, refused: 1, unreachable: 4, usage: 64 } as const;
 
-/** What `vigil watch`, `vigil watch --help` and every `vigil watch …` usage error print. */
-export const WATCH_USAGE = `usage: vigil watch <subcommand> [options]
-
-  start --service S --version V [--previous-version P] [--duration D] [--json]
-                          ask the daemon to start watching a deploy; prints its id
-  list [--service S] [--status S] [--json]
-                          the watches, newest first (status: ${WATCH_STATUSES.join('|')})
-  show ID [--json]        one watch with its phases, checks and timeline
-  promote ID --reason TEXT [--who NAME] [--json]
-                          pass a running or held watch now
-  rollback ID --reason TEXT [--who NAME] [--json]
-                          end a watch as failed and fire its rollback (once per watch)
-  abort ID --reason TEXT [--who NAME] [--json]
-                          stop a running watch without a verdict
-
-  --server URL            daemon address (default $VIGIL_SERVER, else server.listen of the config,
-                          else http://127.0.0.1:9469); the token comes from $VIGIL_API_TOKEN
-  -c, --config FILE       config to read server.listen from (default ./vigil.yaml, when present)
-  --who NAME              who decided, for the timeline (default: $USER)
-
-exit: 0 done; 1 refused (the daemon's reason is printed); 4 cannot reach the daemon; 64 usage error
-      (watch start: 2 for a usage error)
-\`vigil watch <subcommand> --help\` shows one subcommand's flags and exit codes.
-`;
+/** What `vigil watch`, `vigil watch --help` and every `vigil watch …` usage error print (in help.ts with the other usage texts). */
+export { WATCH_USAGE };
 
 /**
  * `vigil watch start` (DESIGN §2): asks the running daemon to start a watch and prints its id on stdout
