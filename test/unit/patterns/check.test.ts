@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { lintQuery } from '../../../src/config/query.js';
 import { type SloConfig, sloSchema, sourceSchema } from '../../../src/config/schema.js';
 import { evaluateSlo } from '../../../src/evaluator/evaluate.js';
 import type { EvaluationContext } from '../../../src/evaluator/result.js';
@@ -46,14 +47,16 @@ const CHECK: SloConfig = sloSchema.parse({
 let loki: LokiStandIn | undefined;
 afterEach(async () => {
   for (const params of loki?.requests ?? []) {
-    if (!params.has('step')) expect(lintLogQuery(params.get('query') ?? '')).toEqual([]);
+    // Log reads carry a limit; the request-volume reads are instant metric queries.
+    const query = params.get('query') ?? '';
+    expect(params.has('limit') ? lintLogQuery(query) : lintQuery('loki', query)).toEqual([]);
   }
   await loki?.close();
   loki = undefined;
 });
 
-async function setUp(entries: StandInEntry[], url?: string) {
-  loki = await startLokiStandIn(entries);
+async function setUp(entries: StandInEntry[], url?: string, metric?: (params: URLSearchParams) => string) {
+  loki = await startLokiStandIn(entries, metric === undefined ? {} : { metric });
   const config = sourceSchema.parse({ url: url ?? loki.url });
   const deps = { dispatcher, resilience: { retries: 0 } };
   const store = createPatternStore(openDatabase(':memory:'));
@@ -202,6 +205,40 @@ describe('a patterns check in a watch', () => {
     const result = await check(capped, context(DEPLOYED + 10 * MIN));
     expect(result.samples).toBe(100);
     expect(result.explanation).toContain('sampled: read the first 100 lines of the window (maxLines)');
+  });
+});
+
+describe('frequency of known signatures against the request volume (`total`)', () => {
+  const WITH_TOTAL: SloConfig = { ...CHECK, total: 'sum(count_over_time({app="prep-api"} [{{window}}]))' };
+  const boom = KNOWN.filter((e) => e.labels.msg === 'payment failed');
+  const after = [
+    ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
+    ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 30, boom),
+  ];
+  /** Loki's instant vector answer: 36,000 requests in the baseline hour, `current` in the judged 5 minutes. */
+  const volume = (current: number) => (params: URLSearchParams) => {
+    const baseline = params.get('time') === `${BigInt(DEPLOYED) * 1_000_000n}`;
+    expect(params.get('query')).toBe(`sum(count_over_time({app="prep-api"} [${baseline ? '1h' : '5m'}]))`);
+    const value = baseline ? 36_000 : current;
+    return JSON.stringify({
+      status: 'success',
+      data: { resultType: 'vector', result: [{ metric: {}, value: [DEPLOYED / 1000, String(value)] }] },
+    });
+  };
+
+  it('an error five times as frequent per request warns', async () => {
+    const { context } = await setUp([...BEFORE, ...after], undefined, volume(3_000));
+    const result = await check(WITH_TOTAL, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('warn');
+    expect(result.explanation).toContain(
+      'more frequent than in the baseline: "payment failed" (significant increase: ratio 0.05333 vs 0.003333: 160/3000 vs 120/36000 (baseline)',
+    );
+  });
+
+  it('the same error rising with a traffic surge is not a change', async () => {
+    const { context } = await setUp([...BEFORE, ...after], undefined, volume(90_000));
+    const result = await check(WITH_TOTAL, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('pass');
   });
 });
 
