@@ -197,8 +197,6 @@ exit: 0; 2 usage error
 `,
 } as const;
 
-export type HelpTopic = keyof typeof COMMAND_HELP;
-
 /** What `vigil watch`, `vigil watch --help` and every `vigil watch …` usage error print. */
 export const WATCH_USAGE = `usage: vigil watch <subcommand> [options]
 
