@@ -78,12 +78,13 @@ export function resolveServer(
 }
 
 /**
- * Reads `server.listen` and `server.apiToken` from a config file (with `${VAR:-default}` resolved against
- * `env`) without loading the rest: a client command needs the address, not the probes. A default file
+ * Reads `server.listen`, `server.apiToken` and `watch.failureLimit` from a config file (with
+ * `${VAR:-default}` resolved against `env`) without loading the rest: a client command needs the address,
+ * not the probes. A default file
  * (`./vigil.yaml`) that does not exist is no config; a file named with `-c` that cannot be read or parsed
  * is an error naming it.
  *
- * @example await readConfigServer('vigil.yaml', false, process.env) // { listen: '127.0.0.1:9469', apiToken: '' }
+ * @example await readConfigServer('vigil.yaml', false, process.env) // { listen: '127.0.0.1:9469', failureLimit: 3 }
  */
 export async function readConfigServer(
   file: string,
