@@ -12,6 +12,18 @@ function samePath(a: readonly PathSegment[], b: readonly PathSegment[]): boolean
   return a.length === b.length && a.every((segment, index) => segment === b[index]);
 }
 
+/** Header names that carry credentials, whatever the service calls its key. */
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$/i;
+
+function credentialHeaders(
+  at: PathSegment[],
+  headers: Readonly<Record<string, string>> | undefined,
+): SecretPlace[] {
+  return Object.entries(headers ?? {})
+    .filter(([name]) => CREDENTIAL_HEADER.test(name))
+    .map(([name, value]) => ({ path: [...at, 'headers', name], value }));
+}
+
 /** Every place of the root config that holds a secret, with its value. */
 interface SecretPlace {
   path: PathSegment[];
@@ -29,14 +41,19 @@ function secretPlaces(root: RootConfig): SecretPlace[] {
     const config = at.length === 2 ? root.sources[at[1]] : root.alertmanager;
     places.push({ path: [...at, 'bearerToken'], value: config?.bearerToken });
     places.push({ path: [...at, 'basicAuth', 'password'], value: config?.basicAuth?.password });
+    places.push(...credentialHeaders([...at], config?.headers));
   }
+  places.push(...credentialHeaders(['target'], root.target.headers));
   for (const kind of ['rollback', 'notify'] as const) {
     for (const [index, target] of root.actions[kind].entries())
-      places.push({
-        path: ['actions', kind, index, 'secret'],
-        value: target.secret,
-        ...(kind === 'rollback' && index === 0 ? { variable: 'VIGIL_ROLLBACK_WEBHOOK_SECRET' } : {}),
-      });
+      places.push(
+        {
+          path: ['actions', kind, index, 'secret'],
+          value: target.secret,
+          ...(kind === 'rollback' && index === 0 ? { variable: 'VIGIL_ROLLBACK_WEBHOOK_SECRET' } : {}),
+        },
+        ...credentialHeaders(['actions', kind, index], target.headers),
+      );
   }
   return places;
 }

@@ -56,6 +56,12 @@ describe('a literal secret in the root file is a warning', () => {
       {},
       ['vigil.yaml:actions.rollback[0].secret'],
     ],
+    [
+      'a credential header, not an ordinary one',
+      'sources: { loki: { url: http://l:3100, headers: { Authorization: "Basic dTpw", X-Scope-Note: hi } } }',
+      {},
+      ['vigil.yaml:sources.loki.headers.Authorization'],
+    ],
     ['an empty token is no secret', 'server: { apiToken: "${VIGIL_API_TOKEN:-}" }', {}, []],
   ];
   it.each(cases)('%s', async (_behaviour, fields, env, places) => {
