@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ValidateReport } from '../../../src/cli/validate.js';
+import { openDatabase } from '../../../src/store/db.js';
+import { createProbeRollups } from '../../../src/store/rollups.js';
 import { runInProcess } from '../../helpers/cli.js';
 import {
   OpenMetricsWriter,
@@ -153,5 +155,57 @@ describe('vigil validate --json', () => {
     expect(report.problems).toContainEqual(
       expect.objectContaining({ path: 'error-logs.source', severity: 'warning' }),
     );
+  });
+});
+
+describe('vigil validate --online: probes checks read the daemon store', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-validate-probes-'));
+    mkdirSync(join(dir, 'probes'));
+    mkdirSync(join(dir, 'slo'));
+    writeFileSync(
+      join(dir, 'vigil.yaml'),
+      'service: prep-api\ntarget: { baseUrl: "http://127.0.0.1:8080" }\nstorage: { path: data.db }\n' +
+        'probes: [probes/*.yaml]\nslos: [slo/*.yaml]\n',
+    );
+    writeFileSync(
+      join(dir, 'probes', 'p.yaml'),
+      '- { name: health, kind: smoke, request: { path: /health }, expect: [ { status: 200 } ] }\n' +
+        '- { name: quiet, kind: smoke, request: { path: /quiet } }\n',
+    );
+    writeFileSync(
+      join(dir, 'slo', 'checks.yaml'),
+      '- { name: availability, source: probes, sli: { probe: health, measure: successRatio }, objective: { gte: 0.99 } }\n' +
+        '- { name: quiet-availability, source: probes, sli: { probe: quiet, measure: successRatio }, objective: { gte: 0.99 } }\n',
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('without a store, probes checks are skipped with the reason', async () => {
+    const run = await runInProcess(['validate', '-c', join(dir, 'vigil.yaml'), '--online', '--json']);
+    const report = JSON.parse(run.stdout) as ValidateReport;
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ['availability', 'skipped'],
+      ['quiet-availability', 'skipped'],
+    ]);
+    expect(report.checks[0]?.detail).toContain("probe results are kept by the daemon's store");
+    expect(run.code).toBe(0);
+  });
+
+  it("with the daemon's store, a probe with recent runs returns data and one without has no series now", async () => {
+    const db = openDatabase(join(dir, 'data.db'));
+    const rollups = createProbeRollups(db);
+    const now = Date.now();
+    for (let minute = 1; minute <= 4; minute++) rollups.record('health', now - minute * 60_000, true, 12);
+    db.close();
+    const run = await runInProcess(['validate', '-c', join(dir, 'vigil.yaml'), '--online', '--json']);
+    const report = JSON.parse(run.stdout) as ValidateReport;
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ['availability', 'returns data'],
+      ['quiet-availability', 'no series now'],
+    ]);
+    expect(report.checks[0]?.queries[0]?.value).toBe(1);
+    expect(run.code).toBe(0);
   });
 });
