@@ -61,7 +61,9 @@ export function interpolateString(
     (token, name: string | undefined, operator: string | undefined, fallback: string | undefined) => {
       if (token === '$${') return '${';
       if (name === undefined) {
-        problems.push(`invalid variable reference "${token}": use \${NAME} or \${NAME:-default}`);
+        problems.push(
+          `invalid variable reference "${token}": use \${NAME}, \${NAME:-default} or \${NAME-default}`,
+        );
         return token;
       }
       const value = env[name];

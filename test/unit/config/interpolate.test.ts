@@ -52,7 +52,7 @@ describe('interpolateString', () => {
 
   it.each(['${}', '${1ABC}', '${A+b}', '${A'])('a malformed reference %s is a problem', (input) => {
     expect(interpolateString(input, env).problems).toEqual([
-      `invalid variable reference "${input}": use \${NAME} or \${NAME:-default}`,
+      `invalid variable reference "${input}": use \${NAME}, \${NAME:-default} or \${NAME-default}`,
     ]);
   });
 });

@@ -35,7 +35,7 @@ const cases: [string, string, string][] = [
   [
     'a malformed ${…} reference',
     'invalid-bad-env-reference.yaml',
-    'invalid-bad-env-reference.yaml:server.apiToken: invalid variable reference "${VIGIL TOKEN}": use ${NAME} or ${NAME:-default}',
+    'invalid-bad-env-reference.yaml:server.apiToken: invalid variable reference "${VIGIL TOKEN}": use ${NAME}, ${NAME:-default} or ${NAME-default}',
   ],
   [
     'a listen address that is a number',
