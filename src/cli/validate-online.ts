@@ -133,11 +133,11 @@ async function checkOnline(
       continue;
     }
     const result = await runQuery(source, field, query, ctx.at, ctx.signal);
-    if (result.status === 'no series now' && slo.source === 'prometheus') {
-      const unknown = await unknownMetric(source, template, ctx.at, ctx.signal);
-      if (unknown !== undefined) Object.assign(result, { status: 'error', detail: unknown });
-    }
-    queries.push(result);
+    const unknown =
+      result.status === 'no series now' && slo.source === 'prometheus'
+        ? await unknownMetric(source, template, ctx.at, ctx.signal)
+        : undefined;
+    queries.push(unknown === undefined ? result : { ...result, status: 'error', detail: unknown });
   }
   const worst = queries.reduce<OnlineQuery | undefined>(
     (acc, q) => (acc === undefined || RANK[q.status] > RANK[acc.status] ? q : acc),
