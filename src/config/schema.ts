@@ -323,8 +323,8 @@ export const patternsSchema = z.strictObject({
 });
 export type PatternsConfig = z.infer<typeof patternsSchema>;
 
-/** Baselines a patterns check can keep at watch start: a window read from Loki. */
-const PATTERN_BASELINES: ReadonlySet<string> = new Set(['pre-deploy', 'offset']);
+/** Baselines a patterns check can keep at watch start: a window read from Loki, or the last passed watches. */
+const PATTERN_BASELINES: ReadonlySet<string> = new Set(['pre-deploy', 'offset', 'previous-watch']);
 
 export const probeSliSchema = z.strictObject({
   probe: name,
@@ -456,7 +456,8 @@ function refinePatterns(slo: SloInput, ctx: z.RefinementCtx): void {
     ctx.addIssue({
       code: 'custom',
       path: ['baseline', 'from'],
-      message: 'a patterns baseline is a window read at watch start: from: pre-deploy or from: offset',
+      message:
+        'a patterns baseline is read at watch start: from: pre-deploy, offset (a window of logs) or previous-watch (the signatures the last passed watches knew)',
     });
   for (const field of ['maxDecrease', 'test'] as const) {
     if (b[field] !== undefined)

@@ -93,6 +93,7 @@ async function loadBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
   const { ctx, slo, patterns } = p;
   const kept = ctx.watchId === undefined ? undefined : p.store?.baseline(ctx.watchId, slo.name);
   if (kept !== undefined) return { ok: true, value: kept };
+  if (slo.baseline?.from === 'previous-watch') return previousWatchBaseline(p);
   const shift = slo.baseline?.from === 'offset' ? (slo.baseline.offset ?? 0) : 0;
   const to = ctx.deployedAt - shift;
   const from = to - patterns.baselineWindow;
@@ -121,6 +122,37 @@ async function loadBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
   if (ctx.watchId !== undefined && baseline.lines > 0) {
     p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
   }
+  return { ok: true, value: baseline };
+}
+
+/**
+ * `from: previous-watch`: the signatures the service's last passed watches knew (their baselines and what
+ * they saw), from the store: no Loki read, so it works when the window before the deploy is quiet.
+ */
+function previousWatchBaseline(p: Prepared): Outcome<StoredBaseline> {
+  const { ctx, slo } = p;
+  const found = p.store?.previousWatches({
+    service: ctx.vars.service,
+    check: slo.name,
+    count: slo.baseline?.count ?? 1,
+    ...(ctx.watchId === undefined ? {} : { excludeWatchId: ctx.watchId }),
+  });
+  if (found === undefined) {
+    return {
+      ok: false,
+      reason: `no passed watch of ${ctx.vars.service} recorded signatures of this check (baseline from: previous-watch)`,
+    };
+  }
+  const baseline: StoredBaseline = {
+    from: Math.min(...found.watches.map((w) => w.startedAt)),
+    to: Math.max(...found.watches.map((w) => w.endedAt)),
+    lines: found.signatures.reduce((sum, s) => sum + s.count, 0),
+    sampled: false,
+    volume: null,
+    computedAt: ctx.at,
+    signatures: found.signatures,
+  };
+  if (ctx.watchId !== undefined) p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
   return { ok: true, value: baseline };
 }
 
@@ -342,7 +374,11 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   }
   if (read.sampled) notes.push(`sampled: read the first ${patterns.maxLines} lines of the window (maxLines)`);
   if (b.sampled) notes.push(`the baseline was sampled too (first ${patterns.maxLines} lines)`);
-  const changed = changedSignatures(p, classification.known, currentTotal, baselineTotal);
+  // Stored signatures of earlier watches come from windows of other lengths: their counts say what was
+  // known, not how often, so a previous-watch baseline judges new signatures only.
+  const byWindow = slo.baseline?.from !== 'previous-watch';
+  if (!byWindow) notes.push('frequencies not compared (baseline from: previous-watch)');
+  const changed = byWindow ? changedSignatures(p, classification.known, currentTotal, baselineTotal) : [];
   const decisions = new Map(feedback.map((f) => [f.signature, f]));
   const verdict = judge(p, classification, changed, notes, decisions);
   if (ctx.watchId !== undefined) {

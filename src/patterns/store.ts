@@ -66,6 +66,16 @@ export interface PatternStore {
   addFeedback(feedback: Feedback): void;
   /** Deletes baselines and observations older than `before` (ms); the feedback audit stays. Returns rows deleted. */
   prune(before: number): number;
+  /**
+   * What the service's last `count` passed watches knew of a check — their baselines and every signature
+   * they saw — for `baseline: { from: previous-watch }`. Undefined when no passed watch recorded any.
+   */
+  previousWatches(query: { service: string; check: string; count: number; excludeWatchId?: string }):
+    | {
+        watches: { id: string; version: string; startedAt: number; endedAt: number }[];
+        signatures: StoredSignature[];
+      }
+    | undefined;
 }
 
 interface ObservationRow {
@@ -149,6 +159,14 @@ export function createPatternStore(db: Db): PatternStore {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
 
+  const passedWatches = db.prepare<[string, string, number]>(
+    `SELECT id, version, started_at, COALESCE(ended_at, updated_at) AS ended_at FROM watches
+     WHERE service = ? AND status = 'passed' AND id != ? ORDER BY started_at DESC LIMIT ?`,
+  );
+  const observedOf = db.prepare<[string, string]>(
+    `SELECT signature, level, logger, template, count FROM pattern_observations
+     WHERE watch_id = ? AND check_name = ?`,
+  );
   const pruneBaselines = db.prepare('DELETE FROM pattern_baselines WHERE computed_at < ?');
   const pruneObservations = db.prepare('DELETE FROM pattern_observations WHERE updated_at < ?');
 
@@ -185,30 +203,32 @@ export function createPatternStore(db: Db): PatternStore {
     },
   );
 
+  const readBaseline = (watchId: string, check: string): StoredBaseline | undefined => {
+    const row = getBaseline.get(watchId, check) as
+      | {
+          range_from: number;
+          range_to: number;
+          lines: number;
+          sampled: number;
+          volume: number | null;
+          computed_at: number;
+          signatures_json: string;
+        }
+      | undefined;
+    if (row === undefined) return undefined;
+    return {
+      from: row.range_from,
+      to: row.range_to,
+      lines: row.lines,
+      sampled: row.sampled === 1,
+      volume: row.volume,
+      computedAt: row.computed_at,
+      signatures: JSON.parse(row.signatures_json) as StoredSignature[],
+    };
+  };
+
   return {
-    baseline(watchId, check) {
-      const row = getBaseline.get(watchId, check) as
-        | {
-            range_from: number;
-            range_to: number;
-            lines: number;
-            sampled: number;
-            volume: number | null;
-            computed_at: number;
-            signatures_json: string;
-          }
-        | undefined;
-      if (row === undefined) return undefined;
-      return {
-        from: row.range_from,
-        to: row.range_to,
-        lines: row.lines,
-        sampled: row.sampled === 1,
-        volume: row.volume,
-        computedAt: row.computed_at,
-        signatures: JSON.parse(row.signatures_json) as StoredSignature[],
-      };
-    },
+    baseline: readBaseline,
     saveBaseline(watchId, check, service, b) {
       const signatures = b.signatures.map(({ id, level, logger, template, count }) => ({
         id,
@@ -257,6 +277,42 @@ export function createPatternStore(db: Db): PatternStore {
     },
     findSignature(signature) {
       return lookup.get(signature) as Pick<Feedback, 'service' | 'level' | 'logger' | 'template'> | undefined;
+    },
+    previousWatches({ service, check, count, excludeWatchId }) {
+      const rows = passedWatches.all(service, excludeWatchId ?? '', count) as {
+        id: string;
+        version: string;
+        started_at: number;
+        ended_at: number;
+      }[];
+      const merged = new Map<string, StoredSignature>();
+      const add = (signature: StoredSignature): void => {
+        const known = merged.get(signature.id);
+        if (known === undefined) merged.set(signature.id, { ...signature });
+        else known.count += signature.count;
+      };
+      for (const row of rows) {
+        for (const signature of readBaseline(row.id, check)?.signatures ?? []) add(signature);
+        const observed = observedOf.all(row.id, check) as {
+          signature: string;
+          level: string;
+          logger: string;
+          template: string;
+          count: number;
+        }[];
+        for (const o of observed)
+          add({ id: o.signature, level: o.level, logger: o.logger, template: o.template, count: o.count });
+      }
+      if (merged.size === 0) return undefined;
+      return {
+        watches: rows.map((r) => ({
+          id: r.id,
+          version: r.version,
+          startedAt: r.started_at,
+          endedAt: r.ended_at,
+        })),
+        signatures: [...merged.values()],
+      };
     },
     prune(before) {
       return pruneBaselines.run(before).changes + pruneObservations.run(before).changes;

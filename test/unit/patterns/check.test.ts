@@ -59,7 +59,8 @@ async function setUp(entries: StandInEntry[], url?: string, metric?: (params: UR
   loki = await startLokiStandIn(entries, metric === undefined ? {} : { metric });
   const config = sourceSchema.parse({ url: url ?? loki.url });
   const deps = { dispatcher, resilience: { retries: 0 } };
-  const store = createPatternStore(openDatabase(':memory:'));
+  const db = openDatabase(':memory:');
+  const store = createPatternStore(db);
   const context = (
     at: number,
     watchId = 'w_1',
@@ -75,7 +76,7 @@ async function setUp(entries: StandInEntry[], url?: string, metric?: (params: UR
     patterns: { logs: createLokiLogReader(config, deps), store },
     ...extra,
   });
-  return { store, context, standIn: loki };
+  return { store, context, standIn: loki, db };
 }
 
 async function check(slo: SloConfig, ctx: EvaluationContext): Promise<CheckResult> {
@@ -239,6 +240,56 @@ describe('frequency of known signatures against the request volume (`total`)', (
     const { context } = await setUp([...BEFORE, ...after], undefined, volume(90_000));
     const result = await check(WITH_TOTAL, context(DEPLOYED + 10 * MIN));
     expect(result.result).toBe('pass');
+  });
+});
+
+describe('baseline from the previous passed watch', () => {
+  const PREVIOUS: SloConfig = {
+    ...CHECK,
+    baseline: { ...(CHECK.baseline as NonNullable<SloConfig['baseline']>), from: 'previous-watch' },
+  };
+  const after = [
+    ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
+    ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 2, [keyError('currency')]),
+  ];
+
+  function passedWatch(db: ReturnType<typeof openDatabase>, id: string, startedAt: number): void {
+    db.prepare(
+      `INSERT INTO watches (id, service, version, status, verdict, phase, started_at, updated_at, ended_at, duration_ms, phases_json)
+       VALUES (?, 'prep-api', '1.4.1', 'passed', 'pass', 'bake', ?, ?, ?, 3600000, '[]')`,
+    ).run(id, startedAt, startedAt + 3_600_000, startedAt + 3_600_000);
+  }
+
+  it('knows what the last passed watch saw, with no pre-deploy logs at all', async () => {
+    // The previous watch (a day earlier) saw the usual errors and, once, the KeyError that an operator let pass.
+    const earlier = DEPLOYED - 24 * 60 * MIN;
+    const { context, store, db, standIn } = await setUp([
+      ...logs(earlier - 60 * MIN, earlier + 10 * MIN, 6, KNOWN),
+      ...logs(earlier, earlier + 10 * MIN, 2, [keyError('amount')]),
+    ]);
+    const first = await check(CHECK, { ...context(earlier + 10 * MIN, 'w_0'), deployedAt: earlier });
+    expect(first.result).toBe('fail');
+    passedWatch(db, 'w_0', earlier);
+    standIn.replace(after); // nothing before this deploy: only the stored signatures can tell
+    const result = await check(PREVIOUS, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('pass');
+    expect(result.explanation).toContain('frequencies not compared (baseline from: previous-watch)');
+    expect(result.baseline).toBe(4);
+    expect(
+      store
+        .baseline('w_1', 'new-error-signatures')
+        ?.signatures.map((s) => s.template)
+        .sort(),
+    ).toEqual(['KeyError: <STR>', 'booking conflict', 'payment failed', 'upstream timeout']);
+  });
+
+  it('is inconclusive when no passed watch recorded signatures of the check', async () => {
+    const { context } = await setUp(after);
+    const result = await check(PREVIOUS, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('inconclusive');
+    expect(result.explanation).toBe(
+      'no passed watch of prep-api recorded signatures of this check (baseline from: previous-watch)',
+    );
   });
 });
 

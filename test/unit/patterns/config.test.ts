@@ -51,9 +51,9 @@ describe('patterns check config', () => {
       ': a patterns check needs a baseline, e.g. baseline: { from: pre-deploy }',
     ],
     [
-      'a stored baseline',
-      { baseline: { from: 'previous-watch' } },
-      'baseline.from: a patterns baseline is a window read at watch start: from: pre-deploy or from: offset',
+      'a pinned baseline',
+      { baseline: { from: 'pinned', version: '1.4.1' } },
+      'baseline.from: a patterns baseline is read at watch start: from: pre-deploy, offset (a window of logs) or previous-watch (the signatures the last passed watches knew)',
     ],
     [
       'a Mann-Whitney test',
