@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { editDistance } from '../config/suggest.js';
 import { VigilError } from '../errors.js';
 
 /*
@@ -18,24 +19,6 @@ export class UsageError extends VigilError {
   }
 }
 
-/** Edit distance counting a swap of neighbours as one edit, for "did you mean"; small inputs only (flag names). */
-function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, at(i - 2, j - 2) + 1);
-      (d[i] as number[])[j] = best;
-    }
-  }
-  return at(a.length, b.length);
-}
-
 /**
  * The known flag closest to an unknown one, when it is close enough to be a typo or a prefix.
  *
@@ -44,7 +27,7 @@ function distance(a: string, b: string): number {
 export function suggestFlag(unknown: string, known: readonly string[]): string | undefined {
   let best: { name: string; score: number } | undefined;
   for (const name of known) {
-    const score = name.startsWith(unknown) || unknown.startsWith(name) ? 0.5 : distance(unknown, name);
+    const score = name.startsWith(unknown) || unknown.startsWith(name) ? 0.5 : editDistance(unknown, name);
     if (score <= Math.max(1, Math.floor(name.length / 3)) && (!best || score < best.score)) {
       best = { name, score };
     }

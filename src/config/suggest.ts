@@ -6,8 +6,13 @@ import type { z } from 'zod';
  * distance. Only close matches are offered: a wrong suggestion is worse than none.
  */
 
-/** Optimal string alignment distance: Levenshtein plus one transposition (`objetcive` is 1 away). */
-function editDistance(a: string, b: string): number {
+/**
+ * Optimal string alignment distance: Levenshtein plus one transposition (`objetcive` is 1 away). The one
+ * "did you mean" distance: config keys here, CLI flags in src/cli/args.ts.
+ *
+ * @example editDistance('untill', 'until') // 1
+ */
+export function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
   const d: number[][] = Array.from({ length: rows }, (_, i) =>
