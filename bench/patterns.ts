@@ -4,7 +4,7 @@ import { Agent } from 'undici';
 import { sourceSchema } from '../src/config/schema.js';
 import { type LogLine, readEvent } from '../src/patterns/event.js';
 import { clusterLines } from '../src/patterns/signatures.js';
-import { createLokiLogReader } from '../src/sources/loki.js';
+import { createLokiLogReader } from '../src/sources/loki-logs.js';
 import { type Figure, fixed, median } from './lib/figure.js';
 
 /*

@@ -1,27 +1,21 @@
 import type { PatternsConfig, SloConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import type { Judgement } from '../evaluator/objective.js';
 import { readValue } from '../evaluator/read.js';
 import { checkShell, type EvaluationContext, withJudgement } from '../evaluator/result.js';
-import { judgeProportion } from '../evaluator/significance.js';
 import { type EvaluationVars, renderFor } from '../evaluator/sli.js';
 import type { CheckResult } from '../evaluator/types.js';
 import { judgedWindow, minWindowMs, rangeOf, warmUp } from '../evaluator/window.js';
-import type { LogReader } from '../sources/loki.js';
+import type { LogReader } from '../sources/loki-logs.js';
 import { NoDataError, QueryError, SourceUnavailableError } from '../sources/types.js';
-import {
-  type Classification,
-  classifyLines,
-  clusterLines,
-  type KnownSignature,
-  type Signature,
-} from './signatures.js';
-import type { Feedback, ObservedSignature, PatternStore, StoredBaseline } from './store.js';
+import { changedSignatures, judgeClassification, observedSignatures } from './judge.js';
+import { classifyLines, clusterLines } from './signatures.js';
+import type { PatternStore, StoredBaseline } from './store.js';
 
 /*
  * The `patterns` check (DESIGN §5, issue 19): the new version's log lines in the judged window — clamped to
  * start at the deploy (DESIGN §6) — classified against the baseline's signatures, which are read once, at
- * the watch's first evaluation, from the window before the deploy and kept in the store. New signatures
+ * the watch's first evaluation, from the window before the deploy (or taken from the last passed watches)
+ * and kept in the store. New signatures
  * past minCount fail it (more than maxNewSignatures of them), as does any line of a signature an operator
  * marked "always fail"; a known signature significantly more frequent than in the baseline (two-proportion
  * test against the request volume of `total`, else against the lines read) makes it warn.
@@ -51,16 +45,6 @@ function readFailure(error: unknown, signal?: AbortSignal): string {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-const quote = (s: Signature): string => `"${s.template}"`;
-const levelOf = (s: Signature): string =>
-  [s.level && `level ${s.level}`, s.logger && `logger ${s.logger}`].filter(Boolean).join(', ');
-
-/** One signature for an explanation: template, count, first seen, two examples. */
-function describeSignature(s: Signature): string {
-  const where = levelOf(s);
-  const examples = s.examples.map((e) => JSON.stringify(e)).join(' · ');
-  return `${quote(s)} ×${s.count} (${where ? `${where}, ` : ''}first seen ${iso(s.firstSeen)}${examples ? `; e.g. ${examples}` : ''})`;
-}
 
 interface Prepared {
   slo: SloConfig;
@@ -166,132 +150,6 @@ function clusterOptions(patterns: PatternsConfig): { maxSignatures: number; mess
     : { maxSignatures: patterns.maxSignatures, messageField: patterns.messageField };
 }
 
-/** Known signatures whose share rose significantly (one-sided two-proportion test, maxIncrease as effect size). */
-function changedSignatures(
-  p: Prepared,
-  known: readonly KnownSignature[],
-  current: number,
-  baseline: number,
-): { signature: KnownSignature; judgement: Judgement }[] {
-  const b = p.slo.baseline;
-  const settings = {
-    confidence: b?.confidence ?? 0.98,
-    direction: 'increase' as const,
-    minSamples: b?.minSamples ?? 5,
-    minTotal: b?.minTotal ?? 30,
-    ...(b?.maxIncrease === undefined ? {} : { effectSize: b.maxIncrease }),
-  };
-  return known
-    .filter((k) => !k.ignored)
-    .map((signature) => ({
-      signature,
-      judgement: judgeProportion(
-        { successes: signature.current.count, total: current },
-        { successes: signature.stored.count, total: baseline },
-        settings,
-        'baseline',
-      ),
-    }))
-    .filter((c) => c.judgement.result === 'fail');
-}
-
-function observed(
-  check: string,
-  at: number,
-  c: Classification,
-  changed: ReadonlySet<string>,
-): ObservedSignature[] {
-  const known = (k: KnownSignature, status: ObservedSignature['status']): ObservedSignature => ({
-    ...k.current,
-    check,
-    status,
-    baselineCount: k.ignored ? null : k.stored.count,
-    updatedAt: at,
-  });
-  return [
-    ...c.alwaysFail.map((k) => known(k, 'always-fail')),
-    ...c.fresh.map((s) => ({ ...s, check, status: 'new' as const, baselineCount: null, updatedAt: at })),
-    ...c.known.map((k) => known(k, changed.has(k.current.id) ? 'changed' : 'known')),
-  ];
-}
-
-/** The verdict of one classification, with every fact behind it. */
-function judge(
-  p: Prepared,
-  c: Classification,
-  changed: { signature: KnownSignature; judgement: Judgement }[],
-  notes: string[],
-  decisions: ReadonlyMap<string, Feedback>,
-): Judgement & { newCount: number } {
-  // Who decided and why, from the feedback audit: `"cache miss storm" (alice (via token, 10.0.0.7): known)`.
-  const decided = (k: KnownSignature): string => {
-    const d = decisions.get(k.stored.id);
-    return d === undefined ? quote(k.current) : `${quote(k.current)} (${d.who}: ${d.reason})`;
-  };
-  const { minCount, maxNewSignatures } = p.patterns;
-  const counted = c.fresh.filter((s) => s.count >= minCount);
-  const below = c.fresh.length - counted.length;
-  const facts = [
-    `${c.lines} lines`,
-    `${c.known.length} known signature${c.known.length === 1 ? '' : 's'}`,
-    ...(below > 0 ? [`${below} new below minCount ${minCount}`] : []),
-    ...(changed.length > 0
-      ? [
-          `more frequent than in the baseline: ${changed.map((x) => `${quote(x.signature.current)} (${x.judgement.explanation})`).join('; ')}`,
-        ]
-      : []),
-    ...(c.known.some((k) => k.ignored)
-      ? [
-          `marked not a risk by an operator: ${c.known
-            .filter((k) => k.ignored)
-            .map(decided)
-            .join(', ')}`,
-        ]
-      : []),
-    ...(c.other === null
-      ? []
-      : [`${c.other.count} lines past maxSignatures ${p.patterns.maxSignatures} counted as "other"`]),
-    ...notes,
-  ].join('; ');
-  if (c.alwaysFail.length > 0) {
-    const list = c.alwaysFail
-      .map((k) => `${describeSignature(k.current)}, marked by ${decided(k)}`)
-      .join('; ');
-    return {
-      result: 'fail',
-      newCount: counted.length,
-      explanation: `signature marked "always fail" by an operator: ${list}; ${facts}`,
-      violation: `log signature marked always fail: ${c.alwaysFail.map((k) => quote(k.current)).join(', ')}`,
-    };
-  }
-  if (counted.length > maxNewSignatures) {
-    const list = counted.map(describeSignature).join('; ');
-    return {
-      result: 'fail',
-      newCount: counted.length,
-      explanation: `${counted.length} new signature${counted.length === 1 ? '' : 's'} past minCount ${minCount} (maxNewSignatures ${maxNewSignatures}): ${list}; ${facts}`,
-      violation: `${counted.length} new log signature${counted.length === 1 ? '' : 's'} > ${maxNewSignatures}: ${counted
-        .slice(0, 3)
-        .map((s) => `${quote(s)} ×${s.count}`)
-        .join(', ')}`,
-    };
-  }
-  const newPart =
-    counted.length > 0
-      ? `${counted.length} new signature${counted.length === 1 ? '' : 's'} within maxNewSignatures ${maxNewSignatures}: ${counted.map(describeSignature).join('; ')}`
-      : `no new signature past minCount ${minCount}`;
-  return {
-    result: changed.length > 0 ? 'warn' : 'pass',
-    newCount: counted.length,
-    explanation: `${newPart}; ${facts}`,
-    ...(changed.length > 0
-      ? {
-          violation: `known log signature more frequent: ${changed.map((x) => quote(x.signature.current)).join(', ')}`,
-        }
-      : {}),
-  };
-}
-
 /**
  * Evaluates one `patterns` check at `ctx.at`. Never throws for source trouble: Loki down, a bad query or an
  * empty baseline window are inconclusive results with the reason; it rethrows only when `ctx.signal` aborts.
@@ -378,9 +236,11 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   // known, not how often, so a previous-watch baseline judges new signatures only.
   const byWindow = slo.baseline?.from !== 'previous-watch';
   if (!byWindow) notes.push('frequencies not compared (baseline from: previous-watch)');
-  const changed = byWindow ? changedSignatures(p, classification.known, currentTotal, baselineTotal) : [];
+  const changed = byWindow
+    ? changedSignatures(slo.baseline, classification.known, currentTotal, baselineTotal)
+    : [];
   const decisions = new Map(feedback.map((f) => [f.signature, f]));
-  const verdict = judge(p, classification, changed, notes, decisions);
+  const verdict = judgeClassification(patterns, classification, changed, notes, decisions);
   if (ctx.watchId !== undefined) {
     const ids = new Set(changed.map((c) => c.signature.current.id));
     p.store?.saveObservations(
@@ -388,7 +248,7 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
       slo.name,
       ctx.vars.service,
       ctx.at,
-      observed(slo.name, ctx.at, classification, ids),
+      observedSignatures(slo.name, ctx.at, classification, ids),
     );
   }
   return withJudgement(shell, verdict, {

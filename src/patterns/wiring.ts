@@ -1,6 +1,6 @@
 import type { RootConfig, SourceConfig } from '../config/schema.js';
 import type { SourceDeps } from '../sources/http.js';
-import { createLokiLogReader, type LogReader } from '../sources/loki.js';
+import { createLokiLogReader, type LogReader } from '../sources/loki-logs.js';
 import type { PatternsContext } from './check.js';
 import type { PatternStore } from './store.js';
 

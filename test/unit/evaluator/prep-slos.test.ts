@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
 import { evaluateChecks } from '../../../src/evaluator/evaluate.js';
-import type { LogReader } from '../../../src/sources/loki.js';
+import type { LogReader } from '../../../src/sources/loki-logs.js';
 import type { SliSource } from '../../../src/sources/types.js';
 
 // The Prep platform's SLO file (slo/prep.yaml) is data the daemon ships with: it must load through the

@@ -7,7 +7,8 @@ import type { EvaluationContext } from '../../../src/evaluator/result.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
 import { lintLogQuery } from '../../../src/patterns/query.js';
 import { createPatternStore, type PatternStore } from '../../../src/patterns/store.js';
-import { createLokiLogReader, createLokiSource } from '../../../src/sources/loki.js';
+import { createLokiSource } from '../../../src/sources/loki.js';
+import { createLokiLogReader } from '../../../src/sources/loki-logs.js';
 import { openDatabase } from '../../../src/store/db.js';
 import {
   keyErrorLine,

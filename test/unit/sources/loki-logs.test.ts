@@ -3,7 +3,7 @@ import { Agent } from 'undici';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { sourceSchema } from '../../../src/config/schema.js';
 import { lintLogQuery } from '../../../src/patterns/query.js';
-import { createLokiLogReader } from '../../../src/sources/loki.js';
+import { createLokiLogReader } from '../../../src/sources/loki-logs.js';
 import { QueryError, SourceUnavailableError } from '../../../src/sources/types.js';
 import {
   type LokiStandIn,
