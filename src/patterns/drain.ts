@@ -150,29 +150,25 @@ export class DrainTree<T> {
     let bestScore = -1;
     let bestWildcards = -1;
     for (const cluster of leaf.clusters) {
+      const template = cluster.tokens;
       let equal = 0;
       let wildcards = 0;
-      const template = cluster.tokens;
       for (let i = 0; i < template.length; i++) {
         if (template[i] === WILDCARD) wildcards++;
         else if (template[i] === tokens[i]) equal++;
       }
       // An empty message matches the one empty template of its group.
       const score = template.length === 0 ? 1 : equal / template.length;
+      // A template widened by many lines takes a line that agrees with every token it kept, even when
+      // its wildcards bring the share of equal tokens under the threshold.
+      const agrees = equal > 0 && equal + wildcards === template.length;
+      if (score < this.#similarity && !agrees) continue;
       if (score > bestScore || (score === bestScore && wildcards > bestWildcards)) {
         best = cluster;
         bestScore = score;
         bestWildcards = wildcards;
       }
     }
-    if (best === undefined) return undefined;
-    // Wildcards count as agreement for the threshold: a template widened by many lines still takes its own.
-    let agree = 0;
-    for (let i = 0; i < best.tokens.length; i++) {
-      if (best.tokens[i] === WILDCARD || best.tokens[i] === tokens[i]) agree++;
-    }
-    const share = best.tokens.length === 0 ? 1 : agree / best.tokens.length;
-    const strict = bestScore >= this.#similarity;
-    return strict || (share === 1 && bestScore > 0) ? best : undefined;
+    return best;
   }
 }

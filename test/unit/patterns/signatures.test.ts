@@ -157,6 +157,13 @@ describe('clustering', () => {
     expect(a?.id).toMatch(/^p[0-9a-f]{12}$/);
   });
 
+  it('a widened template takes a line agreeing with every token it kept, below the threshold too', () => {
+    const tree = new DrainTree<string>();
+    tree.insert('', ['job', '<*>', '<*>', '<*>', 'failed'], 'stored');
+    expect(tree.match('', ['job', 'sync', 'of', 'payments', 'failed'])?.payload).toBe('stored');
+    expect(tree.match('', ['job', 'sync', 'of', 'payments', 'done'])).toBeUndefined();
+  });
+
   it('a tree bounds its children: a token past maxChildren routes to the wildcard', () => {
     const tree = new DrainTree<number>({ maxChildren: 2 });
     for (const word of ['a', 'b', 'c', 'd']) tree.add('', [word, 'x', 'y', 'z', 'w'], () => 0);
