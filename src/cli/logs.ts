@@ -149,13 +149,18 @@ export const logsDiff: Command = async (ctx: CliContext) => {
   const store = createPatternStore(scratch);
   const checks: DiffCheck[] = [];
   try {
-    // The daemon's feedback ("not a risk", "always fail") applies here as in a watch; its store is only read.
+    // The daemon's feedback ("not a risk", "always fail") applies here as in a watch. Only read from its
+    // store; a store this build cannot open (newer schema, unreadable) is said, and the diff goes on without.
     if (existsSync(config.root.storage.path)) {
-      const db = openDatabase(config.root.storage.path);
       try {
-        for (const f of createPatternStore(db).feedback(service)) store.addFeedback(f);
-      } finally {
-        db.close();
+        const db = openDatabase(config.root.storage.path);
+        try {
+          for (const f of createPatternStore(db).feedback(service)) store.addFeedback(f);
+        } finally {
+          db.close();
+        }
+      } catch (error) {
+        ctx.stderr.write(`note: no operator feedback applied (${errorMessage(error)})\n`);
       }
     }
     const sources = createSources(config.root, { dispatcher });

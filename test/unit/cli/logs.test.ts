@@ -122,6 +122,15 @@ describe('vigil logs diff', () => {
     expect((await diff(config)).code).toBe(0);
   });
 
+  it('a store this build cannot open is said, and the diff goes on without its feedback', async () => {
+    loki = await startLokiStandIn([...BEFORE, ...AFTER_KNOWN]);
+    const config = await setUp(loki.url);
+    await writeFile(join(dir as string, 'vigil.db'), 'not a database');
+    const run = await diff(config);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('note: no operator feedback applied (');
+  });
+
   it('Loki down: exit 2', async () => {
     loki = await startLokiStandIn([]);
     const url = loki.url;
