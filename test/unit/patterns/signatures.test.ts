@@ -103,6 +103,44 @@ describe('clustering', () => {
     ]);
   });
 
+  it.each([
+    [
+      'Node TypeErrors on different properties',
+      "TypeError: Cannot read properties of undefined (reading 'currency')\n    at charge (/app/pay.js:42:17)",
+      "TypeError: Cannot read properties of undefined (reading 'amount')\n    at refund (/app/pay.js:97:5)",
+      'TypeError: Cannot read properties of undefined (reading <STR>)',
+    ],
+    [
+      'Go panics at different addresses',
+      'panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a2b3c]',
+      'panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x4a9f00]',
+      'panic: runtime error: invalid memory address or nil pointer dereference',
+    ],
+    [
+      'MySQL duplicates of different keys',
+      "Error 1062: Duplicate entry '42-7' for key 'bookings.PRIMARY'",
+      "Error 1062: Duplicate entry '8812-1' for key 'bookings.slot'",
+      'Error <NUM>: Duplicate entry <STR> for key <STR>',
+    ],
+    [
+      'access-log style lines',
+      '10.0.0.7 - - [27/Nov/2026:07:12:00 +0000] "POST /api/payments/8812 HTTP/1.1" 502 173 0.412',
+      '10.0.3.19 - - [27/Nov/2026:07:13:41 +0000] "POST /api/payments/17 HTTP/1.1" 502 98 1.203',
+      '<IP> - - [<NUM>/Nov/<NUM>:<TS> <NUM>] <STR> <NUM> <NUM> <NUM>',
+    ],
+  ])('%s share a signature', (_name, a, b, template) => {
+    expect(templates([a, b])).toEqual([template]);
+  });
+
+  it('a deadlock and a duplicate entry from the same database are two signatures', () => {
+    expect(
+      templates([
+        'Error 1213: Deadlock found when trying to get lock; try restarting transaction',
+        "Error 1062: Duplicate entry '42' for key 'PRIMARY'",
+      ]),
+    ).toHaveLength(2);
+  });
+
   it('different errors do not share a signature', () => {
     const lines = [
       '{"level":"error","msg":"payment failed"}',
