@@ -121,7 +121,10 @@ describe.skipIf(mode === 'skip')('Alertmanager 0.25 (real binary)', () => {
     await new Promise((resolve) => setTimeout(resolve, 4 * RESEND_MS + 1_500));
     const listed = await activeAlerts();
     expect(listed.map((a) => [a.labels.slo, a.status.state])).toEqual([['error-rate', 'active']]);
-    const posts = (await metrics.alertsSent.get()).values.find((v) => v.labels.result === 'sent')?.value ?? 0;
+    const posts =
+      (await metrics.alertsSent.get()).values.find(
+        (v) => v.labels.result === 'sent' && v.labels.alertname === 'VigilSLOViolation',
+      )?.value ?? 0;
     expect(posts).toBeGreaterThanOrEqual(4);
     expect(webhooks().filter((w) => w.status === 'resolved')).toHaveLength(0);
   });

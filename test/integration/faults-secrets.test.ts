@@ -133,7 +133,7 @@ beforeAll(async () => {
       `  prometheus: { url: "${prometheus.url}", basicAuth: { username: vigil, password: "\${PROM_PASSWORD}" }, timeout: 2s }`,
       `  loki: { url: "http://vigil:\${LOKI_URL_PASSWORD}@127.0.0.1:${lokiPort}", timeout: 2s }`,
       `alertmanager: { url: "${alertmanager.url}", bearerToken: "\${AM_BEARER}", resendInterval: 1s }`,
-      'watch: { duration: 1h, phases: [bake], evaluationInterval: 1s, window: 10s }',
+      'watch: { duration: 1h, phases: [bake], evaluationInterval: 1s, window: 1m, minWindow: 1s }',
       'actions:',
       '  rollback:',
       `    - { url: "${receiver.url}/rollback", secret: "\${VIGIL_ROLLBACK_WEBHOOK_SECRET}", timeout: 2s }`,

@@ -68,7 +68,7 @@ function config(): DaemonFiles {
     targetUrl: service.url,
     probes: PROBES,
     slos: SLOS,
-    root: ['watch: { duration: 1h, phases: [bake], evaluationInterval: 1s, window: 10s }'],
+    root: ['watch: { duration: 1h, phases: [bake], evaluationInterval: 1s, window: 1m, minWindow: 1s }'],
   });
   cleanups.push(files.cleanup);
   return files;
@@ -80,8 +80,8 @@ describe('a store that refuses writes', () => {
     async () => {
       prlimit.assert();
       const files = config();
-      // A fresh store plus its first WAL frames take ~130 kB; the limit lets it start, then fills within seconds.
-      const daemon = await startDaemon(files, { wrapper: ['prlimit', '--fsize=200000'] });
+      // A fresh store (three migrations) plus its first WAL frames take ~200 kB; the limit lets it start, then fills within seconds.
+      const daemon = await startDaemon(files, { wrapper: ['prlimit', '--fsize=300000'] });
       daemons.push(daemon);
       const created = await daemon.api('POST', '/api/v1/watches', { service: 'prep-api', version: 'full' });
       expect(created.status).toBe(201);

@@ -46,7 +46,7 @@ beforeAll(async () => {
       '- name: health\n  kind: smoke\n  interval: 1s\n  timeout: 2s\n  request: { method: GET, path: /no-such-route }\n  expect: [ { status: 200 } ]\n',
     slos: '- name: availability\n  source: probes\n  sli: { probe: health, measure: successRatio }\n  objective: { gte: 0.99 }\n  critical: true\n',
     root: [
-      'watch: { duration: 1h, phases: [bake], evaluationInterval: 1s, window: 10s }',
+      'watch: { duration: 1h, phases: [bake], evaluationInterval: 1s, window: 1m, minWindow: 1s }',
       'actions:',
       '  rollback:',
       `    - { name: slow, url: "${slow.url}/hook", secret: "${SECRET}", timeout: 1s }`,

@@ -338,7 +338,7 @@ describe('vigil serve startup errors exit 1 with a one-line reason', () => {
     const [reason, ...problems] = output.stderr().trimEnd().split('\n');
     expect(reason).toBe('vigil serve: invalid configuration (1 problem)');
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/probes\/main\.yaml:\[0\]\.interval: .+/);
+    expect(problems[0]).toMatch(/probes\/main\.yaml:alpha\.interval: .+/);
     expect(output.stdout()).not.toContain('vigil is serving');
   });
 
