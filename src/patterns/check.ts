@@ -8,6 +8,7 @@ import { judgedWindow, minWindowMs, rangeOf, warmUp } from '../evaluator/window.
 import type { LogReader } from '../sources/loki-logs.js';
 import { NoDataError, QueryError, SourceUnavailableError } from '../sources/types.js';
 import { changedSignatures, judgeClassification, observedSignatures } from './judge.js';
+import { streamSelector } from './query.js';
 import { classifyLines, clusterLines } from './signatures.js';
 import type { PatternStore, StoredBaseline } from './store.js';
 
@@ -70,6 +71,29 @@ async function readVolume(
   } catch (error) {
     return { ok: false, reason: readFailure(error, p.ctx.signal) };
   }
+}
+
+/**
+ * Whether Loki holds lines of the query's streams (its selector alone) between `from` and `to`: the
+ * difference between a quiet baseline and a missing one.
+ */
+async function streamHeldLines(p: Prepared, from: number, to: number): Promise<Outcome<number>> {
+  const source = p.ctx.sources.loki;
+  if (source === undefined) return { ok: false, reason: 'source loki is not configured' };
+  let selector: string | undefined;
+  try {
+    selector = streamSelector(renderFor(p.slo, p.patterns.query, baselineVars(p.ctx.vars), to - from));
+  } catch (error) {
+    return { ok: false, reason: readFailure(error, p.ctx.signal) };
+  }
+  if (selector === undefined) return { ok: false, reason: 'the query has no stream selector' };
+  const seconds = Math.max(1, Math.round((to - from) / 1000));
+  const read = await readValue(source, `sum(count_over_time(${selector}[${seconds}s]))`, to, p.ctx.signal);
+  if (read.ok && read.value > 0) return { ok: true, value: read.value };
+  return {
+    ok: false,
+    reason: `Loki holds no line of ${selector} in it either (${read.ok ? 'count 0' : read.reason})`,
+  };
 }
 
 /** The stored baseline of this watch and check, or a fresh read of the window before the deploy (then stored). */
@@ -190,9 +214,15 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   if (!baseline.ok) return inconclusive(baseline.reason);
   const b = baseline.value;
   if (b.lines === 0) {
-    return inconclusive(
-      `the baseline window ${iso(b.from)} – ${iso(b.to)} holds no lines of the query: nothing to tell new signatures from known ones`,
-    );
+    // No matching line before the deploy is either a quiet old version (a real, empty baseline: every
+    // signature of the new one is new) or a Loki that holds nothing for the window (retention, an
+    // outage): only the second is no data. The streams' own line count tells them apart.
+    const held = await streamHeldLines(p, b.from, b.to);
+    if (!held.ok) {
+      return inconclusive(
+        `the baseline window ${iso(b.from)} – ${iso(b.to)} holds no lines of the query, and ${held.reason}: nothing to tell new signatures from known ones`,
+      );
+    }
   }
   let read: Awaited<ReturnType<LogReader['readLines']>>;
   try {

@@ -46,3 +46,24 @@ export function lintLogQuery(template: string): string[] {
         'a patterns query is a log query selecting the lines to study, such as {app="prep-api"} | json | level=~"error|fatal"',
       ];
 }
+
+/**
+ * The stream selector of a rendered log query (`{app="prep-api"}` of `{app="prep-api"} | json | …`), to
+ * ask whether Loki holds any line of the streams at all; undefined when the query has none.
+ *
+ * @example streamSelector('{app="prep-api"} | json | level="error"') // '{app="prep-api"}'
+ */
+export function streamSelector(query: string): string | undefined {
+  let selector: string | undefined;
+  logqlParser.parse(query).iterate({
+    enter(node) {
+      if (selector !== undefined) return false;
+      if (node.name === 'Selector') {
+        selector = query.slice(node.from, node.to);
+        return false;
+      }
+      return undefined;
+    },
+  });
+  return selector;
+}

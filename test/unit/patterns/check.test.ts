@@ -168,13 +168,32 @@ describe('a patterns check in a watch', () => {
     loki = undefined;
   });
 
-  it('is inconclusive when the baseline window holds no lines', async () => {
-    const { context } = await setUp(logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN));
+  /** Loki's count of the streams' lines (any level) in the baseline hour, for the selector alone; none: empty. */
+  const streamLines = (count?: number) => (params: URLSearchParams) => {
+    expect(params.get('query')).toBe('sum(count_over_time({app="prep-api"}[3600s]))');
+    const result = count === undefined ? [] : [{ metric: {}, value: [DEPLOYED / 1000, String(count)] }];
+    return JSON.stringify({ status: 'success', data: { resultType: 'vector', result } });
+  };
+
+  it('is inconclusive when Loki holds nothing of the streams before the deploy (retention, an outage)', async () => {
+    const { context } = await setUp(logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN), undefined, streamLines());
     const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
     expect(result.result).toBe('inconclusive');
     expect(result.explanation).toBe(
-      'the baseline window 2026-11-27T11:00:00.000Z – 2026-11-27T12:00:00.000Z holds no lines of the query: nothing to tell new signatures from known ones',
+      'the baseline window 2026-11-27T11:00:00.000Z – 2026-11-27T12:00:00.000Z holds no lines of the query, and Loki holds no line of {app="prep-api"} in it either (the query returned no series: sum(count_over_time({app="prep-api"}[3600s]))): nothing to tell new signatures from known ones',
     );
+  });
+
+  it('judges against an empty baseline when the old version logged, just no errors: every signature is new', async () => {
+    // A healthy old version: info lines only before the deploy, so the error query matched nothing.
+    const { context } = await setUp(
+      logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
+      undefined,
+      streamLines(5_000),
+    );
+    const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
+    expect(result.result).toBe('fail');
+    expect(result.explanation).toMatch(/new signatures? past minCount 5/);
   });
 
   it('keeps the baseline read at watch start: a 24-hour watch does not need the pre-deploy logs later', async () => {
