@@ -120,7 +120,9 @@ afterAll(async () => {
 interface WatchView {
   status: string;
   verdict: string;
+  reasons: string[];
   checks: { name: string; result: string; explanation: string }[];
+  blindSpans: { from: string; to: string | null; checks: string[]; reason: string }[];
   timeline: { type: string; message: string }[];
 }
 
