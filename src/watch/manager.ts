@@ -136,7 +136,11 @@ export class WatchManager {
           {
             at,
             type: 'config',
-            message: `configuration reloaded: ${changes.join(', ')}; applies from the next evaluation`,
+            message:
+              `configuration reloaded: ${changes.join(', ')}; applies from the next evaluation` +
+              (changes.some((c) => c.startsWith('evaluationIntervalMs '))
+                ? ' (the evaluation interval only to watches started after it)'
+                : ''),
             data: { changes },
           },
         ],

@@ -216,9 +216,10 @@ async function runBake(
   for (;;) {
     const watch = control.current(id);
     if (!watch || signal.aborted) return;
-    // Read every round: a reload applies its settings from the next evaluation on.
+    // Read every round: a reload applies its settings from the next evaluation on — all but the
+    // interval, which numbers the watch's evaluations and so stays what the bake started with.
     const settings = control.settings;
-    const interval = settings.evaluationIntervalMs;
+    const interval = watch.state.evaluationIntervalMs ?? settings.evaluationIntervalMs;
     const now = deps.clock.now();
     const elapsed = now - watch.startedAt;
     const next = watch.state.nextEvaluation;
@@ -226,7 +227,7 @@ async function runBake(
       // Evaluations inside initialDelay still run and are recorded; the accounting does not count them.
       const first = Math.floor(elapsed / interval);
       control.update(id, (w) => {
-        w.state = { ...w.state, nextEvaluation: first };
+        w.state = { ...w.state, nextEvaluation: first, evaluationIntervalMs: interval };
         return [];
       });
       continue;

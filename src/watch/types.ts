@@ -34,6 +34,8 @@ export interface WatchState {
   results: Record<string, CheckResult>;
   /** Index of the next bake evaluation (floor(elapsed / evaluationInterval)); null before bake. */
   nextEvaluation: number | null;
+  /** The interval the bake started with: it numbers the evaluations, so a reload does not change it. */
+  evaluationIntervalMs?: number;
   /** Evaluations that never ran (daemon down or an overrun), summed over every gap. */
   missedEvaluations: number;
   /** True while the watch is blind (a check inconclusive longer than inconclusiveLimit). */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../../src/evaluator/types.js';
 import { WAIT_EXIT, waitOutcome } from '../../../src/watch/outcome.js';
-import { advance, check, createHarness, type Harness, HOUR, MINUTE, T0 } from './harness.js';
+import { advance, check, createHarness, type Harness, HOUR, MINUTE, SETTINGS, T0 } from './harness.js';
 
 /*
  * Verdicts an on-call engineer can trust (DESIGN §6): no clean pass that was not earned, one rollback
@@ -283,3 +283,28 @@ describe('the default previous version', () => {
 function fail(): never {
   throw new Error('no verdict');
 }
+
+describe('a reload during a watch', () => {
+  it('applies new settings from the next evaluation, keeps the running watch on its interval, and says so', async () => {
+    const h = start({
+      evaluate: (minute) => [
+        check('error-rate', minute >= 20 ? 'fail' : 'pass', minute >= 20 ? 0.05 : 0.001),
+      ],
+      settings: { durationMs: 2 * HOUR, failureLimit: 10 },
+    });
+    const id = created(h);
+    await advance(h.clock, 10 * MINUTE, MINUTE);
+    const before = { ...SETTINGS, phases: ['bake' as const], durationMs: 2 * HOUR, failureLimit: 10 };
+    h.manager.reconfigure({ ...before, failureLimit: 2, evaluationIntervalMs: 30_000 });
+    await advance(h.clock, HOUR, MINUTE);
+    const watch = h.manager.get(id);
+    // failureLimit 2 (not 10) applied: failed at minute 21, the second failing evaluation.
+    expect(watch).toMatchObject({ status: 'failed' });
+    expect(watch?.endedAt).toBe(new Date(T0 + 21 * MINUTE).toISOString());
+    expect(watch?.timeline.some((e) => e.type === 'gap')).toBe(false);
+    const config = watch?.timeline.find((e) => e.type === 'config');
+    expect(config?.message).toContain('evaluationIntervalMs 60000 → 30000');
+    expect(config?.message).toContain('failureLimit 10 → 2');
+    expect(config?.message).toMatch(/only to watches started after it\)$/);
+  });
+});
