@@ -14,16 +14,17 @@ import {
   judgeBurnRates,
 } from './burnrate.js';
 import { formatValue } from './objective.js';
-import { type Read, readValue } from './read.js';
+import { type Read, readValues } from './read.js';
 import { checkShell, type EvaluationContext, withJudgement } from './result.js';
 import { errorRatioPlan, renderFor } from './sli.js';
 import type { CheckResult } from './types.js';
 import { type JudgedWindow, judgedWindow, minWindowMs, rangeOf, warmUp } from './window.js';
 
 /*
- * The burn-rate check of an SLO with `target` and `budgetWindow`: one instant query of the error ratio per
- * window (5m … 3d) plus one over the whole budget window, all at the same `time=`. Named
- * `<slo>:burn-rate`, kind `burn-rate`; it fails when the fast page pair (1h/5m) fires.
+ * The burn-rate check of an SLO with `target` and `budgetWindow`: the error ratio over each window (5m … 3d)
+ * and over the whole budget window, all at the same `time=` — one query for Prometheus (readValues), one per
+ * window for the other sources. Named `<slo>:burn-rate`, kind `burn-rate`; it fails when the fast page pair
+ * (1h/5m) fires.
  */
 
 /** The check name of an SLO's burn-rate check. */
@@ -100,11 +101,14 @@ export async function evaluateBurnCheck(
     renderFor(slo, plan.template(w.lengthMs, w.text), ctx.vars, w.lengthMs, w.text);
   let reads: (Read<number> | undefined)[];
   try {
-    reads = await Promise.all(
-      windows.map((w) =>
-        w.window === undefined ? undefined : readValue(source, render(w.window), ctx.at, ctx.signal),
-      ),
+    // All windows in one request where the source can (one series per window, mapped back by name).
+    const queried = windows.flatMap((w) =>
+      w.window === undefined ? [] : [{ key: w.name, query: render(w.window) }],
     );
+    const answers = new Map(
+      (await readValues(source, queried, ctx.at, ctx.signal)).map((read, i) => [queried[i]?.key, read]),
+    );
+    reads = windows.map((w) => answers.get(w.name));
   } catch (error) {
     if (ctx.signal?.aborted) throw error;
     return withJudgement(shell, { result: 'inconclusive', explanation: errorMessage(error) });

@@ -100,3 +100,17 @@ export function errorRatioPlan(slo: SloConfig): ErrorRatioPlan | undefined {
   const upperBound = slo.objective?.lt !== undefined || slo.objective?.lte !== undefined;
   return { template: () => query.trim(), invert: !upperBound };
 }
+
+/**
+ * One PromQL query answering several reads: each query gets its key as the value of `label`
+ * (`label_replace` with an empty regex only adds the label), joined with `or`. `or` drops a right-hand series
+ * whose label set equals a left-hand one; the distinct `label` values keep every read. Each query sits on
+ * its own lines so a trailing `#` comment in it cannot swallow the rest.
+ *
+ * @example unionByLabel([{ key: '5m', query: 'sum(x)' }, { key: '1h', query: 'sum(y)' }], 'vigil_window') // 'label_replace(\nsum(x)\n, "vigil_window", "5m", "", "")\nor label_replace(…'
+ */
+export function unionByLabel(reads: readonly { key: string; query: string }[], label: string): string {
+  return reads
+    .map((r) => `label_replace(\n${r.query}\n, ${JSON.stringify(label)}, ${JSON.stringify(r.key)}, "", "")`)
+    .join('\nor ');
+}

@@ -22,6 +22,7 @@ import {
   shorten,
   toInstantValue,
   toSamples,
+  valuesByLabel,
   vectorSchema,
 } from './series.js';
 import { QueryError, type SliSource, SourceUnavailableError } from './types.js';
@@ -95,6 +96,21 @@ export function createPrometheusSource(config: SourceConfig, deps: SourceDeps): 
       if (data.resultType === 'scalar') return toInstantValue(data.result);
       if (data.resultType === 'vector') return toInstantValue(pickSingleSeries(data.result, query).value);
       throw new QueryError(`the query returned a ${data.resultType}, not a number: ${shorten(query)}`);
+    },
+
+    async queryByLabel(query, at, label, signal) {
+      const data = await call(
+        '/api/v1/query',
+        { query, time: toSeconds(at), timeout: serverTimeout },
+        query,
+        signal,
+      );
+      if (data.resultType !== 'vector') {
+        throw new QueryError(
+          `the query returned a ${data.resultType}, not one series per ${label}: ${shorten(query)}`,
+        );
+      }
+      return valuesByLabel(data.result, label, query);
     },
 
     async queryRange(query, start, end, stepMs, signal) {

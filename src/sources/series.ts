@@ -72,6 +72,36 @@ export function pickSingleSeries<T extends { metric: SeriesLabels }>(result: rea
 }
 
 /**
+ * The values of a vector keyed by one label, for a query that returns one series per read
+ * (`queryByLabel`). A series without the label, or two with the same value, are a query mistake: the
+ * second usually means a read returned several series (a missing `sum`).
+ *
+ * @example valuesByLabel([{ metric: { w: '5m' }, value: [1, '0.5'] }], 'w', q) // Map { '5m' => 0.5 }
+ */
+export function valuesByLabel(
+  result: readonly { metric: SeriesLabels; value: SamplePair }[],
+  label: string,
+  query: string,
+): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const series of result) {
+    const key = series.metric[label];
+    if (key === undefined) {
+      throw new QueryError(
+        `the query returned a series without the label ${label}: ${formatLabels(series.metric)} (${shorten(query)})`,
+      );
+    }
+    if (values.has(key)) {
+      throw new QueryError(
+        `the query returned several series for ${label}="${key}" where one is expected (aggregate them, e.g. with sum)`,
+      );
+    }
+    values.set(key, parseSampleValue(series.value[1]));
+  }
+  return values;
+}
+
+/**
  * An instant sample as an SLI value; NaN (e.g. 0/0 with no traffic) is no data, with the reason. ±Inf is a
  * value (DESIGN §6): +Inf from a division by zero (or histogram_quantile of φ > 1) is the worst value there is.
  *

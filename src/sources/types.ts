@@ -27,6 +27,14 @@ export interface SliSource {
   readonly scrapeIntervalMs?: number;
   /** Evaluates `query` at `at` (ms since epoch); exactly one series is expected. */
   query(query: string, at: number, signal?: AbortSignal): Promise<InstantValue>;
+  /**
+   * Evaluates `query` at `at` and returns the value of each series under its `label` value: several reads
+   * (a burn-rate check's windows) in one request. An empty answer is an empty map; a NaN value is kept (the
+   * caller reads it as no data, as `query` would). Throws QueryError when the answer is not an instant
+   * vector, or a series lacks `label` or shares its value with another. Optional: a source without it is
+   * read one query at a time.
+   */
+  queryByLabel?(query: string, at: number, label: string, signal?: AbortSignal): Promise<Map<string, number>>;
   /** Samples of `query` between `start` and `end` (ms) every `stepMs`; one series expected. */
   queryRange(
     query: string,
