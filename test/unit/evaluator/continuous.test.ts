@@ -45,7 +45,11 @@ function source(values: {
   };
 }
 
-function setup(errors: () => number, rps: (at: number) => number | Error = () => 100) {
+function setup(
+  errors: () => number,
+  rps: (at: number) => number | Error = () => 100,
+  service: () => string = () => 'prep-api',
+) {
   const clock = new ManualClock(START);
   const metrics = createMetrics({ version: 'test', defaultMetrics: false });
   const src = source({ errors, rps });
@@ -57,7 +61,7 @@ function setup(errors: () => number, rps: (at: number) => number | Error = () =>
     logger: silentLogger(),
     intervalMs: 60_000,
     windowMs: 300_000,
-    vars: () => ({ service: 'prep-api' }),
+    vars: () => ({ service: service() }),
   });
   return { clock, metrics, src, continuous };
 }
@@ -107,6 +111,22 @@ describe('continuous evaluation', () => {
       /vigil_slo_error_budget_remaining_ratio\{service="prep-api",slo="error-rate"\} -(19|18\.9999\d*)\n/,
     );
     expect(text).toContain('vigil_slo_baseline_value{service="prep-api",slo="throughput"} 100');
+  });
+
+  it('a reload that renames the service moves the SLO series to the new service label', async () => {
+    let service = 'prep-api';
+    const { metrics, continuous } = setup(
+      () => 0.02,
+      () => 100,
+      () => service,
+    );
+    await continuous.evaluateOnce();
+    service = 'prep-web';
+    await continuous.evaluateOnce();
+    const text = await metrics.registry.metrics();
+    expect(text).not.toMatch(/^vigil_slo_\w+\{service="prep-api"/m);
+    expect(text).toContain('vigil_slo_value{service="prep-web",slo="error-rate"} 0.02');
+    expect(text).toContain('vigil_slo_result{service="prep-web",slo="throughput",result="pass"} 1');
   });
 
   it('an SLI without data drops its value instead of keeping a stale one', async () => {
