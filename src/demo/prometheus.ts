@@ -77,3 +77,27 @@ export async function startDemoPrometheus(
   await stop();
   throw new Error(`Prometheus did not become ready: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
 }
+
+/**
+ * Waits (at most `timeoutMs`) until Prometheus answers `query` with at least one series: the demo's
+ * deploy must find a pre-deploy window with data, or its baselines are no data on a slow machine.
+ * Resolves true when it did, false when time ran out.
+ *
+ * @example await waitForSeries(prometheus.url, 'sum(rate(http_requests_total[10s]))', 30_000)
+ */
+export async function waitForSeries(url: string, query: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`, {
+        signal: AbortSignal.timeout(1_000),
+      });
+      const body = (await res.json()) as { data?: { result?: unknown[] } };
+      if ((body.data?.result?.length ?? 0) > 0) return true;
+    } catch {
+      // not answering yet: ask again
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}

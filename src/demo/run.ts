@@ -12,7 +12,7 @@ import { findExecutable } from '../executable.js';
 import type { WatchView } from '../watch/types.js';
 import { DEMO_WATCH, writeDemoFiles } from './files.js';
 import { type PrepService, startPrepService } from './prep-service.js';
-import { type DemoPrometheus, startDemoPrometheus } from './prometheus.js';
+import { type DemoPrometheus, startDemoPrometheus, waitForSeries } from './prometheus.js';
 import { baselineLines, failingChecks, progressLine } from './report.js';
 import { startWebhookSink, type WebhookSink } from './sink.js';
 import { startTraffic, type Traffic } from './traffic.js';
@@ -119,6 +119,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     traffic = startTraffic(service.url, { ratePerSecond: 20 });
     say(`sending user traffic (bookings and payments, 20 req/s); warming up ${WARMUP_MS / 1000}s`);
     await sleep(WARMUP_MS, options.signal);
+    if (prometheus) {
+      // The first deploy's baselines read the window before it: wait until Prometheus holds one.
+      const window = `${DEMO_WATCH.windowS}s`;
+      const p95 = `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="prep-api",route=~"/api/.*"}[${window}])))`;
+      if (!(await waitForSeries(prometheus.url, p95, 30_000))) {
+        say(`Prometheus holds no ${window} of traffic yet: the first baselines may be inconclusive`);
+      }
+    }
 
     const client = createDaemonClient({ server, token: apiToken, timeoutMs: 5_000 });
     try {
