@@ -93,17 +93,8 @@ interface ObservationRow {
   updated_at: number;
 }
 
-interface FeedbackRow {
-  service: string;
-  signature: string;
-  verdict: 'ignore' | 'always-fail';
-  level: string;
-  logger: string;
-  template: string;
-  reason: string;
-  who: string;
-  at: number;
-}
+/** The `pattern_feedback` columns are the Feedback fields, one for one. */
+type FeedbackRow = Feedback;
 
 const toFeedback = (row: FeedbackRow): Feedback => ({ ...row });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { ObservedSignature, PatternStore } from '../../patterns/store.js';
 import { parseBody, parseParams, sendError } from '../problems.js';
-import { requester } from './watches.js';
+import { auditedDecisionBody, requester } from './watches.js';
 
 /*
  * Log signature routes (DESIGN §3, issue 19): what a watch's patterns checks saw, and operators' feedback
@@ -16,16 +16,6 @@ const signatureParams = z.object({
   signature: z
     .string()
     .regex(/^p[0-9a-f]{12}$/, 'a signature id is "p" and 12 hex digits, as GET …/patterns lists them'),
-});
-const feedbackBody = z.strictObject({
-  reason: z.string().trim().min(1, 'say why').max(1000),
-  who: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .regex(/^[^\p{Cc}]*$/u, 'no control characters')
-    .optional(),
 });
 
 /** What the pattern routes need. */
@@ -90,7 +80,7 @@ export function patternRoutes(deps: PatternRouteDeps): FastifyPluginAsync {
     ] as const) {
       app.post(`/patterns/:signature/${route}`, async (request, reply: FastifyReply) => {
         const { signature } = parseParams(signatureParams, request);
-        const { reason, who } = parseBody(feedbackBody, request);
+        const { reason, who } = parseBody(auditedDecisionBody, request);
         const found = deps.store.findSignature(signature);
         if (found === undefined) return sendError(reply, 404, `no watch has seen signature ${signature}`);
         const at = deps.clock.now();

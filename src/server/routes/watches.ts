@@ -71,7 +71,8 @@ const verdictQuery = z.object({
 });
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
-const overrideBody = z.strictObject({
+/** An operator's decision, audited: why, and who (`vigil watch … --who`, or the token holder). */
+export const auditedDecisionBody = z.strictObject({
   reason: z.string().trim().min(1, 'say why').max(1000),
   // Printable text only: it is shown in the timeline and in alerts.
   who: z
@@ -167,7 +168,7 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
     for (const action of ['abort', 'promote', 'rollback'] as const) {
       app.post(`/watches/:id/${action}`, async (request, reply) => {
         const { id } = parseParams(idParams, request);
-        const { reason, who } = parseBody(overrideBody, request);
+        const { reason, who } = parseBody(auditedDecisionBody, request);
         const outcome = watches.override(id, action, { who: requester(request, who), reason });
         if (outcome.ok) return outcome.watch;
         if (outcome.code === 'not-found') return notFound(reply, id);
