@@ -87,7 +87,7 @@ async function runHold(control: WatchControl, id: string, signal: AbortSignal): 
   const { deps } = control;
   const watch = control.store.get(id);
   const held = watch?.state.held;
-  if (!watch || watch.status !== 'held' || !held) return;
+  if (watch?.status !== 'held' || !held) return;
   const now = deps.clock.now();
   if (now < held.until) {
     await deps.clock.sleep(held.until - now, signal).catch(() => undefined);

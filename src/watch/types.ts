@@ -220,7 +220,7 @@ export interface WatchDeps {
   ): {
     /** The watch's one rollback when it already had one (decided before this state knew of it). */
     existing?: { at: number; trigger: RollbackTrigger; who: string | null; reason: string | null };
-  } | void;
+  } | undefined;
   /** Notification webhooks; called after commit. Must not throw (errors are logged). */
   onEvent?(event: WatchEventName, watch: Verdict): void;
   alerts?: { fire(alert: WatchAlert): void; resolve(alert: WatchAlert): void };

@@ -144,6 +144,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     };
     deps.manualRollback = (_tx, _watch, request) => {
       harness.manualRollbacks.push(request);
+      return undefined;
     };
   }
   harness.deps = deps;
