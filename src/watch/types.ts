@@ -217,10 +217,12 @@ export interface WatchDeps {
     tx: Db,
     watch: Verdict,
     request: { who: string; reason: string },
-  ): {
-    /** The watch's one rollback when it already had one (decided before this state knew of it). */
-    existing?: { at: number; trigger: RollbackTrigger; who: string | null; reason: string | null };
-  } | undefined;
+  ):
+    | {
+        /** The watch's one rollback when it already had one (decided before this state knew of it). */
+        existing?: { at: number; trigger: RollbackTrigger; who: string | null; reason: string | null };
+      }
+    | undefined;
   /** Notification webhooks; called after commit. Must not throw (errors are logged). */
   onEvent?(event: WatchEventName, watch: Verdict): void;
   alerts?: { fire(alert: WatchAlert): void; resolve(alert: WatchAlert): void };
