@@ -1,7 +1,9 @@
-import type { ManualClock } from '../../src/clock.js';
-import type { Daemon } from '../../src/daemon/index.js';
+import { ManualClock } from '../../src/clock.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createDaemon, type Daemon } from '../../src/daemon/index.js';
 import { nextDueAt, scheduleOffsetMs } from '../../src/prober/scheduler.js';
 import type { ProbeResult } from '../../src/prober/types.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
 import { TEST_API_TOKEN } from './daemon.js';
 
 /*
@@ -60,4 +62,31 @@ export async function advanceWithProbes(
     await clock.advance(Math.min(stepMs, ms - moved));
     await settle();
   }
+}
+
+/**
+ * A real daemon (`createDaemon`) from `configFile` on a ManualClock starting at wall time (certificate
+ * days count from it), started; `stop()` moves the clock while shutdown waits on it for probes in flight.
+ *
+ * @example const { daemon, clock, port, stop } = await startClockedDaemon(files.configFile); … await stop();
+ */
+export async function startClockedDaemon(
+  configFile: string,
+): Promise<{ daemon: Daemon; clock: ManualClock; port: number; stop(): Promise<void> }> {
+  const config = await loadConfig(configFile, {});
+  const clock = new ManualClock(Date.now());
+  const daemon = await createDaemon({
+    config,
+    logger: silentLogger(),
+    searchPath: '',
+    clock,
+    defaultMetrics: false,
+  });
+  const { port } = await daemon.start();
+  const stop = async (): Promise<void> => {
+    const stopping = daemon.stop(1_000);
+    for (let i = 0; i < 20; i++) await clock.advance(100);
+    await stopping;
+  };
+  return { daemon, clock, port, stop };
 }

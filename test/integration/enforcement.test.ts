@@ -1,14 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/actions/sign.js';
-import { ManualClock } from '../../src/clock.js';
-import { loadConfig } from '../../src/config/load.js';
+import type { ManualClock } from '../../src/clock.js';
 import type { Enforcement } from '../../src/config/schema.js';
-import { createDaemon, type Daemon } from '../../src/daemon/index.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
+import type { Daemon } from '../../src/daemon/index.js';
 import type { WatchView } from '../../src/watch/types.js';
 import { type CliRun, runInProcess } from '../helpers/cli.js';
 import { eventually, TEST_API_TOKEN, writeDaemonConfig } from '../helpers/daemon.js';
-import { advanceWithProbes, settleProbeRuns } from '../helpers/probe-clock.js';
+import { advanceWithProbes, settleProbeRuns, startClockedDaemon } from '../helpers/probe-clock.js';
 import {
   type ReceivedRequest,
   startWebhookReceiver,
@@ -95,22 +93,8 @@ async function startScenario(
     ],
   });
   cleanups.push(() => files.cleanup());
-  const config = await loadConfig(files.configFile, {});
-  const clock = new ManualClock(Date.now());
-  const daemon = await createDaemon({
-    config,
-    logger: silentLogger(),
-    searchPath: '',
-    clock,
-    defaultMetrics: false,
-  });
-  const { port } = await daemon.start();
-  cleanups.push(async () => {
-    const stopping = daemon.stop(1_000);
-    // Shutdown waits on the clock for probes in flight; time must move for it.
-    for (let i = 0; i < 20; i++) await clock.advance(100);
-    await stopping;
-  });
+  const { daemon, clock, port, stop } = await startClockedDaemon(files.configFile);
+  cleanups.push(stop);
   return {
     daemon,
     clock,

@@ -1,13 +1,11 @@
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/clock.js';
-import { loadConfig } from '../../src/config/load.js';
-import { createDaemon, type Daemon } from '../../src/daemon/index.js';
+import type { ManualClock } from '../../src/clock.js';
+import type { Daemon } from '../../src/daemon/index.js';
 import type { CheckResult } from '../../src/evaluator/types.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
 import type { WatchView } from '../../src/watch/types.js';
 import { type DaemonFiles, writeDaemonConfig } from '../helpers/daemon.js';
-import { advanceWithProbes, settleProbeRuns } from '../helpers/probe-clock.js';
+import { advanceWithProbes, settleProbeRuns, startClockedDaemon } from '../helpers/probe-clock.js';
 import {
   type Cert,
   makeSelfSignedCert,
@@ -50,23 +48,8 @@ async function startScenario(options: {
     root: [`watch: ${options.watch}`],
   });
   cleanups.push(() => files.cleanup());
-  const config = await loadConfig(files.configFile, {});
-  // Real wall time at the start: certificate days are counted from the clock's now.
-  const clock = new ManualClock(Date.now());
-  const daemon = await createDaemon({
-    config,
-    logger: silentLogger(),
-    searchPath: '',
-    clock,
-    defaultMetrics: false,
-  });
-  await daemon.start();
-  cleanups.push(async () => {
-    const stopping = daemon.stop(1_000);
-    // Shutdown waits on the clock for probes in flight; time must move for it.
-    for (let i = 0; i < 20; i++) await clock.advance(100);
-    await stopping;
-  });
+  const { daemon, clock, stop } = await startClockedDaemon(files.configFile);
+  cleanups.push(stop);
   return {
     files,
     daemon,
