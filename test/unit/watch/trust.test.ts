@@ -58,6 +58,15 @@ describe('blindness is part of the verdict', () => {
     ]);
   });
 
+  it('the evaluation that ends a blind span already warns about it, never a pass in between', async () => {
+    const h = start({ evaluate: blindFrom4hTo14h });
+    const id = created(h);
+    await advance(h.clock, 14 * HOUR, MINUTE);
+    // 14 h in (00:00Z) is the first evaluation with data again: it closes the span and its verdict names it.
+    expect(h.manager.verdict(id)).toMatchObject({ status: 'running', verdict: 'warn' });
+    expect(h.manager.verdict(id)?.reasons[0]).toMatch(/^was blind for 10h \(14:00–00:00Z\)/);
+  });
+
   it('onBlind: warn ends the watch warn with the spans as reasons', async () => {
     const h = start({ evaluate: blindFrom4hTo14h, settings: { onBlind: 'warn' } });
     const id = created(h);
