@@ -63,8 +63,7 @@ export interface Actions {
   /**
    * Rolls a watch back, once, whichever path asks (DESIGN §6): records the decision and enqueues one
    * delivery per rollback target keyed `<watch id>:rollback`. When the watch was already rolled back,
-   * enqueues nothing and returns the first rollback as `existing` (the API answers 409 naming it; see
-   * describeRollback). Call it INSIDE the transaction that decides the rollback.
+   * enqueues nothing and returns the first rollback as `existing` (the API answers 409 naming it). Call it INSIDE the transaction that decides the rollback.
    */
   rollback(watch: WatchRef, verdict: VerdictObject, request: RollbackRequest): RollbackOutcome;
   /** The watch's rollback (when, which path, who), or undefined when it was never rolled back. */
@@ -286,7 +285,7 @@ function warnDisabled(disabled: readonly string[], logger: Logger): void {
 }
 
 export type { RollbackRecord, RollbackTrigger } from '../store/rollbacks.js';
-export { describeRollback, type RollbackOutcome, type RollbackRequest } from './outbox.js';
+export type { RollbackOutcome, RollbackRequest } from './outbox.js';
 export { signPayload, verifySignature } from './sign.js';
 export type {
   ActionEvent,

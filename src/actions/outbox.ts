@@ -100,23 +100,6 @@ function rollbackDeliveries(db: Db, input: EnqueueInput): EnqueuedDelivery[] {
 }
 
 /**
- * One line naming a watch's rollback, for a 409 answer or a timeline event.
- *
- * @example
- *   describeRollback({ watchId: 'w_1', at: Date.parse('2026-11-27T10:15:00Z'), trigger: 'operator', who: 'alice', reason: 'p95' })
- *   // 'watch w_1 was already rolled back at 2026-11-27T10:15:00.000Z by alice (p95)'
- */
-export function describeRollback(record: RollbackRecord): string {
-  const by =
-    record.trigger === 'operator'
-      ? `by ${record.who ?? 'an operator'}${record.reason ? ` (${record.reason})` : ''}`
-      : record.trigger === 'hold-timeout'
-        ? 'by Vigil (hold timeout: no decision in time)'
-        : 'by Vigil (the watch failed)';
-  return `watch ${record.watchId} was already rolled back at ${new Date(record.at).toISOString()} ${by}`;
-}
-
-/**
  * Enqueues a notification to every `notify` target subscribed to the event. One per watch and event
  * (`watch.phase`: one per phase), so a replayed event is a no-op.
  *

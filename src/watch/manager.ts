@@ -246,8 +246,7 @@ export class WatchManager {
       (w, tx) => {
         const first = w.state.rollback;
         if (action === 'rollback' && first) {
-          const by = first.who ? ` by ${first.who}` : '';
-          conflict = `watch ${id} was already rolled back at ${new Date(first.at).toISOString()} (${first.trigger}${by}: ${first.reason}); a watch rolls back once`;
+          conflict = alreadyRolledBack(id, first);
           return null;
         }
         const now = this.#deps.clock.now();
@@ -266,8 +265,7 @@ export class WatchManager {
             const earlier = enqueued ? enqueued.existing : undefined;
             if (earlier) {
               // Rolled back before this watch's state recorded it (a store from an older version).
-              const by = earlier.who ? ` by ${earlier.who}` : '';
-              conflict = `watch ${id} was already rolled back at ${new Date(earlier.at).toISOString()} (${earlier.trigger}${by}${earlier.reason ? `: ${earlier.reason}` : ''}); a watch rolls back once`;
+              conflict = alreadyRolledBack(id, earlier);
               return null;
             }
             outcome.events.push({ at: now, type: 'action', message: 'rollback enqueued (operator)' });
@@ -375,4 +373,14 @@ function describeSettingsChange(before: WatchSettings, after: WatchSettings): st
     const now = JSON.stringify(after[key]);
     return was === now ? [] : [`${key} ${was ?? 'unset'} → ${now ?? 'unset'}`];
   });
+}
+
+/** The 409 answer to a second rollback of a watch, naming the first (DESIGN §6: a watch rolls back once). */
+function alreadyRolledBack(
+  id: string,
+  first: { at: number; trigger: string; who?: string | null; reason?: string | null },
+): string {
+  const by = first.who ? ` by ${first.who}` : '';
+  const why = first.reason ? `: ${first.reason}` : '';
+  return `watch ${id} was already rolled back at ${new Date(first.at).toISOString()} (${first.trigger}${by}${why}); a watch rolls back once`;
 }
