@@ -126,10 +126,20 @@ async function loadBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
     computedAt: ctx.at,
     signatures: set.signatures,
   };
-  // An empty window is read again next time (lines may still arrive); a non-empty one is kept for the watch.
-  if (ctx.watchId !== undefined && baseline.lines > 0) {
-    p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
+  if (baseline.lines === 0) {
+    // No matching line before the deploy is either a quiet old version (a real, empty baseline: every
+    // signature of the new one is new) or a Loki that holds nothing for the window (retention, an
+    // outage): only the second is no data, read again next time. The streams' own line count tells them
+    // apart, once: a real empty baseline is kept like any other.
+    const held = await streamHeldLines(p, from, to);
+    if (!held.ok) {
+      return {
+        ok: false,
+        reason: `the baseline window ${iso(from)} – ${iso(to)} holds no lines of the query, and ${held.reason}: nothing to tell new signatures from known ones`,
+      };
+    }
   }
+  if (ctx.watchId !== undefined) p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
   return { ok: true, value: baseline };
 }
 
@@ -213,17 +223,6 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   const baseline = await loadBaseline(p);
   if (!baseline.ok) return inconclusive(baseline.reason);
   const b = baseline.value;
-  if (b.lines === 0) {
-    // No matching line before the deploy is either a quiet old version (a real, empty baseline: every
-    // signature of the new one is new) or a Loki that holds nothing for the window (retention, an
-    // outage): only the second is no data. The streams' own line count tells them apart.
-    const held = await streamHeldLines(p, b.from, b.to);
-    if (!held.ok) {
-      return inconclusive(
-        `the baseline window ${iso(b.from)} – ${iso(b.to)} holds no lines of the query, and ${held.reason}: nothing to tell new signatures from known ones`,
-      );
-    }
-  }
   let read: Awaited<ReturnType<LogReader['readLines']>>;
   try {
     read = await logs.readLines(query, from, to, { maxLines: patterns.maxLines, ...signalOf(ctx) });

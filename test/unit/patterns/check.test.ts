@@ -186,13 +186,21 @@ describe('a patterns check in a watch', () => {
 
   it('judges against an empty baseline when the old version logged, just no errors: every signature is new', async () => {
     // A healthy old version: info lines only before the deploy, so the error query matched nothing.
-    const { context } = await setUp(
+    const { context, standIn } = await setUp(
       logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN),
       undefined,
       streamLines(5_000),
     );
     const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
     expect(result.result).toBe('fail');
+    // A real empty baseline is kept like any other: the next evaluation reads neither it nor the count.
+    const deployNs = BigInt(DEPLOYED) * 1_000_000n;
+    const baselineReads = () =>
+      standIn.requests.filter((r) => BigInt(r.get('end') ?? r.get('time') ?? '0') <= deployNs).length;
+    const before = baselineReads();
+    expect(before).toBeGreaterThan(0);
+    expect((await check(CHECK, context(DEPLOYED + 11 * MIN))).result).toBe('fail');
+    expect(baselineReads()).toBe(before);
     expect(result.explanation).toMatch(/new signatures? past minCount 5/);
   });
 
