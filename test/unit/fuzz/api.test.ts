@@ -94,7 +94,8 @@ const pathArb = fc.oneof(
   fc
     .tuple(idArb, fc.constantFrom('verdict', 'abort', 'promote', 'rollback', 'nope'))
     .map(([id, tail]) => `/api/v1/watches/${encodeURIComponent(id)}/${tail}`),
-  fc.string({ maxLength: 30 }).map((s) => `/${s}`),
+  // As a client sends it: characters a URL cannot hold raw (`\`, spaces, quotes) go percent-encoded.
+  fc.string({ maxLength: 30 }).map((s) => `/${encodeURI(s)}`),
   fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
 );
 
