@@ -1,15 +1,21 @@
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { glob } from 'tinyglobby';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { type Located, loadDefinitionFile } from './definitions.js';
-import { interpolate } from './interpolate.js';
+import { type DefinitionFile, type DefinitionKind, type Located, loadDefinitionFile } from './definitions.js';
+import { servicesOf } from './fleet.js';
+import { planServices, type ServicePlan, validSections } from './inherit.js';
+import { interpolate, type TypedScalar } from './interpolate.js';
 import { parseValue } from './parse.js';
 import { type PathSegment, ProblemList } from './problems.js';
 import {
   type ProbeConfig,
   type RootConfig,
   rootConfigSchema,
+  type ServiceConfig,
+  type ServiceRoot,
   type SloConfig,
+  sourceSchema,
   type VigilConfig,
 } from './schema.js';
 import { literalSecretWarnings } from './secrets.js';
@@ -19,9 +25,11 @@ import { readYamlDocuments } from './yaml-file.js';
 export { lintQuery, renderQuery } from './query.js';
 
 /*
- * Loading, in order: read the root YAML → interpolate ${VAR} → validate with the strict schema → expand the
- * probes/slos globs (relative to the root file's folder) → load each definition file → cross-file checks.
- * Every problem from every file is collected, then thrown once as a ConfigError.
+ * Loading, in order: read the root YAML → interpolate ${VAR} → validate with the strict schema → one plan per
+ * service (a fleet's entries merged over the root, inherit.ts) → expand each service's probes/slos globs
+ * (relative to the root file's folder) → load each definition file, once however many services share it →
+ * cross-file checks per service. Every problem from every file is collected, then thrown once as a
+ * ConfigError.
  *
  * Paths in the loaded config are absolute, resolved against the root file's folder (not the cwd), so the
  * daemon behaves the same whatever folder it is started from: storage.path (except `:memory:`),
@@ -44,7 +52,12 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function resolvePaths(root: RootConfig, probes: readonly Located<ProbeConfig>[], rootDir: string): void {
+/** Makes relative paths absolute; idempotent, so sections and probes shared by services may pass twice. */
+function resolvePaths(
+  root: Pick<RootConfig, 'storage' | 'loadtests'>,
+  probes: readonly Located<ProbeConfig>[],
+  rootDir: string,
+): void {
   if (root.storage.path !== ':memory:') root.storage.path = path.resolve(rootDir, root.storage.path);
   if (root.loadtests !== undefined) {
     if (/[\\/]/.test(root.loadtests.k6)) root.loadtests.k6 = path.resolve(rootDir, root.loadtests.k6);
@@ -56,21 +69,6 @@ function resolvePaths(root: RootConfig, probes: readonly Located<ProbeConfig>[],
   }
 }
 
-/**
- * The top-level sections of an invalid root document that are valid on their own, so definition files and
- * cross-file checks still run and one `vigil validate` shows every problem, not only the root file's.
- */
-function validSections(raw: unknown, invalid: Set<string>): Partial<RootConfig> | undefined {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const sections: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(rootConfigSchema.shape)) {
-    const result = schema.safeParse((raw as Record<string, unknown>)[key]);
-    if (result.success) sections[key] = result.data;
-    else invalid.add(key);
-  }
-  return sections as Partial<RootConfig>;
-}
-
 /** Characters that make an entry a glob rather than one file's name. */
 const GLOB_SYNTAX = /[*?[\]{}!()]/;
 
@@ -79,7 +77,7 @@ const GLOB_SYNTAX = /[*?[\]{}!()]/;
  * and a plain file name that matches nothing says which file is missing, as the user would look for it.
  */
 async function expandGlobs(
-  key: 'probes' | 'slos',
+  at: PathSegment[],
   patterns: readonly string[],
   rootFile: string,
   rootDir: string,
@@ -95,8 +93,8 @@ async function expandGlobs(
     });
     if (matches.length === 0 && !GLOB_SYNTAX.test(pattern)) {
       const shown = path.isAbsolute(pattern) ? pattern : path.join(path.dirname(rootFile), pattern);
-      problems.add(rootFile, [key, index], `file not found: ${shown}`);
-    } else if (matches.length === 0) problems.add(rootFile, [key, index], `"${pattern}" matches no file`);
+      problems.add(rootFile, [...at, index], `file not found: ${shown}`);
+    } else if (matches.length === 0) problems.add(rootFile, [...at, index], `"${pattern}" matches no file`);
     for (const match of matches.sort()) if (!files.includes(match)) files.push(match);
   }
   return files;
@@ -123,8 +121,7 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
 
   let root: RootConfig | undefined;
   let fromEnv: PathSegment[][] = [];
-  let partial: Partial<RootConfig> | undefined;
-  const invalidSections = new Set<string>();
+  let plans: ServicePlan[] = [];
   const documents = await readYamlDocuments(absolute, file, problems);
   if (documents !== undefined && documents.length > 1) {
     problems.add(file, [], `the root file holds one YAML document, found ${documents.length}`);
@@ -134,55 +131,103 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
     for (const problem of result.problems) problems.quiet(file, problem.path);
     root = parseValue(rootConfigSchema, result.value, { file, base: [], typed: result.typed, problems });
     fromEnv = result.fromEnv;
-    partial = root ?? validSections(result.value, invalidSections);
-  }
-
-  const probes: Located<ProbeConfig>[] = [];
-  const slos: Located<SloConfig>[] = [];
-  const probeNames: Located<string>[] = [];
-  const sloNames: Located<string>[] = [];
-  if (partial !== undefined) {
-    for (const match of await expandGlobs('probes', partial.probes ?? [], file, rootDir, problems)) {
-      const loaded = await loadDefinitionFile('probe', match, display(match), env, problems);
-      probes.push(...loaded.probes);
-      probeNames.push(...loaded.names);
-    }
-    for (const match of await expandGlobs('slos', partial.slos ?? [], file, rootDir, problems)) {
-      const loaded = await loadDefinitionFile('slo', match, display(match), env, problems);
-      slos.push(...loaded.slos);
-      sloNames.push(...loaded.names);
+    const invalid = new Set<string>();
+    const partial = root ?? validSections<RootConfig>(result.value, rootConfigSchema.shape, invalid);
+    if (partial !== undefined) {
+      plans = planServices({
+        file,
+        raw: result.value,
+        root: partial,
+        invalid,
+        parseSource: (at, raw) => parseSource(at, raw, file, result.typed, problems),
+        problems,
+      });
     }
   }
 
-  await checkSemantics(
-    {
-      rootFile: file,
-      rootDir,
-      displayDir,
-      root: partial,
-      invalidSections,
-      probes,
-      slos,
-      probeNames,
-      sloNames,
-    },
-    problems,
-  );
+  // A file several services name is read and checked once: its problems are its own, said once.
+  const files = new Map<string, Promise<DefinitionFile>>();
+  const definitions = (kind: DefinitionKind, match: string) => {
+    let loaded = files.get(match);
+    if (loaded === undefined) {
+      loaded = loadDefinitionFile(kind, match, display(match), env, problems);
+      files.set(match, loaded);
+    }
+    return loaded;
+  };
+  const loaded: { plan: ServicePlan; probes: Located<ProbeConfig>[]; slos: Located<SloConfig>[] }[] = [];
+  for (const plan of plans) {
+    const probes: Located<ProbeConfig>[] = [];
+    const slos: Located<SloConfig>[] = [];
+    const probeNames: Located<string>[] = [];
+    const sloNames: Located<string>[] = [];
+    for (const match of await expandGlobs([...plan.base, 'probes'], plan.probes, file, rootDir, problems)) {
+      const definition = await definitions('probe', match);
+      probes.push(...definition.probes);
+      probeNames.push(...definition.names);
+    }
+    for (const match of await expandGlobs([...plan.base, 'slos'], plan.slos, file, rootDir, problems)) {
+      const definition = await definitions('slo', match);
+      slos.push(...definition.slos);
+      sloNames.push(...definition.names);
+    }
+    await checkSemantics(
+      {
+        rootFile: file,
+        rootDir,
+        displayDir,
+        root: plan.root,
+        invalidSections: plan.invalid,
+        probes,
+        slos,
+        probeNames,
+        sloNames,
+        ...(plan.at === undefined ? {} : { service: { name: plan.name, at: plan.at } }),
+      },
+      problems,
+    );
+    loaded.push({ plan, probes, slos });
+  }
   if (problems.size > 0 || root === undefined) throw new ConfigError(problems.problems);
 
-  resolvePaths(root, probes, rootDir);
+  resolvePaths(root, [], rootDir);
   // Warnings need the definition files' locations, which the loaded config no longer carries.
   const warnings = problems.derive();
-  ratioQueryWarnings(slos, warnings);
-  absentSourceWarnings(slos, root, warnings);
   literalSecretWarnings(root, fromEnv, file, warnings);
+  const services: ServiceConfig[] = [];
+  for (const { plan, probes, slos } of loaded) {
+    // With no problem left, every section of the plan is there: the plan is the service's whole root.
+    const serviceRoot = plan.root as ServiceRoot;
+    resolvePaths(serviceRoot, probes, rootDir);
+    ratioQueryWarnings(slos, warnings);
+    absentSourceWarnings(slos, serviceRoot, warnings);
+    literalSecretWarnings(serviceRoot, fromEnv, file, warnings, plan.at);
+    services.push({
+      file: absolute,
+      root: serviceRoot,
+      probes: probes.map((probe) => probe.value),
+      slos: slos.map((slo) => slo.value),
+    });
+  }
   return deepFreeze({
     file: absolute,
     root,
-    probes: probes.map((probe) => probe.value),
-    slos: slos.map((slo) => slo.value),
+    probes: services.flatMap((service) => service.probes),
+    slos: services.flatMap((service) => service.slos),
     warnings: warnings.problems,
+    services,
   });
+}
+
+/** A source an entry configures that the root does not: parsed whole, its problems at the entry's path. */
+function parseSource(
+  at: PathSegment[],
+  raw: unknown,
+  file: string,
+  typed: readonly TypedScalar[],
+  problems: ProblemList,
+) {
+  return parseValue(sourceSchema, raw, { file, base: at, typed, problems });
 }
 
 /**
@@ -195,14 +240,30 @@ export async function loadConfig(given: string, env: Env): Promise<VigilConfig> 
 export function configWarnings(config: VigilConfig, given: string = config.file): ConfigProblem[] {
   const file = path.normalize(given);
   const warnings = new ProblemList();
-  const { rollback } = config.root.actions;
-  for (const [index, target] of rollback.entries()) {
-    if (target.url === '') {
-      warnings.add(file, ['actions', 'rollback', index, 'url'], 'empty: this rollback target is off');
+  const fleet = config.root.services !== undefined;
+  for (const service of servicesOf(config)) {
+    const { rollback } = service.root.actions;
+    // An inherited list is the root's, said once there; an entry's own is said at the entry.
+    const base =
+      fleet && !isDeepStrictEqual(rollback, config.root.actions.rollback)
+        ? ['services', service.root.service]
+        : [];
+    for (const [index, target] of rollback.entries()) {
+      if (target.url === '') {
+        warnings.add(
+          file,
+          [...base, 'actions', 'rollback', index, 'url'],
+          'empty: this rollback target is off',
+        );
+      }
     }
-  }
-  if (rollback.length === 0) {
-    warnings.add(file, ['actions', 'rollback'], 'no rollback target: a failing watch will only alert');
+    if (rollback.length === 0) {
+      warnings.add(
+        file,
+        [...base, 'actions', 'rollback'],
+        'no rollback target: a failing watch will only alert',
+      );
+    }
   }
   if (config.root.server.apiToken === '') {
     warnings.add(file, ['server', 'apiToken'], 'empty: /api/v1 answers only clients on loopback');

@@ -85,10 +85,18 @@ export const loadProfileSchema = z.strictObject({
     .optional(),
 });
 
+const loadScheduleSchema = z.array(z.strictObject({ profile: name, cron: z.string().min(1) }));
+
 export const loadtestsSchema = z.strictObject({
   k6: z.string().default('k6'),
   profiles: z.record(name, loadProfileSchema).default({}),
-  schedule: z.array(z.strictObject({ profile: name, cron: z.string().min(1) })).default([]),
+  /** Runs outside watches; in a fleet, each service's entry schedules its own (a root schedule is refused). */
+  schedule: loadScheduleSchema.default([]),
+  /**
+   * k6 runs at once across the whole daemon (a fleet's load phases and schedules queue for a slot), never
+   * more than one per service: each run loads a real service, and several on one machine skew each other.
+   */
+  maxConcurrentRuns: z.int().positive().default(2),
   gracePeriod: durationMs.default(10_000),
   /** A load phase that could not judge (k6 missing, crashed, no summary) ends the watch inconclusive; `warn` softens it. */
   onInconclusive: z.enum(['inconclusive', 'warn']).default('inconclusive'),
@@ -152,10 +160,58 @@ export const actionsSchema = z.strictObject({
   maxAge: durationMs.default(3_600_000),
 });
 
+export const targetSchema = z.strictObject({ baseUrl: url, headers: headers.default({}) });
+
+/**
+ * The fields of `schema` each optional and without its default, for an entry that sets some keys over the
+ * root's: zod's `.partial()` would still fill inner defaults, hiding what the entry inherits.
+ */
+function overrides<S extends z.core.$ZodLooseShape>(schema: z.ZodObject<S>) {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(schema.shape) as [string, z.ZodType][])
+    shape[key] = (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional();
+  return z.strictObject(shape) as unknown as z.ZodObject<{
+    [K in keyof S]: z.ZodOptional<S[K] extends z.ZodDefault<infer T extends z.ZodType> ? T : S[K]>;
+  }>;
+}
+
+/**
+ * One entry of the root `services:` map (DESIGN §4, fleets): what is per service. Sections left out are
+ * inherited from the root; `watch` and `actions` are merged key by key over the root's (so
+ * `actions.rollback` / `actions.notify` replace the root's lists when given), `sources` key by key within
+ * each source, `loadtests.profiles` over the root's profiles by name. Nothing here has a default: what the
+ * entry leaves out is the root's (whose defaults fill what neither sets).
+ */
+export const serviceEntrySchema = z.strictObject({
+  target: targetSchema,
+  probes: z.array(z.string().min(1)).default([]),
+  slos: z.array(z.string().min(1)).default([]),
+  sources: z
+    .strictObject({
+      prometheus: overrides(sourceSchema).optional(),
+      loki: overrides(sourceSchema).optional(),
+    })
+    .optional(),
+  loadtests: z
+    .strictObject({
+      /** Over the root's profiles: a profile of the same name replaces the root's. */
+      profiles: z.record(name, loadProfileSchema).optional(),
+      /** This service's scheduled runs (a fleet's root takes none). */
+      schedule: loadScheduleSchema.optional(),
+    })
+    .optional(),
+  watch: overrides(watchSchema).optional(),
+  actions: overrides(actionsSchema).optional(),
+});
+export type ServiceEntry = z.infer<typeof serviceEntrySchema>;
+
 export const rootConfigSchema = z.strictObject({
   $schema: z.string().optional(),
-  service: name,
-  target: z.strictObject({ baseUrl: url, headers: headers.default({}) }),
+  /** The one service of a single-service file; a fleet names its services under `services:` instead. */
+  service: name.optional(),
+  target: targetSchema.optional(),
+  /** A fleet: one entry per service, inheriting the root's defaults (DESIGN §4). */
+  services: z.record(name, serviceEntrySchema).optional(),
   server: serverSchema.default({
     listen: '127.0.0.1:9469',
     apiToken: '',
@@ -512,8 +568,30 @@ export interface VigilConfig {
   /** Absolute path of the root file; definition globs resolve relative to its folder. */
   readonly file: string;
   readonly root: RootConfig;
+  /** Every service's probes (a fleet's, all together: names repeat across services); per service see `services`. */
   readonly probes: readonly ProbeConfig[];
+  /** Every service's SLO checks, all together; per service see `services`. */
   readonly slos: readonly SloConfig[];
   /** Valid but worth fixing, found while loading the definition files (e.g. a ratio that can vanish). */
   readonly warnings?: readonly ConfigProblem[];
+  /**
+   * Each service as its own single-service config, root defaults merged in (set by the loader, in the
+   * order of the file). Absent on a hand-built config: a fleet of one, read with `servicesOf`.
+   */
+  readonly services?: readonly ServiceConfig[];
+}
+
+/** A root section as one service sees it: its name and target set, the fleet map gone. */
+export type ServiceRoot = Omit<RootConfig, 'service' | 'target' | 'services'> & {
+  service: string;
+  target: z.infer<typeof targetSchema>;
+};
+
+/**
+ * One service's configuration, what every per-service part reads (prober, evaluator, load runner, watch
+ * settings): the root's defaults with the service's entry merged over them, and its own probes and SLOs.
+ */
+export interface ServiceConfig extends VigilConfig {
+  readonly root: ServiceRoot;
+  readonly services?: undefined;
 }

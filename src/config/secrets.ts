@@ -32,7 +32,10 @@ interface SecretPlace {
   variable?: string;
 }
 
-function secretPlaces(root: RootConfig): SecretPlace[] {
+/** The sections of a root (the file's, or a fleet service's merged one) that can hold secrets. */
+type SecretSections = Pick<RootConfig, 'server' | 'sources' | 'alertmanager' | 'actions' | 'target'>;
+
+function secretPlaces(root: SecretSections): SecretPlace[] {
   const places: SecretPlace[] = [
     { path: ['server', 'apiToken'], value: root.server.apiToken, variable: 'VIGIL_API_TOKEN' },
   ];
@@ -43,7 +46,7 @@ function secretPlaces(root: RootConfig): SecretPlace[] {
     places.push({ path: [...at, 'basicAuth', 'password'], value: config?.basicAuth?.password });
     places.push(...credentialHeaders([...at], config?.headers));
   }
-  places.push(...credentialHeaders(['target'], root.target.headers));
+  places.push(...credentialHeaders(['target'], root.target?.headers));
   for (const kind of ['rollback', 'notify'] as const) {
     for (const [index, target] of root.actions[kind].entries())
       places.push(
@@ -60,26 +63,32 @@ function secretPlaces(root: RootConfig): SecretPlace[] {
 
 /**
  * Warns about every secret of the root config whose value (non-empty) is text of the file rather than an
- * environment variable's.
+ * environment variable's. For a fleet's service, `at` maps each place to where the file writes it (its
+ * entry, or the root it inherits from), so a literal in the root is said once.
  *
  * @example
  *   literalSecretWarnings(root, interpolated.fromEnv, 'vigil.yaml', warnings)
  *   // vigil.yaml:server.apiToken: a secret written in the file: …
  */
 export function literalSecretWarnings(
-  root: RootConfig,
+  root: SecretSections,
   fromEnv: readonly PathSegment[][],
   file: string,
   warnings: ProblemList,
+  at: (path: readonly PathSegment[]) => PathSegment[] = (path) => [...path],
 ): void {
-  for (const { path, value, variable } of secretPlaces(root)) {
+  for (const place of secretPlaces(root)) {
+    const { value, variable } = place;
     if (value === undefined || value === '') continue;
+    const path = at(place.path);
+    // DESIGN §9's variable names the root's target; a fleet entry's own secret has a name of its choosing.
+    const named = path.length === place.path.length ? variable : undefined;
     if (fromEnv.some((envPath) => samePath(envPath, path))) continue;
     warnings.add(
       file,
       path,
       `a secret written in the file (a literal, or the default of \${VAR:-…}) is committed with it: write ` +
-        `\${${variable ?? 'A_VARIABLE'}} and set the variable in the environment or the .env file`,
+        `\${${named ?? 'A_VARIABLE'}} and set the variable in the environment or the .env file`,
     );
   }
 }

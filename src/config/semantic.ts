@@ -30,6 +30,22 @@ export interface SemanticInput {
   slos: readonly Located<SloConfig>[];
   probeNames: readonly Located<string>[];
   sloNames: readonly Located<string>[];
+  /**
+   * In a fleet, the service checked: `at` maps a path of its merged root (`watch.loadProfile`) to where the
+   * value is written — its entry (`services.prep-worker.watch.loadProfile`) or, inherited, the root — so an
+   * inherited problem is said once, at the root. Absent for a single-service file.
+   */
+  service?: { name: string; at: (path: readonly PathSegment[]) => PathSegment[] };
+}
+
+/** Where a path of the (merged) root is written in the root file. */
+function rootPath(input: SemanticInput, ...path: PathSegment[]): PathSegment[] {
+  return input.service === undefined ? path : input.service.at(path);
+}
+
+/** " in service S" in a fleet, for problems found in definition files that several services may share. */
+function inService(input: SemanticInput): string {
+  return input.service === undefined ? '' : ` in service ${input.service.name}`;
 }
 
 function listed(names: Iterable<string>): string {
@@ -66,7 +82,7 @@ function checkSlo(
       problems.add(
         file,
         at('sli', 'probe'),
-        `unknown probe "${check.sli.probe}" (probes: ${listed(probeNames)})`,
+        `unknown probe "${check.sli.probe}"${inService(input)} (probes: ${listed(probeNames)})`,
       );
     }
     checkProbesWindow(slo, input, problems);
@@ -102,7 +118,7 @@ function checkProbesWindow(slo: Located<SloConfig>, input: SemanticInput, proble
     problems.add(
       file,
       slo.path,
-      `judged over watch.window (${formatDuration(watchWindow)}, in ${input.rootFile}), which is too short: ${rule}; ` +
+      `judged over watch.window${inService(input)} (${formatDuration(watchWindow)}, in ${input.rootFile}), which is too short: ${rule}; ` +
         'give this check window: 1m or raise watch.window',
     );
   }
@@ -116,7 +132,7 @@ function checkWatchProbes(input: SemanticInput, probeNames: Set<string>, problem
     if (!probeNames.has(name)) {
       problems.add(
         input.rootFile,
-        ['watch', 'probes', index],
+        rootPath(input, 'watch', 'probes', index),
         `unknown probe "${name}" (probes: ${listed(probeNames)})`,
       );
     }
@@ -141,24 +157,26 @@ function checkRoot(input: SemanticInput, root: Partial<RootConfig>, problems: Pr
     `unknown load profile "${name}" (loadtests.profiles: ${listed(profiles)})`;
   const loadProfile = root.watch?.loadProfile;
   if (profilesKnown && loadProfile !== undefined && !profiles.includes(loadProfile)) {
-    problems.add(file, ['watch', 'loadProfile'], profileProblem(loadProfile));
+    problems.add(file, rootPath(input, 'watch', 'loadProfile'), profileProblem(loadProfile));
   }
   for (const [index, entry] of (root.loadtests?.schedule ?? []).entries()) {
     if (!profiles.includes(entry.profile)) {
-      problems.add(file, ['loadtests', 'schedule', index, 'profile'], profileProblem(entry.profile));
+      const at = rootPath(input, 'loadtests', 'schedule', index, 'profile');
+      problems.add(file, at, profileProblem(entry.profile));
     }
     const cronProblem = validateCron(entry.cron);
-    if (cronProblem !== undefined) problems.add(file, ['loadtests', 'schedule', index, 'cron'], cronProblem);
+    if (cronProblem !== undefined)
+      problems.add(file, rootPath(input, 'loadtests', 'schedule', index, 'cron'), cronProblem);
   }
   const targets = [
     ...(root.actions?.rollback ?? []).map((target, index) => ({
       target,
-      path: ['actions', 'rollback', index],
+      path: rootPath(input, 'actions', 'rollback', index),
       required: true,
     })),
     ...(root.actions?.notify ?? []).map((target, index) => ({
       target,
-      path: ['actions', 'notify', index],
+      path: rootPath(input, 'actions', 'notify', index),
       required: false,
     })),
   ];
@@ -200,7 +218,7 @@ export async function checkSemantics(input: SemanticInput, problems: ProblemList
   for (const [name, profile] of Object.entries(input.root?.loadtests?.profiles ?? {})) {
     mustExist.push({
       file: input.rootFile,
-      at: ['loadtests', 'profiles', name, 'script'],
+      at: rootPath(input, 'loadtests', 'profiles', name, 'script'),
       target: profile.script,
     });
   }

@@ -116,7 +116,7 @@ const cases: [string, string, string][] = [
   [
     'a missing required key',
     'invalid-missing-required.yaml',
-    'invalid-missing-required.yaml:service: is required',
+    'invalid-missing-required.yaml:service: is required (or services:, one entry per service of a fleet)',
   ],
   [
     'a load profile script that does not exist',
