@@ -3,6 +3,7 @@ import { errorMessage, VigilError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { DueQueue } from './due-queue.js';
+import { createRunGate, type RunGate } from './gate.js';
 import { createLoopDelayMonitor, type LoopDelayMonitor } from './loop-delay.js';
 import type { PreparedProbe } from './prepare.js';
 import { INITIAL_PROBE_STATE, nextProbeState, type ProbeState } from './state.js';
@@ -26,9 +27,14 @@ export interface SchedulerOptions<P extends SchedulableProbe = PreparedProbe> {
   run: (probe: P, signal: AbortSignal) => Promise<ProbeResult>;
   metrics?: Pick<Metrics, 'probeScheduleLag'>;
   logger: Logger;
-  /** Runs in flight at once, all probes together; more wait in a queue. Default 32. */
+  /**
+   * The global caps shared with other schedulers (one per service), fair between them. Without it the
+   * scheduler makes its own from `concurrency` and `perHostConcurrency`.
+   */
+  gate?: RunGate;
+  /** Runs in flight at once, all probes together; more wait in a queue. Default 32. Ignored with `gate`. */
   concurrency?: number;
-  /** Runs in flight at once against one host:port. Default 4. */
+  /** Runs in flight at once against one host:port. Default 4. Ignored with `gate`. */
   perHostConcurrency?: number;
   /** Event-loop delay now, in ms; default a perf_hooks monitor started with the scheduler. */
   eventLoopDelayMs?: () => number;
@@ -107,8 +113,13 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
   options: SchedulerOptions<P>,
 ): Scheduler<P> {
   const { clock, logger } = options;
-  const concurrency = options.concurrency ?? 32;
-  const perHost = options.perHostConcurrency ?? 4;
+  const gate =
+    options.gate ??
+    createRunGate({
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.perHostConcurrency !== undefined ? { perHostConcurrency: options.perHostConcurrency } : {}),
+    });
+  const lane = gate.openLane();
   const lateAfterMs = options.lateAfterMs ?? 1000;
   const busyAfterMs = options.busyAfterMs ?? 100;
   const listeners = new Set<ResultListener<P>>(options.onResult ? [options.onResult] : []);
@@ -118,36 +129,28 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
     state: INITIAL_PROBE_STATE,
   }));
   const byName = new Map(slots.map((s) => [s.probe.name, s]));
-  const queue: Slot<P>[] = [];
-  const hostRunning = new Map<string, number>();
-  let running = 0;
   let loop: AbortController | undefined;
   let runs = new AbortController();
   let monitor: LoopDelayMonitor | undefined;
   let loopDone: Promise<void> = Promise.resolve();
   const loopDelay = (): number => options.eventLoopDelayMs?.() ?? monitor?.read() ?? 0;
 
-  function pump(): void {
-    for (let i = 0; i < queue.length && running < concurrency; ) {
-      const slot = queue[i] as Slot<P>;
-      if ((hostRunning.get(slot.probe.host) ?? 0) >= perHost) {
-        i++;
-        continue;
-      }
-      queue.splice(i, 1);
-      startRun(slot);
-    }
-  }
-
-  function startRun(slot: Slot<P>): void {
+  /** Called by the gate when the run gets its slot: from here on its timings count. */
+  function startRun(slot: Slot<P>, release: () => void): void {
     const job = slot.queued as NonNullable<Slot<P>['queued']>;
     slot.queued = undefined;
-    running++;
-    hostRunning.set(slot.probe.host, (hostRunning.get(slot.probe.host) ?? 0) + 1);
     const lagMs = Math.max(0, clock.now() - job.dueAt);
     const delayMs = loopDelay();
     options.metrics?.probeScheduleLag.observe(lagMs / 1000);
-    const promise = options.run(slot.probe, runs.signal).then((raw) => {
+    // A run that throws instead of rejecting must still settle its job and give its slot back: the gate
+    // may be shared, and a lost slot would shrink every service's share of it.
+    let started: Promise<ProbeResult>;
+    try {
+      started = options.run(slot.probe, runs.signal);
+    } catch (error) {
+      started = Promise.reject(error);
+    }
+    const promise = started.then((raw) => {
       const result =
         lagMs > lateAfterMs || delayMs > busyAfterMs
           ? { ...raw, late: { scheduleLagMs: lagMs, eventLoopDelayMs: delayMs } }
@@ -172,23 +175,20 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
       .catch(() => {})
       .finally(() => {
         slot.inFlight = undefined;
-        running--;
-        hostRunning.set(slot.probe.host, (hostRunning.get(slot.probe.host) ?? 1) - 1);
-        pump();
+        release();
       });
   }
 
   function enqueue(slot: Slot<P>, dueAt: number): Promise<ProbeResult> {
     const pending = new Promise<ProbeResult>((resolve, reject) => {
       slot.queued = { dueAt, resolve, reject };
-      queue.push(slot);
     });
     slot.pending = pending;
     const clear = (): void => {
       if (slot.pending === pending) slot.pending = undefined;
     };
     pending.then(clear, clear);
-    pump();
+    lane.enter(slot.probe.host, (release) => startRun(slot, release));
     return pending;
   }
 
@@ -240,7 +240,9 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
       loop?.abort();
       loop = undefined;
       await loopDone;
-      for (const slot of queue.splice(0)) {
+      // Runs still waiting give their places at the gate up; those in flight release theirs as they settle.
+      lane.clear();
+      for (const slot of slots) {
         slot.queued?.reject(
           new VigilError('PROBE_SCHEDULER_STOPPED', 'the scheduler stopped before this run began'),
         );

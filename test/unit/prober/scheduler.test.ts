@@ -2,10 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { DueQueue } from '../../../src/prober/due-queue.js';
+import { createRunGate, type RunGate } from '../../../src/prober/gate.js';
 import {
   createScheduler,
   nextDueAt,
   type SchedulableProbe,
+  type Scheduler,
+  type SchedulerOptions,
   scheduleOffsetMs,
 } from '../../../src/prober/scheduler.js';
 import { INITIAL_PROBE_STATE, nextProbeState, type ProbeState } from '../../../src/prober/state.js';
@@ -261,6 +264,121 @@ describe('runs', () => {
     await clock.advance(1_000);
     await stopping;
     expect(aborted).toBe(true);
+  });
+});
+
+describe('schedulers sharing a gate (one per service)', () => {
+  /** A service's scheduler on the shared gate. */
+  const service = (
+    clock: ManualClock,
+    gate: RunGate,
+    probes: SchedulableProbe[],
+    run: SchedulerOptions<SchedulableProbe>['run'],
+    stopTimeoutMs = 10_000,
+  ) =>
+    createScheduler({
+      probes,
+      clock,
+      run,
+      gate,
+      stopTimeoutMs,
+      logger: silentLogger(),
+      eventLoopDelayMs: () => 0,
+    });
+  const many = (prefix: string, n: number, host: (i: number) => string, intervalMs = 600_000) =>
+    Array.from({ length: n }, (_, i) => fakeProbe(`${prefix}${i}`, intervalMs, host(i)));
+
+  it('never exceed the global nor the per-host cap together', async () => {
+    const clock = new ManualClock(T0);
+    const { live, starts, run } = recorder(clock, 3_000);
+    const gate = createRunGate({ concurrency: 5, perHostConcurrency: 2 });
+    // Both services probe shared:443; each also has hosts of its own.
+    const [a, b] = ['a', 'b'].map((name) =>
+      service(
+        clock,
+        gate,
+        [
+          ...many(`${name}-shared`, 4, () => 'shared:443', 10_000),
+          ...many(`${name}-own`, 6, (i) => `${name}${i % 3}:443`, 10_000),
+        ],
+        run,
+      ),
+    ) as [Scheduler<SchedulableProbe>, Scheduler<SchedulableProbe>];
+    a.start();
+    b.start();
+    await clock.advance(60_000);
+    const stopping = Promise.all([a.stop(), b.stop()]);
+    await clock.advance(10_000);
+    await stopping;
+    // Each scheduler alone stays within 5 and 2; together they must too, and reach them.
+    expect(live.max).toBe(5);
+    expect(live.maxPerHost).toBe(2);
+    expect(Object.keys(starts)).toHaveLength(20);
+    expect([gate.inFlight, gate.waiting]).toEqual([0, 0]);
+  });
+
+  it("one service's storm of slow runs delays another's run by one freed slot at most", async () => {
+    const clock = new ManualClock(T0);
+    const { starts, run } = recorder(clock, 5_000);
+    const gate = createRunGate({ concurrency: 2 });
+    const stormy = service(
+      clock,
+      gate,
+      many('storm', 40, (i) => `h${i}:443`),
+      run,
+    );
+    const quiet = service(clock, gate, [fakeProbe('quiet', 600_000, 'q:443')], run);
+    const storm = stormy.runOnce();
+    await clock.advance(1_000);
+    const due = quiet.runOnce();
+    await clock.advance(4_000); // the storm's first two runs end: the first freed slot is quiet's
+    expect(starts.quiet).toEqual([T0 + 5_000]);
+    await clock.advance(5_000);
+    const [result] = await due;
+    // Its timings start when it leaves the queue: the 4 s of waiting show as lag, flagged late.
+    expect(result?.late).toEqual({ scheduleLagMs: 4_000, eventLoopDelayMs: 0 });
+    await clock.advance(200_000);
+    expect(await storm).toHaveLength(40);
+  });
+
+  it('a stopped scheduler gives its waiting places up, and its runs in flight release their slots', async () => {
+    const clock = new ManualClock(T0);
+    const gate = createRunGate({ concurrency: 2 });
+    let hungStarts = 0;
+    // The stopping service's runs hang until stop() aborts them.
+    const hung = (probe: SchedulableProbe, signal: AbortSignal) => {
+      hungStarts++;
+      return new Promise<ProbeResult>((resolve) => {
+        signal.addEventListener('abort', () => resolve(result(probe.name, false)));
+      });
+    };
+    const stopping = service(
+      clock,
+      gate,
+      many('s', 6, (i) => `s${i}:443`),
+      hung,
+      3_000,
+    );
+    const { starts, run } = recorder(clock, 1_000);
+    const other = service(
+      clock,
+      gate,
+      many('o', 2, (i) => `o${i}:443`),
+      run,
+    );
+    const stopped = stopping.runOnce();
+    const otherDone = other.runOnce();
+    expect(gate.waiting).toBe(6);
+    const stop = stopping.stop();
+    await expect(stopped).rejects.toMatchObject({ code: 'PROBE_SCHEDULER_STOPPED' });
+    expect(gate.waiting).toBe(2);
+    await clock.advance(3_000); // stop() aborts the two hung runs: their slots go to the other service
+    await stop;
+    expect(hungStarts).toBe(2);
+    expect(starts).toEqual({ o0: [T0 + 3_000], o1: [T0 + 3_000] });
+    await clock.advance(1_000);
+    expect((await otherDone).map((r) => r.success)).toEqual([true, true]);
+    expect(gate.inFlight).toBe(0);
   });
 });
 
