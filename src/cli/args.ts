@@ -1,4 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { servicesOf } from '../config/fleet.js';
+import type { ServiceConfig, VigilConfig } from '../config/schema.js';
 import { editDistance } from '../config/suggest.js';
 import { VigilError } from '../errors.js';
 
@@ -118,4 +120,28 @@ export function parseFlags<const O extends FlagOptions>(
 ) {
   const args = checkFlags(argv, options, positionals);
   return parseArgs({ args, options, strict: true, allowPositionals: true });
+}
+
+/** `--service S`, for the commands that act on one service of the config (a fleet's, or its only one). */
+export const SERVICE_FLAG = { service: { type: 'string' } } as const satisfies FlagOptions;
+
+/**
+ * The service a one-service command acts on: the named one, or the config's only one. A fleet needs
+ * `--service`; an unknown name is refused with the known ones (a typo must not run another service).
+ *
+ * @example selectService(config, 'prep-worker').root.target.baseUrl // 'http://127.0.0.1:8081'
+ */
+export function selectService(config: VigilConfig, name: string | undefined): ServiceConfig {
+  const services = servicesOf(config);
+  const known = services.map((service) => service.root.service).join(', ');
+  if (name === undefined) {
+    const only = services.length === 1 ? services[0] : undefined;
+    if (only !== undefined) return only;
+    throw new UsageError(
+      `the config watches ${services.length} services: choose one with --service (${known})`,
+    );
+  }
+  const named = services.find((service) => service.root.service === name);
+  if (named === undefined) throw new UsageError(`no service named "${name}" (services: ${known})`);
+  return named;
 }

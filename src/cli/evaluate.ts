@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Agent } from 'undici';
 import { loadConfig } from '../config/load.js';
+import type { ServiceConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
 import { evaluateChecks } from '../evaluator/evaluate.js';
@@ -11,7 +12,7 @@ import { createSources } from '../sources/index.js';
 import { type Db, openDatabase } from '../store/db.js';
 import { createProbeRollups, type ProbeRollups } from '../store/rollups.js';
 import { createSnapshotReader } from '../store/snapshots.js';
-import { parseFlags } from './args.js';
+import { parseFlags, SERVICE_FLAG, selectService, UsageError } from './args.js';
 import type { CliContext, Command } from './types.js';
 
 /*
@@ -24,7 +25,8 @@ import type { CliContext, Command } from './types.js';
  * that tolerates 2. Shadow checks (`mode: shadow`) are reported but never set the exit code.
  */
 
-const USAGE = 'usage: vigil evaluate [-c FILE] [--since TIME] [--at TIME] [--slo NAME]... [--json]\n';
+const USAGE =
+  'usage: vigil evaluate [-c FILE] [--service S] [--since TIME] [--at TIME] [--slo NAME]... [--json]\n';
 export const EXIT_CANNOT_EVALUATE = 3;
 
 export interface EvaluateArgs {
@@ -35,6 +37,8 @@ export interface EvaluateArgs {
   at?: number;
   slos: string[];
   json: boolean;
+  /** The service whose checks are evaluated; required when the config has several. */
+  service?: string;
 }
 
 /**
@@ -63,6 +67,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
     at: { type: 'string' },
     slo: { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
+    ...SERVICE_FLAG,
   });
   const time = (flag: 'since' | 'at'): number | undefined => {
     const text = values[flag];
@@ -81,6 +86,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   const at = time('at');
   if (since !== undefined) args.since = since;
   if (at !== undefined) args.at = at;
+  if (values.service !== undefined) args.service = values.service;
   if (since !== undefined && at !== undefined && since > at) throw new Error('--since is after --at');
   return args;
 }
@@ -99,7 +105,8 @@ export function evaluationExitCode(checks: readonly CheckResult[]): 0 | 1 | 2 {
 }
 
 /**
- * `vigil evaluate [-c FILE] [--since TIME] [--at TIME] [--slo NAME]... [--json]`.
+ * `vigil evaluate [-c FILE] [--service S] [--since TIME] [--at TIME] [--slo NAME]... [--json]`: one
+ * service's checks (`--service`, required when the config watches several).
  *
  * @example await evaluate({ argv: ['--since', '1795762800', '--json'], stdout, stderr, env, signal }) // 0, 1 or 2
  */
@@ -111,11 +118,13 @@ export const evaluate: Command = async (ctx: CliContext) => {
     ctx.stderr.write(`vigil evaluate: ${errorMessage(error)}\n${USAGE}`);
     return EXIT_CANNOT_EVALUATE;
   }
-  let config: Awaited<ReturnType<typeof loadConfig>>;
+  let config: ServiceConfig;
   try {
-    config = await loadConfig(args.configFile, ctx.env);
+    config = selectService(await loadConfig(args.configFile, ctx.env), args.service);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof UsageError) {
+      ctx.stderr.write(`vigil evaluate: ${error.message}\n`);
+    } else if (error instanceof ConfigError) {
       for (const problem of error.problems) ctx.stderr.write(`${formatProblem(problem)}\n`);
       ctx.stderr.write(`vigil evaluate: ${args.configFile} is invalid; nothing was evaluated\n`);
     } else {

@@ -14,6 +14,7 @@ const CONFIG_DAEMON = `  -c, --config FILE     config file to read server.listen
 ${ENV_FILE}`;
 const CONFIG = `  -c, --config FILE     config file (default ./vigil.yaml)
 ${ENV_FILE}`;
+const SERVICE = `  --service S           the service (required when the config watches several; default: its only one)`;
 
 /**
  * The help text of every command, by the words that name it (the keys of COMMANDS).
@@ -34,28 +35,33 @@ Environment: LOG_LEVEL (debug|info|warn|error, default info), LOG_FORMAT (json|p
 exit: 0 after a clean shutdown; 1 startup error (bad config, port taken) with a one-line reason;
       2 usage error
 `,
-  validate: `usage: vigil validate [-c FILE] [--online] [--json]
+  validate: `usage: vigil validate [-c FILE] [--online [--service S]] [--json]
 
 Loads and checks the config, its probe and SLO files, load profiles (scripts must parse as ES2017 for
-k6 before v0.52) and the syntax of every PromQL/LogQL query.
+k6 before v0.52) and the syntax of every PromQL/LogQL query; every service of a fleet, with a summary
+per service.
 
 ${CONFIG}
   --online              also run every check's queries once against the configured sources and say, per
                         check, returns data / no series now / error
+  --service S           the service whose queries --online runs (required when the config watches
+                        several; default: its only one)
   --json                print {"valid","problems","checks"} on stdout
 
 exit: 0 valid; 1 invalid (or an online error), printing every problem as <file>:<path>: <message>;
-      2 usage error
+      2 usage error (or --online on a fleet without a known --service)
 `,
-  probe: `usage: vigil probe [-c FILE] [--probe NAME]... [--json]
+  probe: `usage: vigil probe [-c FILE] [--service S] [--probe NAME]... [--json]
 
-Runs the named probes (default: all) once, now, and prints a table of results on stderr.
+Runs the named probes (default: all) of one service once, now, and prints a table of results on stderr.
 
 ${CONFIG}
+${SERVICE}
   --probe NAME          a probe to run; repeat for several (default: every probe)
   --json                print {"results":[...]} on stdout
 
-exit: 0 all passed; 1 any failed; 2 config error, unknown probe, nothing to run, or usage error
+exit: 0 all passed; 1 any failed; 2 config error, unknown probe or service, nothing to run, or usage
+      error
 `,
   'watch start': `usage: vigil watch start --service S --version V [--previous-version P] [--duration D]
                          [--server URL] [-c FILE] [--json]
@@ -148,35 +154,38 @@ exit: 0 pass or warn (smoke/load: the phase finished and nothing failed); 1 fail
       aborted; 3 timeout; 4 cannot reach the daemon; 5 held for an operator's decision
       (vigil watch promote|rollback ID); 64 usage error; 130 interrupted (Ctrl-C)
 `,
-  evaluate: `usage: vigil evaluate [-c FILE] [--since TIME] [--at TIME] [--slo NAME]... [--json]
+  evaluate: `usage: vigil evaluate [-c FILE] [--service S] [--since TIME] [--at TIME] [--slo NAME]... [--json]
 
-Evaluates the SLO checks once at --at for a deploy at --since, by a watch's rules: for CI gates and for
-replaying history to tune thresholds. TIME is RFC 3339 with a zone, or Unix seconds.
+Evaluates one service's SLO checks once at --at for a deploy at --since, by a watch's rules: for CI gates
+and for replaying history to tune thresholds. TIME is RFC 3339 with a zone, or Unix seconds.
 
 ${CONFIG}
+${SERVICE}
   --since TIME          the deploy (default: --at minus watch.window)
   --at TIME             when to evaluate (default: now)
   --slo NAME            an SLO check to evaluate; repeat for several (default: all)
   --json                print {"evaluatedAt","deployedAt","checks":[...]} on stdout
 
 exit: 0 all pass or warn; 1 any fail; 2 none fail but some inconclusive; 3 nothing could be evaluated
-      (usage error, invalid config, unknown --slo)
+      (usage error, invalid config, unknown --slo or --service)
 `,
-  'logs diff': `usage: vigil logs diff [-c FILE] [--since TIME] [--at TIME] [--check NAME]... [--json]
+  'logs diff': `usage: vigil logs diff [-c FILE] [--service S] [--since TIME] [--at TIME] [--check NAME]...
+                     [--json]
 
-Classifies the log signatures of the patterns checks for a deploy at --since, as a watch would at --at:
-known (in the baseline before the deploy), new, changed (significantly more frequent), with counts, first
-seen and example lines. Operators' feedback in the daemon's store applies. TIME is RFC 3339 with a zone,
-or Unix seconds.
+Classifies the log signatures of one service's patterns checks for a deploy at --since, as a watch would
+at --at: known (in the baseline before the deploy), new, changed (significantly more frequent), with
+counts, first seen and example lines. Operators' feedback in the daemon's store applies. TIME is RFC 3339
+with a zone, or Unix seconds.
 
 ${CONFIG}
+${SERVICE}
   --since TIME          the deploy (default: --at minus watch.window)
   --at TIME             when to judge (default: now)
   --check NAME          a patterns check; repeat for several (default: all)
   --json                print {"evaluatedAt","deployedAt","window","checks":[...]} on stdout, each check
                         with its signatures (new, changed, known, alwaysFail)
 
-exit: 0 nothing new; 1 a check would fail; 2 inconclusive; 3 bad arguments or config
+exit: 0 nothing new; 1 a check would fail; 2 inconclusive; 3 bad arguments (or --service) or config
 `,
   demo: `usage: vigil demo [--without-prometheus] [--json]
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import { loadConfig } from '../config/load.js';
-import type { SloConfig } from '../config/schema.js';
+import type { ServiceConfig, SloConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
 import type { CheckResult } from '../evaluator/types.js';
@@ -12,6 +12,7 @@ import { createPatternStore, type ObservedSignature } from '../patterns/store.js
 import { patternsWiring } from '../patterns/wiring.js';
 import { createSources } from '../sources/index.js';
 import { openDatabase } from '../store/db.js';
+import { SERVICE_FLAG, selectService, UsageError } from './args.js';
 import { EXIT_CANNOT_EVALUATE, evaluationExitCode, parseTime } from './evaluate.js';
 import type { CliContext, Command } from './types.js';
 
@@ -22,7 +23,8 @@ import type { CliContext, Command } from './types.js';
  * would fail; 2 inconclusive; 3 bad arguments or config.
  */
 
-const USAGE = 'usage: vigil logs diff [-c FILE] [--since TIME] [--at TIME] [--check NAME]... [--json]\n';
+const USAGE =
+  'usage: vigil logs diff [-c FILE] [--service S] [--since TIME] [--at TIME] [--check NAME]... [--json]\n';
 const DIFF_WATCH = 'logs-diff';
 
 interface DiffArgs {
@@ -31,6 +33,7 @@ interface DiffArgs {
   at?: number;
   checks: string[];
   json: boolean;
+  service?: string;
 }
 
 function parseDiffArgs(argv: string[]): DiffArgs {
@@ -42,6 +45,7 @@ function parseDiffArgs(argv: string[]): DiffArgs {
       at: { type: 'string' },
       check: { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
+      ...SERVICE_FLAG,
     },
     strict: true,
     allowPositionals: false,
@@ -50,6 +54,7 @@ function parseDiffArgs(argv: string[]): DiffArgs {
     configFile: path.normalize(values.config),
     checks: values.check,
     json: values.json,
+    ...(values.service === undefined ? {} : { service: values.service }),
   };
   for (const flag of ['since', 'at'] as const) {
     const text = values[flag];
@@ -107,7 +112,8 @@ function formatReport(doc: { evaluatedAt: string; deployedAt: string; checks: Di
 }
 
 /**
- * `vigil logs diff [-c FILE] [--since TIME] [--at TIME] [--check NAME]... [--json]`.
+ * `vigil logs diff [-c FILE] [--service S] [--since TIME] [--at TIME] [--check NAME]... [--json]`: one
+ * service's patterns checks (`--service`, required when the config watches several).
  *
  * @example await logsDiff({ argv: ['--since', '2026-11-27T12:00:00Z', '--json'], stdout, stderr, env, signal }) // 0, 1, 2 or 3
  */
@@ -119,11 +125,12 @@ export const logsDiff: Command = async (ctx: CliContext) => {
     ctx.stderr.write(`vigil logs diff: ${errorMessage(error)}\n${USAGE}`);
     return EXIT_CANNOT_EVALUATE;
   }
-  let config: Awaited<ReturnType<typeof loadConfig>>;
+  let config: ServiceConfig;
   try {
-    config = await loadConfig(args.configFile, ctx.env);
+    config = selectService(await loadConfig(args.configFile, ctx.env), args.service);
   } catch (error) {
-    if (error instanceof ConfigError)
+    if (error instanceof UsageError) ctx.stderr.write(`vigil logs diff: ${error.message}\n`);
+    else if (error instanceof ConfigError)
       for (const p of error.problems) ctx.stderr.write(`${formatProblem(p)}\n`);
     else ctx.stderr.write(`vigil logs diff: ${errorMessage(error)}\n`);
     return EXIT_CANNOT_EVALUATE;

@@ -7,10 +7,10 @@ import { type PreparedProbe, prepareProbe } from '../prober/prepare.js';
 import { createScheduler } from '../prober/scheduler.js';
 import type { ProbeResult } from '../prober/types.js';
 import { silentLogger } from '../telemetry/logger.js';
-import { parseFlags } from './args.js';
+import { parseFlags, SERVICE_FLAG, selectService } from './args.js';
 import type { CliContext, Command } from './types.js';
 
-const USAGE = 'usage: vigil probe [-c FILE] [--probe NAME]... [--json]\n';
+const USAGE = 'usage: vigil probe [-c FILE] [--service S] [--probe NAME]... [--json]\n';
 
 function ms(value: number): string {
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
@@ -76,8 +76,8 @@ export function formatProbeTable(results: readonly ProbeResult[]): string {
 }
 
 /**
- * `vigil probe [-c FILE] [--probe NAME]... [--json]` (DESIGN §2): runs the named probes (default all)
- * once, now, through the same engine and caps as the daemon. `--json` prints `{"results":[...]}` on
+ * `vigil probe [-c FILE] [--service S] [--probe NAME]... [--json]` (DESIGN §2): runs the named probes
+ * (default all) of one service (`--service`, required when the config watches several) once, now, through the same engine and caps as the daemon. `--json` prints `{"results":[...]}` on
  * stdout; the table always goes to stderr. Exit 0 all passed, 1 any failed, 2 config error, no probe
  * to run, unknown probe name or bad usage.
  *
@@ -87,13 +87,16 @@ export const probe: Command = async (ctx: CliContext) => {
   let file: string;
   let names: string[];
   let json: boolean;
+  let serviceName: string | undefined;
   try {
     const { values } = parseFlags(ctx.argv, {
       config: { type: 'string', short: 'c', default: './vigil.yaml' },
       probe: { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
+      ...SERVICE_FLAG,
     });
     file = path.normalize(values.config);
+    serviceName = values.service;
     names = values.probe;
     json = values.json;
   } catch (error) {
@@ -102,7 +105,7 @@ export const probe: Command = async (ctx: CliContext) => {
   }
   let prepared: PreparedProbe[];
   try {
-    const config = await loadConfig(file, ctx.env);
+    const config = selectService(await loadConfig(file, ctx.env), serviceName);
     const known = new Set(config.probes.map((p) => p.name));
     const unknown = names.filter((n) => !known.has(n));
     if (unknown.length > 0) {
@@ -125,6 +128,7 @@ export const probe: Command = async (ctx: CliContext) => {
       return 2;
     }
     if (error instanceof VigilError) {
+      // UsageError (an unknown or missing --service) is one too: exit 2 either way.
       ctx.stderr.write(`vigil probe: ${error.message}\n`);
       return 2;
     }

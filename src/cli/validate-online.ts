@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { metricNames, renderQuery } from '../config/query.js';
-import type { SloConfig, VigilConfig } from '../config/schema.js';
+import type { ServiceConfig, SloConfig } from '../config/schema.js';
 import { errorMessage, VigilError } from '../errors.js';
 import { sliTemplate } from '../evaluator/sli.js';
 import { absentSourceReason } from '../sources/absent.js';
@@ -160,7 +160,7 @@ async function checkOnline(
  *   checks[0] // { name: 'error-rate', source: 'prometheus', status: 'returns data', queries: [...] }
  */
 export async function checkQueriesOnline(
-  config: VigilConfig,
+  config: ServiceConfig,
   deps: { dispatcher: Dispatcher; signal: AbortSignal; at: number },
 ): Promise<OnlineCheck[]> {
   const storePath = config.root.storage.path;

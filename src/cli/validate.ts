@@ -1,17 +1,24 @@
 import path from 'node:path';
 import { Agent } from 'undici';
+import { servicesOf } from '../config/fleet.js';
 import { configWarnings, loadConfig } from '../config/load.js';
-import type { VigilConfig } from '../config/schema.js';
+import type { ServiceConfig, VigilConfig } from '../config/schema.js';
 import { ConfigError, type ConfigProblem, errorMessage, formatProblem } from '../errors.js';
 import { checkK6Scripts, formatSyntaxProblem } from '../loadtest/syntax.js';
-import { parseFlags } from './args.js';
+import { parseFlags, SERVICE_FLAG, selectService, UsageError } from './args.js';
 import type { CliContext, Command } from './types.js';
 import { checkQueriesOnline, formatOnlineCheck, type OnlineCheck } from './validate-online.js';
 
-const USAGE = 'usage: vigil validate [-c FILE] [--online] [--json]\n';
+const USAGE = 'usage: vigil validate [-c FILE] [--online [--service S]] [--json]\n';
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** What one service (or a single-service file) defines: `2 probes, 3 SLO checks, 1 load profile`. */
+function counts(config: VigilConfig): string {
+  const profiles = Object.keys(config.root.loadtests?.profiles ?? {}).length;
+  return `${plural(config.probes.length, 'probe')}, ${plural(config.slos.length, 'SLO check')}, ${plural(profiles, 'load profile')}`;
 }
 
 /** A problem as `vigil validate --json` prints it. */
@@ -33,9 +40,14 @@ async function scriptProblems(
   given: string,
 ): Promise<(ValidateProblem & { text: string })[]> {
   const configDir = path.dirname(config.file);
-  const scripts = Object.values(config.root.loadtests?.profiles ?? {}).map((p) =>
-    path.resolve(configDir, p.script),
-  );
+  // Every service's profiles (a fleet's share the root's): each script checked once.
+  const scripts = [
+    ...new Set(
+      servicesOf(config).flatMap((service) =>
+        Object.values(service.root.loadtests?.profiles ?? {}).map((p) => path.resolve(configDir, p.script)),
+      ),
+    ),
+  ];
   // Paths as the user sees them: relative to the config file as it was given.
   const shown = (abs: string) => path.join(path.dirname(given), path.relative(configDir, abs));
   return (await checkK6Scripts(scripts)).map((problem) => ({
@@ -63,15 +75,20 @@ export const validate: Command = async (ctx: CliContext) => {
   let file: string;
   let json: boolean;
   let online: boolean;
+  let serviceName: string | undefined;
   try {
     const { values } = parseFlags(ctx.argv, {
       config: { type: 'string', short: 'c', default: './vigil.yaml' },
       online: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      ...SERVICE_FLAG,
     });
     file = path.normalize(values.config);
     json = values.json;
     online = values.online;
+    serviceName = values.service;
+    if (serviceName !== undefined && !online)
+      throw new UsageError('--service goes with --online (validate checks every service)');
   } catch (error) {
     ctx.stderr.write(`vigil validate: ${errorMessage(error)}\n${USAGE}`);
     return 2;
@@ -114,9 +131,16 @@ export const validate: Command = async (ctx: CliContext) => {
 
   let onlineErrors = 0;
   if (online) {
+    let service: ServiceConfig;
+    try {
+      service = selectService(config, serviceName);
+    } catch (error) {
+      ctx.stderr.write(`vigil validate: ${errorMessage(error)}\n${USAGE}`);
+      return finish(2);
+    }
     const dispatcher = new Agent({ connections: 8, keepAliveTimeout: 4_000 });
     try {
-      report.checks = await checkQueriesOnline(config, { dispatcher, signal: ctx.signal, at: Date.now() });
+      report.checks = await checkQueriesOnline(service, { dispatcher, signal: ctx.signal, at: Date.now() });
     } finally {
       await dispatcher.close();
     }
@@ -129,14 +153,17 @@ export const validate: Command = async (ctx: CliContext) => {
       ctx.stderr.write(`online: ${prefix}${line}\n`);
     }
   }
-  const profiles = Object.keys(config.root.loadtests?.profiles ?? {}).length;
   const counted = report.checks.filter((c) => c.status === 'no series now').length;
   const onlineSummary = online
     ? `; online: ${plural(onlineErrors, 'error')}, ${counted} with no series now`
     : '';
-  ctx.stderr.write(
-    `${file}: ${onlineErrors > 0 ? 'valid, but queries fail' : 'valid'} — ${plural(config.probes.length, 'probe')}, ` +
-      `${plural(config.slos.length, 'SLO check')}, ${plural(profiles, 'load profile')}${onlineSummary}\n`,
-  );
+  const services = servicesOf(config);
+  const verdict = onlineErrors > 0 ? 'valid, but queries fail' : 'valid';
+  if (config.root.services === undefined) {
+    ctx.stderr.write(`${file}: ${verdict} — ${counts(config)}${onlineSummary}\n`);
+  } else {
+    ctx.stderr.write(`${file}: ${verdict} — ${plural(services.length, 'service')}${onlineSummary}\n`);
+    for (const service of services) ctx.stderr.write(`  ${service.root.service}: ${counts(service)}\n`);
+  }
   return finish(onlineErrors > 0 ? 1 : 0);
 };
