@@ -36,9 +36,9 @@ async function main(): Promise<void> {
     lagTimes.push(Date.now());
     observe(value);
   }) as typeof histogram.observe;
-  // Every probe's total duration, in ms (what vigil_probe_duration_seconds{phase="total"} gets).
+  // Every probe's total duration, in ms (what vigil_probe_phase_duration_seconds{phase="total"} gets).
   let durations: number[] = [];
-  const duration = daemon.metrics.probeDuration;
+  const duration = daemon.metrics.probePhaseDuration;
   const observeDuration = duration.observe.bind(duration);
   duration.observe = ((labels: { phase?: string }, value: number) => {
     if (labels.phase === 'total') durations.push(value * 1000);

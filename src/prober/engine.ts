@@ -1,15 +1,11 @@
 import { ConstantBackoff, handleWhenResult, retry } from 'cockatiel';
 import type { ProbeConfig } from '../config/schema.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { PROBE_PHASES } from '../telemetry/probe-series.js';
 import type { PreparedProbe, RunContext, Runner, RunnerOutcome } from './prepare.js';
 import { runSmoke } from './smoke.js';
 import { runJourney } from './steps.js';
-import {
-  NETWORK_FAILURE_CLASSES,
-  type PhaseTimings,
-  type ProbeResult,
-  type RetriedAttempt,
-} from './types.js';
+import { NETWORK_FAILURE_CLASSES, type ProbeResult, type RetriedAttempt } from './types.js';
 
 /** One runner per probe kind; the compiler refuses a kind without one. */
 export const RUNNERS = {
@@ -18,7 +14,7 @@ export const RUNNERS = {
 } satisfies Record<ProbeConfig['kind'], Runner>;
 
 /** The probe metrics a run updates (a subset of createMetrics, so tests can pass the real thing). */
-export type ProbeMetrics = Pick<Metrics, 'probeSuccess' | 'probeDuration' | 'probeRuns' | 'tlsCertExpiry'>;
+export type ProbeMetrics = Pick<Metrics, 'probes' | 'probePhaseDuration'>;
 
 export interface ProbeRunDeps {
   /** Wall clock (ms since epoch), from the injected Clock. */
@@ -30,14 +26,6 @@ export interface ProbeRunDeps {
   /** Pause between in-run retries; default 100 ms. */
   retryDelayMs?: number;
 }
-
-const PHASE_LABELS: readonly [keyof PhaseTimings, string][] = [
-  ['dnsMs', 'dns'],
-  ['connectMs', 'connect'],
-  ['tlsMs', 'tls'],
-  ['ttfbMs', 'ttfb'],
-  ['transferMs', 'transfer'],
-];
 
 function isNetworkFailure(outcome: unknown): boolean {
   const failure = (outcome as RunnerOutcome).failure;
@@ -122,26 +110,32 @@ function roundTimings(result: ProbeResult): ProbeResult {
 }
 
 /**
- * Updates the probe metrics of DESIGN §8 from one result. Labels stay bounded: service, probe name,
- * kind, result and failure class, never a URL or message.
+ * Updates the probe metrics of DESIGN §8 from one result: the probe's last-run gauges and run counter
+ * (kept as ready text, so a scrape of 10k probes stays cheap) and the aggregate phase histogram.
+ * Labels stay bounded: service, probe name, kind, result and failure class, never a URL or message.
  *
  * @example recordProbeMetrics(metrics, result, 'prep-api')
  */
 export function recordProbeMetrics(metrics: ProbeMetrics, result: ProbeResult, service?: string): void {
-  const owner = service === undefined ? {} : { service };
-  const labels = { ...owner, probe: result.probe, kind: result.kind };
-  metrics.probeSuccess.set(labels, result.success ? 1 : 0);
-  for (const [key, phase] of PHASE_LABELS)
-    metrics.probeDuration.observe({ ...labels, phase }, result.phases[key] / 1000);
-  metrics.probeDuration.observe({ ...labels, phase: 'total' }, result.durationMs / 1000);
-  metrics.probeRuns.inc({
-    ...labels,
-    result: result.success ? 'success' : 'failure',
-    class: result.failure?.class ?? 'none',
+  const p = result.phases;
+  const phaseSeconds = {
+    dns: p.dnsMs / 1000,
+    connect: p.connectMs / 1000,
+    tls: p.tlsMs / 1000,
+    ttfb: p.ttfbMs / 1000,
+    transfer: p.transferMs / 1000,
+    total: result.durationMs / 1000,
+  };
+  metrics.probes.record({
+    service,
+    probe: result.probe,
+    kind: result.kind,
+    success: result.success,
+    failureClass: result.failure?.class ?? 'none',
+    phaseSeconds,
+    ...(result.tls ? { certExpiresAt: Math.floor(result.tls.chainExpiresAt / 1000) } : {}),
   });
-  if (result.tls)
-    metrics.tlsCertExpiry.set(
-      { ...owner, probe: result.probe },
-      Math.floor(result.tls.chainExpiresAt / 1000),
-    );
+  const owner = service === undefined ? {} : { service };
+  for (const phase of PROBE_PHASES)
+    metrics.probePhaseDuration.observe({ ...owner, kind: result.kind, phase }, phaseSeconds[phase]);
 }

@@ -1,8 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { VigilAlertName } from '../actions/alertmanager.js';
 import type { ActionEvent } from '../actions/types.js';
+import { createProbeSeries, type ProbeSeries } from './probe-series.js';
 
-/** Buckets (seconds) for probe phases: loopback microseconds up to slow remote seconds. */
+/** Buckets (seconds) for the aggregate probe phase histogram: loopback microseconds up to slow remote seconds. */
 const PROBE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5];
 const QUERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -32,51 +33,54 @@ const ALERT_NAMES = Object.keys({
 const ALERT_RESULTS = ['sent', 'rejected', 'error'] as const;
 
 /**
+ * A prom-client registry whose exposition ends with the per-probe series (probe-series.ts), so
+ * `registry.metrics()` — what `/metrics` sends — carries every §8 series while prom-client renders
+ * only the families that do not grow with the probe count. Prometheus text format only: the daemon
+ * never switches the registry to OpenMetrics.
+ */
+class VigilRegistry extends Registry {
+  constructor(private readonly probes: ProbeSeries) {
+    super();
+  }
+
+  override async metrics(): Promise<string> {
+    return this.probes.render(await super.metrics());
+  }
+}
+
+/**
  * Every metric of DESIGN §8 on one registry. The probe and SLO series carry `service` (the config's
  * `service`), like the watch series, so one dashboard `$service` variable filters every panel. Created once in the composition root and passed to the
- * parts that update it; tests create their own.
+ * parts that update it; tests create their own. The per-probe series (`probes`) are kept as ready text
+ * (last-run gauges and run counters, blackbox-style); their distributions are aggregated across probes
+ * in `probePhaseDuration`.
  *
  * @example
  *   const metrics = createMetrics({ version: '0.1.0' });
- *   metrics.probeSuccess.set({ service: 'prep-api', probe: 'health', kind: 'smoke' }, 1);
+ *   metrics.probes.record({ service: 'prep-api', probe: 'health', kind: 'smoke', success: true, failureClass: 'none', phaseSeconds });
  *   const text = await metrics.registry.metrics();
  */
 export function createMetrics(options: { version: string; defaultMetrics?: boolean }) {
-  const registry = new Registry();
+  const probes = createProbeSeries();
+  const registry = new VigilRegistry(probes);
   const registers = [registry];
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const metrics = {
     registry,
-    probeSuccess: new Gauge({
-      name: 'vigil_probe_success',
-      help: 'Whether the last run of the probe succeeded (1) or failed (0).',
-      labelNames: ['service', 'probe', 'kind'] as const,
-      registers,
-    }),
-    probeDuration: new Histogram({
-      name: 'vigil_probe_duration_seconds',
-      help: 'Probe duration by phase (dns, connect, tls, ttfb, transfer, total).',
-      labelNames: ['service', 'probe', 'kind', 'phase'] as const,
+    /** vigil_probe_success, vigil_probe_duration_seconds, vigil_probe_runs_total, vigil_tls_cert_expiry_timestamp_seconds. */
+    probes,
+    probePhaseDuration: new Histogram({
+      name: 'vigil_probe_phase_duration_seconds',
+      help: 'Probe run durations by phase (dns, connect, tls, ttfb, transfer, total), all probes of a kind together.',
+      labelNames: ['service', 'kind', 'phase'] as const,
       buckets: PROBE_BUCKETS,
-      registers,
-    }),
-    probeRuns: new Counter({
-      name: 'vigil_probe_runs_total',
-      help: 'Probe runs by result and failure class.',
-      labelNames: ['service', 'probe', 'kind', 'result', 'class'] as const,
       registers,
     }),
     probeScheduleLag: new Histogram({
       name: 'vigil_probe_schedule_lag_seconds',
       help: 'How late a probe run started against its schedule.',
       buckets: LAG_BUCKETS,
-      registers,
-    }),
-    tlsCertExpiry: new Gauge({
-      name: 'vigil_tls_cert_expiry_timestamp_seconds',
-      help: 'Earliest certificate expiry in the chain presented to the probe, as a Unix timestamp.',
-      labelNames: ['service', 'probe'] as const,
       registers,
     }),
     sloValue: new Gauge({

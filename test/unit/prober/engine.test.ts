@@ -370,8 +370,12 @@ describe('retries and metrics', () => {
     expect(text).toContain(
       'vigil_probe_runs_total{service="prep-api",probe="edge",kind="smoke",result="success",class="none"} 1',
     );
+    // The last run's TLS handshake, as a gauge; both runs in the aggregate histogram (no probe label).
     expect(text).toMatch(
-      /vigil_probe_duration_seconds_count\{service="prep-api",probe="edge",kind="smoke",phase="tls"\} 1/,
+      /vigil_probe_duration_seconds\{service="prep-api",probe="edge",kind="smoke",phase="tls"\} 0\.\d*[1-9]/,
+    );
+    expect(text).toContain(
+      'vigil_probe_phase_duration_seconds_count{service="prep-api",kind="smoke",phase="tls"} 2',
     );
     expect(text).toMatch(/vigil_tls_cert_expiry_timestamp_seconds\{service="prep-api",probe="edge"\} \d{10}/);
   });
