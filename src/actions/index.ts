@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { AlertmanagerConfig } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { type DeliveryView, listDeliveries } from '../store/outbox.js';
 import { getRollback, type RollbackRecord, type RollbackTrigger } from '../store/rollbacks.js';
@@ -22,25 +22,34 @@ import {
   type RollbackRequest,
 } from './outbox.js';
 import type { AttemptHook, EnqueuedDelivery, NotifyEvent, VerdictObject, WatchRef } from './types.js';
-import { type ActionsConfig, resolveTargets } from './webhook.js';
+import { type ActionsConfig, resolveTargets, type WebhookTarget } from './webhook.js';
 
 /** Keys under which the facade holds alerts, so the watch engine can fire and resolve the same ones. */
 export const alertKeys = {
   watchFailed: (watchId: string) => `watch-failed:${watchId}`,
   blind: (watchId: string) => `blind:${watchId}`,
   held: (watchId: string) => `held:${watchId}`,
-  slo: (sloName: string, watchId?: string) => `slo:${sloName}${watchId ? `:${watchId}` : ''}`,
+  /** A watch's violation of one of its checks. */
+  slo: (sloName: string, watchId: string) => `slo:${sloName}:${watchId}`,
+  /** A continuous SLO violation, outside watches: per service (SLO names repeat across a fleet). */
+  serviceSlo: (service: string, sloName: string) => `slo:${service}/${sloName}`,
   actionFailed: (watchId: string, event: string) => `action-failed:${watchId}:${event}`,
 };
 
 /** VigilWatchFailed and VigilActionFailed describe events, not conditions: they resolve by themselves. */
 const EVENT_ALERT_TTL_MS = 24 * 3_600_000;
 
+/**
+ * Webhook targets: one `actions` section for every service, or one per service of a fleet (each with the
+ * root's defaults merged in). In a fleet of several, target keys are prefixed `<service>/`.
+ */
+export type FleetActions = ActionsConfig | ReadonlyMap<string, ActionsConfig>;
+
 export interface ActionsDeps {
   db: Db;
-  /** The root config's `service`: the service label when a delivery's watch is unknown. */
+  /** The service label when a delivery's watch is unknown (the first configured service). */
   service: string;
-  actions: ActionsConfig;
+  actions: FleetActions;
   /** Absent or with an empty url: alerts are off. */
   alertmanager?: AlertmanagerConfig;
   clock: Clock;
@@ -92,7 +101,7 @@ export interface Actions {
    * ConfigError and keeps the old ones when the new section is invalid. Pending deliveries are kept and
    * sent to the target of the same key. Alertmanager settings need a restart.
    */
-  reload(actions: ActionsConfig): void;
+  reload(actions: FleetActions): void;
   /** Every delivery of a watch with its attempts (for the watch API). */
   listDeliveries(watchId: string): DeliveryView[];
   /** Keys of targets that are off (empty url), for /health warnings. */
@@ -122,7 +131,7 @@ export interface Actions {
  */
 export function createActions(deps: ActionsDeps): Actions {
   let resolved = checkedTargets(deps.actions, deps.configFile);
-  let maxAgeMs = deps.actions.maxAge;
+  let maxAgeMs = maxAgeOf(deps.actions);
   warnDisabled(resolved.disabled, deps.logger);
   const am = deps.alertmanager;
   const client =
@@ -155,7 +164,7 @@ export function createActions(deps: ActionsDeps): Actions {
 
   const worker = createDeliveryWorker({
     db: deps.db,
-    targets: () => resolved.targets,
+    targets: () => resolved.all,
     clock: deps.clock,
     dispatcher: deps.dispatcher,
     logger: deps.logger,
@@ -193,7 +202,7 @@ export function createActions(deps: ActionsDeps): Actions {
   }
 
   const input = (watch: WatchRef, verdict: VerdictObject) => ({
-    targets: resolved.targets,
+    targets: resolved.of(watch.service),
     watch,
     verdict,
     clock: deps.clock,
@@ -246,7 +255,7 @@ export function createActions(deps: ActionsDeps): Actions {
     reload(actions) {
       const next = checkedTargets(actions, deps.configFile);
       resolved = next;
-      maxAgeMs = actions.maxAge;
+      maxAgeMs = maxAgeOf(actions);
       warnDisabled(next.disabled, deps.logger);
     },
     listDeliveries: (watchId) => listDeliveries(deps.db, watchId),
@@ -267,17 +276,44 @@ export function createActions(deps: ActionsDeps): Actions {
   };
 }
 
-function checkedTargets(
-  actions: ActionsConfig,
-  configFile = 'vigil.yaml',
-): ReturnType<typeof resolveTargets> {
-  const resolved = resolveTargets(actions);
-  if (resolved.problems.length > 0) {
-    throw new ConfigError(
-      resolved.problems.map((p) => ({ file: configFile, path: p.path, message: p.message })),
-    );
+/** The targets of every service, and each service's own. */
+interface FleetTargets {
+  all: WebhookTarget[];
+  disabled: string[];
+  of(service: string): WebhookTarget[];
+}
+
+/**
+ * Resolves every service's targets, or throws one ConfigError with all their problems (paths under
+ * `services.<name>.` in a fleet of several; a problem inherited from the root shows once per service).
+ */
+function checkedTargets(actions: FleetActions, configFile = 'vigil.yaml'): FleetTargets {
+  const sections: [string | undefined, ActionsConfig][] =
+    actions instanceof Map ? [...actions.entries()] : [[undefined, actions as ActionsConfig]];
+  const prefixed = sections.length > 1;
+  const byService = new Map<string | undefined, WebhookTarget[]>();
+  const all: WebhookTarget[] = [];
+  const disabled: string[] = [];
+  const problems: ConfigProblem[] = [];
+  for (const [service, section] of sections) {
+    const resolved = resolveTargets(section);
+    const prefix = prefixed && service !== undefined ? service : undefined;
+    for (const p of resolved.problems)
+      problems.push({ file: configFile, path: prefix ? `services.${prefix}.${p.path}` : p.path, message: p.message });
+    const targets = resolved.targets.map((t) => (prefix ? { ...t, key: `${prefix}/${t.key}` } : t));
+    byService.set(service, targets);
+    all.push(...targets);
+    disabled.push(...resolved.disabled.map((key) => (prefix ? `${prefix}/${key}` : key)));
   }
-  return resolved;
+  if (problems.length > 0) throw new ConfigError(problems);
+  const shared = actions instanceof Map ? undefined : byService.get(undefined);
+  return { all, disabled, of: (service) => shared ?? byService.get(service) ?? [] };
+}
+
+/** How long a delivery is retried: the longest `maxAge` of any service (one worker sends them all). */
+function maxAgeOf(actions: FleetActions): number {
+  if (!(actions instanceof Map)) return (actions as ActionsConfig).maxAge;
+  return Math.max(0, ...[...actions.values()].map((a) => a.maxAge));
 }
 
 function warnDisabled(disabled: readonly string[], logger: Logger): void {

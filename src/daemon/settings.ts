@@ -1,15 +1,15 @@
-import type { VigilConfig } from '../config/schema.js';
+import type { ServiceConfig } from '../config/schema.js';
 import { burnCheckName } from '../evaluator/burn-check.js';
 import type { WatchSettings } from '../watch/types.js';
 import { probesJudgedInBake } from './probe-checks.js';
 
 /**
- * The watch engine's settings from the `watch:` section, in milliseconds; smoke attempts are retried at
+ * A service's watch settings from its `watch:` section, in milliseconds; smoke attempts are retried at
  * the shortest smoke probe interval.
  *
  * @example new WatchManager(deps, watchSettings(config))
  */
-export function watchSettings(config: VigilConfig): WatchSettings {
+export function watchSettings(config: ServiceConfig): WatchSettings {
   const w = config.root.watch;
   const smokeIntervals = config.probes.filter((p) => p.kind === 'smoke').map((p) => p.interval);
   return {
@@ -37,7 +37,7 @@ export function watchSettings(config: VigilConfig): WatchSettings {
  *
  * @example bakeCheckNames(config) // ['error-rate', 'error-rate:burn-rate', 'p95-latency', 'probe:health']
  */
-export function bakeCheckNames(config: VigilConfig): string[] {
+export function bakeCheckNames(config: ServiceConfig): string[] {
   const slos = config.slos.flatMap((slo) => [
     ...(slo.objective !== undefined || slo.warn !== undefined || slo.baseline !== undefined
       ? [slo.name]

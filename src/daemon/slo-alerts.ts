@@ -1,7 +1,8 @@
 import type { AlertState } from '../actions/alert-state.js';
 import { sloViolationAlert } from '../actions/alertmanager.js';
 import { alertKeys } from '../actions/index.js';
-import type { SloConfig, VigilConfig } from '../config/schema.js';
+import { servicesOf } from '../config/fleet.js';
+import type { ServiceConfig, SloConfig, VigilConfig } from '../config/schema.js';
 import { burnCheckName } from '../evaluator/burn-check.js';
 import type { CheckResult } from '../evaluator/types.js';
 
@@ -17,7 +18,7 @@ import type { CheckResult } from '../evaluator/types.js';
  */
 export function raiseSloAlerts(
   alerts: Pick<AlertState, 'fire' | 'resolve'>,
-  config: VigilConfig,
+  config: ServiceConfig,
   checks: readonly CheckResult[],
 ): void {
   const externalUrl = config.root.alertmanager?.externalUrl?.replace(/\/+$/, '');
@@ -25,7 +26,7 @@ export function raiseSloAlerts(
     // A burn-rate check (`<slo>:burn-rate`) alerts as its SLO's fast-burn condition.
     const slo = config.slos.find((s) => s.name === check.name || burnCheckName(s.name) === check.name);
     if (!slo || check.shadow) continue;
-    const key = alertKeys.slo(check.name);
+    const key = alertKeys.serviceSlo(config.root.service, check.name);
     if (check.result === 'fail' && check.consecutiveFailures >= slo.alertAfter) {
       alerts.fire(
         key,
@@ -44,11 +45,13 @@ export function raiseSloAlerts(
 
 /**
  * At startup and after a reload: resolves every held VigilSLOViolation whose check no longer alerts
- * under `config` — its SLO was removed or renamed, or is now a shadow check — since no evaluation will
- * ever pass it again. Continuous alerts (no `watch_id`) go whenever their check is not an alerting SLO
- * check of `config`; a watch's alert (an `enforce: alert` check, possibly a probe's) goes only when
- * `previous` had it as an SLO check that `config` no longer alerts on, and otherwise ends with its
- * watch. Returns the `slo` labels it resolved.
+ * under `config` — its SLO (or its whole service) was removed or renamed, or is now a shadow check —
+ * since no evaluation will ever pass it again. Continuous alerts (no `watch_id`) go whenever their
+ * check is not an alerting SLO check of their service in `config`, or are held under a key from before
+ * fleets (the next evaluation raises them again under the service's key); a watch's alert (an
+ * `enforce: alert` check, possibly a probe's) goes only when `previous` had it as an SLO check of the
+ * service that `config` no longer alerts on, and otherwise ends with its watch. Returns the `slo`
+ * labels it resolved.
  *
  * @example resolveStaleSloAlerts(actions.alerts, next, current) // ['old-name'] after renaming old-name
  */
@@ -58,13 +61,17 @@ export function resolveStaleSloAlerts(
   previous?: VigilConfig,
 ): string[] {
   const alerting = alertingChecks(config);
-  const gone = new Set(previous ? [...alertingChecks(previous)].filter((name) => !alerting.has(name)) : []);
+  const gone = new Set(previous ? [...alertingChecks(previous)].filter((id) => !alerting.has(id)) : []);
   const resolved: string[] = [];
   for (const held of alerts.held()) {
-    const slo = held.labels.slo;
+    const { slo, service = '' } = held.labels;
     if (held.state !== 'firing' || held.labels.alertname !== 'VigilSLOViolation' || slo === undefined)
       continue;
-    const stale = held.labels.watch_id === undefined ? !alerting.has(slo) : gone.has(slo);
+    const id = checkId(service, slo);
+    const stale =
+      held.labels.watch_id === undefined
+        ? !alerting.has(id) || held.key !== alertKeys.serviceSlo(service, slo)
+        : gone.has(id);
     if (!stale) continue;
     alerts.resolve(held.key);
     resolved.push(slo);
@@ -72,12 +79,22 @@ export function resolveStaleSloAlerts(
   return resolved;
 }
 
-/** The names of every check of `config` that may raise VigilSLOViolation. */
+/** The alerting checks of every service, as `<service>/<check>`. */
 function alertingChecks(config: VigilConfig): Set<string> {
-  return new Set(config.slos.filter((slo) => !isShadow(slo)).flatMap(checkNames));
+  return new Set(
+    servicesOf(config).flatMap((service) =>
+      service.slos
+        .filter((slo) => !isShadow(slo))
+        .flatMap(checkNames)
+        .map((name) => checkId(service.root.service, name)),
+    ),
+  );
 }
 
-/** The checks an SLO yields: its own and, with a target, its burn-rate check. */
+function checkId(service: string, check: string): string {
+  return `${service}/${check}`;
+}
+
 function checkNames(slo: SloConfig): string[] {
   return slo.target !== undefined && slo.burnRate ? [slo.name, burnCheckName(slo.name)] : [slo.name];
 }

@@ -1,16 +1,18 @@
 import path from 'node:path';
 import type { Clock } from '../clock.js';
-import type { VigilConfig } from '../config/schema.js';
+import type { ServiceConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { type ProbeRollups, ROLLUP_RETENTION_MS } from '../store/rollups.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { runProbe } from './engine.js';
+import type { RunGate } from './gate.js';
 import { type PreparedProbe, prepareProbe } from './prepare.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 
 export interface ProberDeps {
-  config: VigilConfig;
+  /** One service's config: its probes, target and name (the `service` label). */
+  config: ServiceConfig;
   clock: Clock;
   metrics: Metrics;
   logger: Logger;
@@ -18,6 +20,10 @@ export interface ProberDeps {
   rollups?: ProbeRollups;
   concurrency?: number;
   perHostConcurrency?: number;
+  /** The global caps shared with the other services' probers (instead of concurrency/perHostConcurrency). */
+  gate?: RunGate;
+  /** Event-loop delay now (ms), shared by every prober; default a monitor per scheduler. */
+  eventLoopDelayMs?: () => number;
   /** How often old rollups are pruned. Default 1 h. */
   pruneIntervalMs?: number;
   /** How long stop() lets runs in flight finish before aborting them. Default 10 s. */
@@ -51,6 +57,8 @@ export function createProber(deps: ProberDeps): Prober {
     clock,
     metrics,
     logger,
+    ...(deps.gate !== undefined ? { gate: deps.gate } : {}),
+    ...(deps.eventLoopDelayMs !== undefined ? { eventLoopDelayMs: deps.eventLoopDelayMs } : {}),
     ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),
     ...(deps.perHostConcurrency !== undefined ? { perHostConcurrency: deps.perHostConcurrency } : {}),
     ...(deps.stopTimeoutMs !== undefined ? { stopTimeoutMs: deps.stopTimeoutMs } : {}),
@@ -81,6 +89,12 @@ export function createProber(deps: ProberDeps): Prober {
     scheduler,
     probes,
     start() {
+      // The probes a reload removed lose their series here, once the previous prober (whose runs in
+      // flight could still record them) has stopped: the serial swap starts this one only after that.
+      metrics.probes.retain(
+        probes.map((p) => p.name),
+        deps.config.root.service,
+      );
       scheduler.start();
       if (rollups && !pruning) {
         pruning = new AbortController();

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginAsync,
+  type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import type { ProbeResult } from '../prober/types.js';
@@ -14,6 +15,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { authHook } from './auth.js';
 import { handleError, routeIndex } from './error-handler.js';
 import type { HealthReporter } from './health.js';
+import { sendProblems } from './problems.js';
 
 /** Request bodies larger than this are refused with 413 (DESIGN §3). */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -40,10 +42,12 @@ export interface AppDeps {
   /** When true, `/ready` says "shutting down" instead of "not ready". */
   isShuttingDown?: () => boolean;
   health: HealthReporter;
-  /** Latest result per probe, for `GET /api/v1/probes`. */
-  probes?: () => ProbeResult[];
-  /** Every SLO's current state, for `GET /api/v1/slos`. */
-  slos?: () => unknown[];
+  /** Latest result per probe of every service (each with its `service`), for `GET /api/v1/probes`. */
+  probes?: () => readonly (ProbeResult & { service?: string })[];
+  /** Every SLO's current state (each with its `service`), for `GET /api/v1/slos`. */
+  slos?: () => readonly unknown[];
+  /** The configured services: `?service=` on the lists must name one (read per request: reloads). */
+  services?: () => readonly string[];
   /**
    * Plugins registered inside the `/api/v1` scope, after auth and rate limiting: a plugin declaring
    * `app.post('/watches', …)` serves `POST /api/v1/watches` behind the token.
@@ -185,8 +189,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await checkToken(request, reply);
         return payload;
       });
-      api.get('/probes', async () => ({ probes: deps.probes?.() ?? [] }));
-      api.get('/slos', async () => ({ slos: deps.slos?.() ?? [] }));
+      // `?service=` keeps one service's items; an unknown service is a 400 naming the configured ones.
+      const ofService = <T>(
+        request: FastifyRequest,
+        reply: FastifyReply,
+        items: readonly T[],
+      ): readonly T[] | undefined => {
+        const { service } = request.query as { service?: unknown };
+        if (service === undefined || service === '') return items;
+        const known = deps.services?.() ?? [];
+        if (typeof service !== 'string' || !known.includes(service)) {
+          void sendProblems(reply, [
+            {
+              path: 'query.service',
+              message: `unknown service "${String(service)}" (configured: ${known.join(', ') || 'none'})`,
+            },
+          ]);
+          return undefined;
+        }
+        return items.filter((item) => (item as { service?: unknown }).service === service);
+      };
+      api.get('/probes', async (request, reply) => {
+        const probes = ofService(request, reply, deps.probes?.() ?? []);
+        return probes === undefined ? reply : { probes };
+      });
+      api.get('/slos', async (request, reply) => {
+        const slos = ofService(request, reply, deps.slos?.() ?? []);
+        return slos === undefined ? reply : { slos };
+      });
       for (const plugin of deps.routes ?? []) await api.register(plugin);
     },
     { prefix: '/api/v1' },

@@ -117,20 +117,21 @@ export interface LoadRunStore {
 }
 
 /**
- * Creates the repository on an open store.
+ * Creates the repository of one service's runs on an open store (profile names repeat across the services
+ * of a fleet: runs are only compared within a service). Closing interrupted runs is for every service.
  *
- * @example const runs = createLoadRunStore(openDatabase(':memory:')); runs.list({ profile: 'smoke' });
+ * @example const runs = createLoadRunStore(openDatabase(':memory:'), 'prep-api'); runs.list({ profile: 'smoke' });
  */
-export function createLoadRunStore(db: Db): LoadRunStore {
+export function createLoadRunStore(db: Db, service = ''): LoadRunStore {
   const insert = db.prepare(
-    `INSERT INTO loadtest_runs (id, watch_id, profile, trigger, started_at) VALUES (?, ?, ?, ?, ?)`,
+    `INSERT INTO loadtest_runs (id, service, watch_id, profile, trigger, started_at) VALUES (?, ?, ?, ?, ?, ?)`,
   );
   const finish = db.prepare(
     `UPDATE loadtest_runs SET ended_at = ?, exit_code = ?, result = ?, explanation = ?, summary_json = ? WHERE id = ?`,
   );
   const get = db.prepare<[string], Row>(`${SELECT} WHERE r.id = ?`);
-  const candidates = db.prepare<[string, string], Row>(
-    `${SELECT} WHERE r.profile = ? AND r.result = 'pass' AND r.id != ? AND r.summary_json IS NOT NULL
+  const candidates = db.prepare<[string, string, string], Row>(
+    `${SELECT} WHERE r.service = ? AND r.profile = ? AND r.result = 'pass' AND r.id != ? AND r.summary_json IS NOT NULL
      AND (w.status IS NULL OR w.status NOT IN ('failed', 'aborted'))
      ORDER BY r.started_at DESC LIMIT 100`,
   );
@@ -140,7 +141,7 @@ export function createLoadRunStore(db: Db): LoadRunStore {
   );
   return {
     insert(run) {
-      insert.run(run.id, run.watchId, run.profile, run.trigger, run.startedAt);
+      insert.run(run.id, service, run.watchId, run.profile, run.trigger, run.startedAt);
     },
     finish(id, end) {
       const stored = { summary: end.summary, comparison: end.comparison, fingerprint: end.fingerprint };
@@ -151,8 +152,8 @@ export function createLoadRunStore(db: Db): LoadRunStore {
       return row ? toRun(row) : undefined;
     },
     list(filter = {}) {
-      const where: string[] = [];
-      const params: (string | number)[] = [];
+      const where: string[] = ['r.service = ?'];
+      const params: (string | number)[] = [service];
       if (filter.profile) {
         where.push('r.profile = ?');
         params.push(filter.profile);
@@ -161,7 +162,7 @@ export function createLoadRunStore(db: Db): LoadRunStore {
         where.push('r.watch_id = ?');
         params.push(filter.watchId);
       }
-      const sql = `${SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.started_at DESC LIMIT ?`;
+      const sql = `${SELECT} WHERE ${where.join(' AND ')} ORDER BY r.started_at DESC LIMIT ?`;
       params.push(filter.limit ?? 50);
       return db
         .prepare<(string | number)[], Row>(sql)
@@ -170,7 +171,7 @@ export function createLoadRunStore(db: Db): LoadRunStore {
     },
     findPrevious(profile, { fingerprint, excludeId }) {
       const runs = candidates
-        .all(profile, excludeId ?? '')
+        .all(service, profile, excludeId ?? '')
         .map(toRun)
         .filter((r) => r.summary !== null && r.fingerprint === fingerprint);
       return runs.find((r) => r.watchStatus === 'passed') ?? runs[0];

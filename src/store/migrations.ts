@@ -207,4 +207,28 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX pattern_feedback_service ON pattern_feedback (service, signature, id);
   `,
+  // 4: fleets (issue 16). Probe rollups and load runs belong to a service: two services may each have a
+  // probe \`health\` or a profile \`smoke\`. Rows written before fleets get service '' and are adopted by the
+  // service of a single-service config at start (adoptUnownedRows).
+  `
+  CREATE TABLE probe_rollups_v4 (
+    service    TEXT NOT NULL,
+    probe      TEXT NOT NULL,
+    minute     INTEGER NOT NULL,
+    successes  INTEGER NOT NULL,
+    total      INTEGER NOT NULL,
+    latency_sum_ms REAL NOT NULL,
+    latency_hist   TEXT NOT NULL,
+    PRIMARY KEY (service, probe, minute)
+  ) WITHOUT ROWID;
+  INSERT INTO probe_rollups_v4 (service, probe, minute, successes, total, latency_sum_ms, latency_hist)
+    SELECT '', probe, minute, successes, total, latency_sum_ms, latency_hist FROM probe_rollups;
+  DROP TABLE probe_rollups;
+  ALTER TABLE probe_rollups_v4 RENAME TO probe_rollups;
+  CREATE INDEX probe_rollups_minute ON probe_rollups (minute);
+
+  ALTER TABLE loadtest_runs ADD COLUMN service TEXT NOT NULL DEFAULT '';
+  DROP INDEX loadtest_runs_profile;
+  CREATE INDEX loadtest_runs_profile ON loadtest_runs (service, profile, started_at DESC);
+  `,
 ];

@@ -97,36 +97,39 @@ interface Row {
 }
 
 /**
- * The rollup repository over `probe_rollups`.
+ * The rollup repository over `probe_rollups`, for one service's probes (probe names repeat across the
+ * services of a fleet). Pruning is by age, for every service.
  *
  * @example
- *   const rollups = createProbeRollups(openDatabase(':memory:'));
+ *   const rollups = createProbeRollups(openDatabase(':memory:'), 'prep-api');
  *   rollups.recordResult(result);
  *   rollups.window('health', now - 300_000, now).total // 20
  */
-export function createProbeRollups(db: Db): ProbeRollups {
-  const select = db.prepare<[string, number], Row>(
-    'SELECT successes, total, latency_sum_ms, latency_hist FROM probe_rollups WHERE probe = ? AND minute = ?',
+export function createProbeRollups(db: Db, service = ''): ProbeRollups {
+  const select = db.prepare<[string, string, number], Row>(
+    `SELECT successes, total, latency_sum_ms, latency_hist FROM probe_rollups
+     WHERE service = ? AND probe = ? AND minute = ?`,
   );
   const upsert = db.prepare(
-    `INSERT INTO probe_rollups (probe, minute, successes, total, latency_sum_ms, latency_hist)
-     VALUES (@probe, @minute, @successes, @total, @sum, @hist)
-     ON CONFLICT (probe, minute) DO UPDATE SET successes = excluded.successes, total = excluded.total,
+    `INSERT INTO probe_rollups (service, probe, minute, successes, total, latency_sum_ms, latency_hist)
+     VALUES (@service, @probe, @minute, @successes, @total, @sum, @hist)
+     ON CONFLICT (service, probe, minute) DO UPDATE SET successes = excluded.successes, total = excluded.total,
        latency_sum_ms = excluded.latency_sum_ms, latency_hist = excluded.latency_hist`,
   );
-  const range = db.prepare<[string, number, number], Row>(
+  const range = db.prepare<[string, string, number, number], Row>(
     `SELECT successes, total, latency_sum_ms, latency_hist FROM probe_rollups
-     WHERE probe = ? AND minute >= ? AND minute < ?`,
+     WHERE service = ? AND probe = ? AND minute >= ? AND minute < ?`,
   );
   const prune = db.prepare('DELETE FROM probe_rollups WHERE minute < ?');
   const record = db.transaction((probe: string, at: number, success: boolean, latencyMs: number) => {
     const minute = Math.floor(at / MINUTE_MS) * MINUTE_MS;
-    const row = select.get(probe, minute);
+    const row = select.get(service, probe, minute);
     const histogram = emptyHistogram();
     if (row) addInto(histogram, row.latency_hist);
     const index = bucketIndex(latencyMs);
     histogram[index] = (histogram[index] ?? 0) + 1;
     upsert.run({
+      service,
       probe,
       minute,
       successes: (row?.successes ?? 0) + (success ? 1 : 0),
@@ -142,7 +145,7 @@ export function createProbeRollups(db: Db): ProbeRollups {
     window(probe, fromMs, toMs) {
       const from = Math.floor(fromMs / MINUTE_MS) * MINUTE_MS;
       const sum: RollupWindow = { successes: 0, total: 0, latencySumMs: 0, histogram: emptyHistogram() };
-      for (const row of range.iterate(probe, from, toMs)) {
+      for (const row of range.iterate(service, probe, from, toMs)) {
         sum.successes += row.successes;
         sum.total += row.total;
         sum.latencySumMs += row.latency_sum_ms;
@@ -153,4 +156,22 @@ export function createProbeRollups(db: Db): ProbeRollups {
     prune: (beforeMs) => prune.run(Math.floor(beforeMs / MINUTE_MS) * MINUTE_MS).changes,
   };
   return rollups;
+}
+
+/**
+ * Gives the rows written before fleets (service '') to the one service of a single-service config, so its
+ * probe history and load-run baselines carry over an upgrade. A fleet leaves them: whose they were is
+ * unknown, and they age out with retention. Returns how many rows moved.
+ *
+ * @example adoptUnownedRows(db, 'prep-api') // 1440
+ */
+export function adoptUnownedRows(db: Db, service: string): number {
+  return db.transaction(() => {
+    const rollups = db
+      .prepare("UPDATE OR IGNORE probe_rollups SET service = ? WHERE service = ''")
+      .run(service).changes;
+    db.prepare("DELETE FROM probe_rollups WHERE service = ''").run();
+    const runs = db.prepare("UPDATE loadtest_runs SET service = ? WHERE service = ''").run(service).changes;
+    return rollups + runs;
+  })();
 }

@@ -28,6 +28,12 @@ import { newWatchId, toVerdict, toWatchView } from './view.js';
 
 export type { CreateOutcome, CreateWatchInput, Problem } from './create.js';
 
+/**
+ * Watch settings for the whole daemon: one set for every service, or one per configured service (a
+ * fleet). With a map, a service that is not in it has no settings: its watches cannot be created.
+ */
+export type FleetWatchSettings = WatchSettings | ReadonlyMap<string, WatchSettings>;
+
 export type OverrideOutcome =
   | { ok: true; watch: WatchView }
   | { ok: false; code: 'not-found' | 'conflict'; message: string };
@@ -45,21 +51,21 @@ export type OverrideOutcome =
  */
 export class WatchManager {
   readonly #deps: WatchDeps;
-  #settings: WatchSettings;
+  #settings: FleetWatchSettings;
   readonly #store: WatchStore;
   readonly #changes = new EventEmitter();
   readonly #loops = new Map<string, { controller: AbortController; done: Promise<void> }>();
   readonly #closing = new AbortController();
   readonly #control: WatchControl;
 
-  constructor(deps: WatchDeps, settings: WatchSettings) {
+  constructor(deps: WatchDeps, settings: FleetWatchSettings) {
     this.#deps = deps;
     this.#settings = settings;
     this.#store = createWatchStore(deps.db);
     this.#changes.setMaxListeners(0);
     this.#control = {
       deps,
-      settings,
+      settingsFor: (service) => this.#settingsFor(service),
       store: this.#store,
       current: (id) => {
         const watch = this.#store.get(id);
@@ -123,13 +129,17 @@ export class WatchManager {
    * New watch settings (a reload): they apply from each running watch's next evaluation, and the
    * change is recorded in their timelines.
    */
-  reconfigure(settings: WatchSettings): void {
-    const changes = describeSettingsChange(this.#settings, settings);
+  reconfigure(settings: FleetWatchSettings): void {
+    const before = this.#settings;
     this.#settings = settings;
-    this.#control.settings = settings;
-    if (changes.length === 0) return;
     const at = this.#deps.clock.now();
     for (const watch of this.#store.running()) {
+      const old = settingsOf(before, watch.service);
+      const next = settingsOf(settings, watch.service);
+      // A service that left the configuration: its watches are ended by the caller (`endService`).
+      if (old === undefined || next === undefined) continue;
+      const changes = describeSettingsChange(old, next);
+      if (changes.length === 0) continue;
       this.#transact(
         watch.id,
         () => [
@@ -149,12 +159,39 @@ export class WatchManager {
     }
   }
 
+  /**
+   * Ends every active watch of a service that left the configuration (a reload removed it): `aborted`,
+   * with the reason in its timeline. Returns how many ended.
+   */
+  endService(service: string, reason: string): number {
+    let ended = 0;
+    for (const watch of this.#store.running()) {
+      if (watch.service !== service) continue;
+      if (this.override(watch.id, 'abort', { who: 'vigil', reason }).ok) ended++;
+    }
+    return ended;
+  }
+
   /** Starts a watch. A running watch of the same service is superseded (ends `aborted`). */
   create(input: CreateWatchInput): CreateOutcome {
     const now = this.#deps.clock.now();
-    const problems = validateCreate(input, this.#settings, now);
-    const phases = input.phases ?? this.#settings.phases;
-    if (phases.includes('bake') && this.#deps.bakeChecks && this.#deps.bakeChecks().length === 0) {
+    const settings = settingsOf(this.#settings, input.service);
+    if (settings === undefined) {
+      const known = this.#settings instanceof Map ? [...this.#settings.keys()] : [];
+      return {
+        ok: false,
+        problems: [
+          { path: 'service', message: `unknown service ${input.service}; configured: ${known.join(', ')}` },
+        ],
+      };
+    }
+    const problems = validateCreate(input, settings, now);
+    const phases = input.phases ?? settings.phases;
+    if (
+      phases.includes('bake') &&
+      this.#deps.bakeChecks &&
+      this.#deps.bakeChecks(input.service).length === 0
+    ) {
       problems.push({
         path: 'phases',
         message:
@@ -165,7 +202,7 @@ export class WatchManager {
     if (problems.length > 0) return { ok: false, problems };
     const id = newWatchId(now);
     const created = this.#deps.db.transaction(() =>
-      insertWatch(this.#store, input, this.#settings, id, now),
+      insertWatch(this.#store, input, settings, id, now),
     )();
     for (const { before, after } of created.superseded) this.#afterCommit(before, after);
     this.#afterCommit(undefined, created.watch);
@@ -327,7 +364,7 @@ export class WatchManager {
       const events = mutate(watch, db);
       if (events === null) return undefined;
       const now = this.#deps.clock.now();
-      events.push(...settleWatch(watch, before, now, this.#settings, this.#deps, db));
+      events.push(...settleWatch(watch, before, now, this.#settingsFor(watch.service), this.#deps, db));
       watch.updatedAt = now;
       this.#store.update(watch);
       for (const event of events) this.#store.appendEvent(id, event);
@@ -336,6 +373,18 @@ export class WatchManager {
     const after = run();
     if (after) this.#afterCommit(before, after);
     return after;
+  }
+
+  /**
+   * A service's settings; a watch whose service left the configuration keeps the first service's until
+   * it is ended (it is, by `endService`, right after the reload).
+   */
+  #settingsFor(service: string): WatchSettings {
+    const own = settingsOf(this.#settings, service);
+    if (own !== undefined) return own;
+    const first = (this.#settings as ReadonlyMap<string, WatchSettings>).values().next();
+    if (first.done) throw new Error(`no watch settings for service ${service}`);
+    return first.value;
   }
 
   #afterCommit(before: WatchRecord | undefined, after: WatchRecord): void {
@@ -350,6 +399,10 @@ export class WatchManager {
     publishWatchEffects(this.#deps, before, after);
     this.#changes.emit(after.id, after);
   }
+}
+
+function settingsOf(settings: FleetWatchSettings, service: string): WatchSettings | undefined {
+  return settings instanceof Map ? settings.get(service) : (settings as WatchSettings);
 }
 
 /** What a long poll answers on: anything the verdict object reports besides timestamps and values. */

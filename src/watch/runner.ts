@@ -18,7 +18,8 @@ import { accountBake, recordPhaseResult } from './verdict.js';
 /** What a watch loop needs from the manager: read the running watch, change it in one transaction. */
 export interface WatchControl {
   deps: WatchDeps;
-  settings: WatchSettings;
+  /** The settings of a service's watches, read when used: a reload applies from the next use. */
+  settingsFor(service: string): WatchSettings;
   store: WatchStore;
   /** The watch while it is running; undefined once it ended or while it is held. */
   current(id: string): WatchRecord | undefined;
@@ -58,8 +59,8 @@ export async function runWatch(
     const phase = watch?.phases.find((p) => p.state === 'running');
     if (!watch || !phase) return;
     try {
-      if (phase.name === 'smoke') await runSmoke(control, id, signal);
-      else if (phase.name === 'load') await runLoad(control, id, signal);
+      if (phase.name === 'smoke') await runSmoke(control, watch, signal);
+      else if (phase.name === 'load') await runLoad(control, watch, signal);
       else await runBake(control, id, signal, resumed);
     } catch (error) {
       if (signal.aborted) return;
@@ -72,7 +73,8 @@ export async function runWatch(
           message: `internal error in the ${phase.name} phase: ${errorMessage(error)}; retrying`,
         },
       ]);
-      await control.deps.clock.sleep(control.settings.evaluationIntervalMs, signal).catch(() => undefined);
+      const interval = control.settingsFor(watch.service).evaluationIntervalMs;
+      await control.deps.clock.sleep(interval, signal).catch(() => undefined);
     }
     resumed = false;
   }
@@ -97,7 +99,7 @@ async function runHold(control: WatchControl, id: string, signal: AbortSignal): 
     id,
     (w) => {
       const since = w.state.held?.since ?? now;
-      const action = control.settings.onHoldTimeout ?? 'rollback';
+      const action = control.settingsFor(w.service).onHoldTimeout ?? 'rollback';
       const why = `held ${formatDuration(now - since)} with no decision: onHoldTimeout ${action}`;
       w.endedAt = now;
       if (action === 'rollback') {
@@ -116,13 +118,15 @@ async function runHold(control: WatchControl, id: string, signal: AbortSignal): 
   );
 }
 
-async function runSmoke(control: WatchControl, id: string, signal: AbortSignal): Promise<void> {
-  const { deps, settings } = control;
+async function runSmoke(control: WatchControl, watch: WatchRecord, signal: AbortSignal): Promise<void> {
+  const { deps } = control;
+  const { id, service } = watch;
+  const settings = control.settingsFor(service);
   const deadline = deps.clock.now() + settings.smokeTimeoutMs;
   const retryMs = settings.smokeRetryMs ?? DEFAULT_SMOKE_RETRY_MS;
   let pending: string[] | undefined;
   for (let attempt = 1; ; attempt++) {
-    const results = await untilAborted(deps.runSmokeProbes(signal, pending), signal);
+    const results = await untilAborted(deps.runSmokeProbes(signal, pending, service), signal);
     if (signal.aborted) return;
     const at = deps.clock.now();
     if (results.length === 0 && attempt === 1) {
@@ -167,8 +171,10 @@ async function runSmoke(control: WatchControl, id: string, signal: AbortSignal):
   }
 }
 
-async function runLoad(control: WatchControl, id: string, signal: AbortSignal): Promise<void> {
-  const { deps, settings } = control;
+async function runLoad(control: WatchControl, watch: WatchRecord, signal: AbortSignal): Promise<void> {
+  const { deps } = control;
+  const { id, service } = watch;
+  const settings = control.settingsFor(service);
   if (!settings.loadProfile || !deps.runLoad) {
     const reason = !settings.loadProfile ? 'no loadProfile configured' : 'no load-test runner available';
     control.update(id, (w) => endPhase(w, 'skipped', deps.clock.now(), settings, reason));
@@ -177,13 +183,18 @@ async function runLoad(control: WatchControl, id: string, signal: AbortSignal): 
   let check: Awaited<ReturnType<NonNullable<WatchDeps['runLoad']>>>;
   try {
     // Not raced with the signal: the runner stops k6 on abort and records the run, so it is awaited.
-    check = await deps.runLoad(id, signal, (line) => {
-      if (signal.aborted) return;
-      control.update(id, (w) => {
-        w.state = { ...w.state, progress: line };
-        return [{ at: deps.clock.now(), type: 'progress', message: line }];
-      });
-    });
+    check = await deps.runLoad(
+      id,
+      signal,
+      (line) => {
+        if (signal.aborted) return;
+        control.update(id, (w) => {
+          w.state = { ...w.state, progress: line };
+          return [{ at: deps.clock.now(), type: 'progress', message: line }];
+        });
+      },
+      service,
+    );
   } catch (error) {
     if (signal.aborted) return;
     check = inconclusiveCheck(
@@ -218,7 +229,7 @@ async function runBake(
     if (!watch || signal.aborted) return;
     // Read every round: a reload applies its settings from the next evaluation on — all but the
     // interval, which numbers the watch's evaluations and so stays what the bake started with.
-    const settings = control.settings;
+    const settings = control.settingsFor(watch.service);
     const interval = watch.state.evaluationIntervalMs ?? settings.evaluationIntervalMs;
     const now = deps.clock.now();
     const elapsed = now - watch.startedAt;
@@ -320,7 +331,7 @@ async function evaluateOnce(
   signal: AbortSignal,
 ): Promise<void> {
   const { deps } = control;
-  const settings = control.settings;
+  const settings = control.settingsFor(watch.service);
   const context = {
     at,
     deployedAt: watch.startedAt,
@@ -338,7 +349,7 @@ async function evaluateOnce(
     // it counts toward blindness instead of vanishing (DESIGN §6). The stack goes to the log only.
     failure = `evaluation failed: ${errorMessage(error)}`;
     deps.logger.error({ watchId: watch.id, evaluation, err: error }, 'evaluation failed');
-    const known = deps.bakeChecks?.() ?? bakeCheckNames(watch);
+    const known = deps.bakeChecks?.(watch.service) ?? bakeCheckNames(watch);
     const names = known.length > 0 ? known : ['evaluation'];
     results = names.map((name) =>
       inconclusiveCheck(name, watch.state.results[name]?.kind ?? 'slo', at, failure as string),

@@ -184,17 +184,25 @@ export interface WatchDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
-  /** Runs the smoke probes once (only the named ones when `only` is given). Never throws for a failing probe. */
-  runSmokeProbes(signal: AbortSignal, only?: readonly string[]): Promise<ProbeResult[]>;
+  /**
+   * Runs the service's smoke probes once (only the named ones when `only` is given). Never throws for a
+   * failing probe.
+   */
+  runSmokeProbes(signal: AbortSignal, only: readonly string[] | undefined, service: string): Promise<ProbeResult[]>;
   /**
    * The names of the checks a bake evaluation judges (SLO, burn-rate and probe checks): a bake with none
    * is refused at watch start, and an evaluation that throws makes each of them inconclusive.
    */
-  bakeChecks?(): readonly string[];
+  bakeChecks?(service: string): readonly string[];
   /** One bake evaluation: SLO checks, synthetic probes, burn rates. Throws only on bugs. */
   evaluate(context: EvaluationContext, signal: AbortSignal): Promise<CheckResult[]>;
   /** The load phase; absent when no load runner is wired (the phase is then skipped, never passed). */
-  runLoad?(watchId: string, signal: AbortSignal, onProgress: (line: string) => void): Promise<CheckResult>;
+  runLoad?(
+    watchId: string,
+    signal: AbortSignal,
+    onProgress: (line: string) => void,
+    service: string,
+  ): Promise<CheckResult>;
   /** Stores SLI values by elapsed time, inside the evaluation's transaction (src/store/snapshots.ts). */
   saveSnapshots?(
     tx: Db,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { serviceNamed } from '../../../src/config/fleet.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { probesJudgedInBake } from '../../../src/daemon/probe-checks.js';
 import { ConfigError, formatProblem } from '../../../src/errors.js';
@@ -75,7 +76,8 @@ describe('watch.probes', () => {
 
 describe('the shipped config', () => {
   it('validates, and its bake judges every Prep probe aimed at the target, edge-readiness as an alert', async () => {
-    const config = await loadConfig(SHIPPED, {});
+    const config = serviceNamed(await loadConfig(SHIPPED, {}), 'prep-api');
+    if (!config) throw new Error('the shipped config has no prep-api');
     const judged = probesJudgedInBake(config.probes, config.root.watch.probes, config.root.target.baseUrl);
     expect(judged.map((p) => p.name)).toEqual(
       expect.arrayContaining(['health', 'ready', 'live', 'booking-journey', 'payments', 'edge-readiness']),

@@ -171,8 +171,8 @@ describe('reload', () => {
     };
     await eventually(5_000, () => (alerts().length === 2 ? true : undefined), 'both SLOs to alert');
     expect(alerts()).toEqual([
-      { key: 'slo:error-rate', state: 'firing' },
-      { key: 'slo:p95-latency', state: 'firing' },
+      { key: 'slo:prep-api/error-rate', state: 'firing' },
+      { key: 'slo:prep-api/p95-latency', state: 'firing' },
     ]);
     expect(await daemon.metrics.registry.metrics()).toContain(
       'vigil_slo_value{service="prep-api",slo="p95-latency"} 1',
@@ -183,8 +183,8 @@ describe('reload', () => {
     daemon.reload(await loadConfig(files.configFile, {}));
 
     expect(alerts()).toEqual([
-      { key: 'slo:error-rate', state: 'firing' },
-      { key: 'slo:p95-latency', state: 'resolved' },
+      { key: 'slo:prep-api/error-rate', state: 'firing' },
+      { key: 'slo:prep-api/p95-latency', state: 'resolved' },
     ]);
     const slos = (await api(daemon, 'GET', '/api/v1/slos')).body;
     expect(JSON.stringify(slos)).not.toContain('p95-latency');

@@ -9,6 +9,7 @@ import { NoDataError, type SliSource } from '../../../src/sources/types.js';
 import type { HeldAlert } from '../../../src/store/alerts.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
+import { onlyService } from '../../helpers/service.js';
 
 const config: VigilConfig = {
   file: 'vigil.yaml',
@@ -75,15 +76,15 @@ function recorder() {
 describe('SLO alerts from continuous evaluation', () => {
   it('a check failing fewer than alertAfter (default 3) evaluations in a row raises nothing yet', () => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, config, [check('error-rate', 'fail', false, 1), check('p95', 'fail', false, 2)]);
+    raiseSloAlerts(r.alerts, onlyService(config), [check('error-rate', 'fail', false, 1), check('p95', 'fail', false, 2)]);
     expect(r.calls).toEqual([]);
-    raiseSloAlerts(r.alerts, config, [check('error-rate', 'fail', false, 3)]);
-    expect(r.calls).toEqual(['fire slo:error-rate']);
+    raiseSloAlerts(r.alerts, onlyService(config), [check('error-rate', 'fail', false, 3)]);
+    expect(r.calls).toEqual(['fire slo:prep-api/error-rate']);
   });
 
   it('a failing critical check pages, linked back to Vigil', () => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, config, [check('error-rate', 'fail')]);
+    raiseSloAlerts(r.alerts, onlyService(config), [check('error-rate', 'fail')]);
     expect(r.calls).toHaveLength(1);
     expect(r.fired[0]).toMatchObject({
       alertname: 'VigilSLOViolation',
@@ -95,7 +96,7 @@ describe('SLO alerts from continuous evaluation', () => {
 
   it("a non-critical check opens a ticket with the check's own runbook", () => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, config, [check('p95', 'fail')]);
+    raiseSloAlerts(r.alerts, onlyService(config), [check('p95', 'fail')]);
     expect(r.fired[0]).toMatchObject({ severity: 'ticket', runbookUrl: 'https://wiki.prep.example/p95' });
   });
 
@@ -105,20 +106,20 @@ describe('SLO alerts from continuous evaluation', () => {
     ['inconclusive', 0],
   ] as const)('a %s result resolves (%d) — no data is not a recovery', (result, resolves) => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, config, [check('error-rate', result)]);
+    raiseSloAlerts(r.alerts, onlyService(config), [check('error-rate', result)]);
     expect(r.calls.filter((c) => c.startsWith('resolve'))).toHaveLength(resolves);
     expect(r.fired).toHaveLength(0);
   });
 
   it('a failing burn-rate check alerts as its SLO, under its own key', () => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, config, [check('error-rate:burn-rate', 'fail')]);
+    raiseSloAlerts(r.alerts, onlyService(config), [check('error-rate:burn-rate', 'fail')]);
     expect(r.fired[0]).toMatchObject({ slo: 'error-rate:burn-rate', severity: 'page' });
   });
 
   it('shadow checks and checks that are not SLOs (probes) raise nothing', () => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, config, [check('shadowed', 'fail', true), check('probe:journey', 'fail')]);
+    raiseSloAlerts(r.alerts, onlyService(config), [check('shadowed', 'fail', true), check('probe:journey', 'fail')]);
     expect(r.calls).toEqual([]);
   });
 });
@@ -156,7 +157,7 @@ describe('alertAfter: VigilSLOViolation like a rule with `for:`, over real conti
       intervalMs: 60_000,
       windowMs: 300_000,
       vars: () => ({ service: 'prep-api' }),
-      onEvaluation: (_states, checks) => raiseSloAlerts(r.alerts, withSlos, checks),
+      onEvaluation: (_states, checks) => raiseSloAlerts(r.alerts, onlyService(withSlos), checks),
     });
     return {
       r,
@@ -176,10 +177,10 @@ describe('alertAfter: VigilSLOViolation like a rule with `for:`, over real conti
     const { next, continuous } = run({ errors: [0.05, 0.05, 0.05, 0.05, 0.001] });
     expect(await next()).toEqual([]);
     expect(await next()).toEqual([]);
-    expect(await next()).toEqual(['fire slo:error-rate']);
+    expect(await next()).toEqual(['fire slo:prep-api/error-rate']);
     expect(continuous.getStates()[0]).toMatchObject({ slo: 'error-rate', consecutiveFailures: 3 });
-    expect(await next()).toEqual(['fire slo:error-rate']); // still firing: re-held, same key
-    expect(await next()).toEqual(['resolve slo:error-rate']);
+    expect(await next()).toEqual(['fire slo:prep-api/error-rate']); // still firing: re-held, same key
+    expect(await next()).toEqual(['resolve slo:prep-api/error-rate']);
   });
 
   it('a pass in between resets the count', async () => {
@@ -192,13 +193,13 @@ describe('alertAfter: VigilSLOViolation like a rule with `for:`, over real conti
   it('an inconclusive evaluation neither counts nor resets', async () => {
     const { next } = run({ errors: [0.05, null, 0.05, null, null, 0.05] });
     const fired = [];
-    for (let i = 0; i < 6; i++) fired.push((await next()).includes('fire slo:error-rate'));
+    for (let i = 0; i < 6; i++) fired.push((await next()).includes('fire slo:prep-api/error-rate'));
     expect(fired).toEqual([false, false, false, false, false, true]);
   });
 
   it('alertAfter: 1 fires on the first failure', async () => {
     const { next } = run({ errors: [0.001], p95: [0.9] });
-    expect(await next(true)).toEqual(['resolve slo:error-rate', 'fire slo:p95']);
+    expect(await next(true)).toEqual(['resolve slo:prep-api/error-rate', 'fire slo:prep-api/p95']);
   });
 });
 
@@ -220,19 +221,21 @@ describe('resolveStaleSloAlerts', () => {
     const resolved: string[] = [];
     const alerts = {
       held: (): HeldAlert[] => [
-        held('slo:error-rate', 'error-rate'),
+        held('slo:prep-api/error-rate', 'error-rate'),
+        held('slo:prep-api/p95', 'p95'),
+        held('slo:prep-api/removed', 'removed'),
+        held('slo:prep-api/shadowed', 'shadowed'),
+        held('slo:prep-api/gone-already', 'gone-already', 'resolved'),
+        // Held under its key from before fleets: the next evaluation raises it under the service's key.
         held('slo:p95', 'p95'),
-        held('slo:removed', 'removed'),
-        held('slo:shadowed', 'shadowed'),
-        held('slo:gone-already', 'gone-already', 'resolved'),
         { ...held('blind:w_1', 'x'), labels: { alertname: 'VigilBlind', slo: 'x' } },
       ],
       resolve: (key: string) => {
         resolved.push(key);
       },
     };
-    expect(resolveStaleSloAlerts(alerts, config)).toEqual(['removed', 'shadowed']);
-    expect(resolved).toEqual(['slo:removed', 'slo:shadowed']);
+    expect(resolveStaleSloAlerts(alerts, config)).toEqual(['removed', 'shadowed', 'p95']);
+    expect(resolved).toEqual(['slo:prep-api/removed', 'slo:prep-api/shadowed', 'slo:p95']);
   });
 
   it("a watch's alert goes only when the reload removed its SLO; a probe check's stays until the watch ends", () => {

@@ -21,6 +21,7 @@ import {
   startLokiStandIn,
 } from '../../helpers/loki-logs.js';
 import { driveWatch } from '../../helpers/watch-clock.js';
+import { onlyService } from '../../helpers/service.js';
 
 /*
  * Issue 19 end to end: the shipped new-error-signatures check (slo/prep.yaml) in a one-hour watch on a
@@ -80,7 +81,7 @@ async function watchDeploy(after: StandInEntry[]) {
       return 1;
     },
   };
-  const settings = { ...watchSettings(config), durationMs: HOUR, phases: ['bake' as const] };
+  const settings = { ...watchSettings(onlyService(config)), durationMs: HOUR, phases: ['bake' as const] };
   const manager = new WatchManager(deps, settings);
   const created = manager.create({ service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' });
   if (!created.ok) throw new Error(JSON.stringify(created.problems));

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import type { VigilConfig } from '../../../src/config/schema.js';
+import { serviceNamed } from '../../../src/config/fleet.js';
+import type { ServiceConfig } from '../../../src/config/schema.js';
 import { type PrepService, startPrepService } from '../../../src/demo/prep-service.js';
 import { runProbe } from '../../../src/prober/engine.js';
 import { prepareProbe } from '../../../src/prober/prepare.js';
@@ -10,7 +11,8 @@ import type { ProbeResult } from '../../../src/prober/types.js';
 const ROOT = fileURLToPath(new URL('../../../vigil.yaml', import.meta.url));
 
 let service: PrepService;
-let config: VigilConfig;
+/** prep-api, the Prep platform's API service in the shipped config. */
+let config: ServiceConfig;
 
 async function runAll(): Promise<Map<string, ProbeResult>> {
   const results = new Map<string, ProbeResult>();
@@ -25,7 +27,9 @@ async function runAll(): Promise<Map<string, ProbeResult>> {
 
 beforeAll(async () => {
   service = await startPrepService();
-  config = await loadConfig(ROOT, { VIGIL_TARGET_URL: service.url });
+  const api = serviceNamed(await loadConfig(ROOT, { VIGIL_TARGET_URL: service.url }), 'prep-api');
+  if (!api) throw new Error('the shipped config has no prep-api');
+  config = api;
 });
 afterAll(() => service.close());
 

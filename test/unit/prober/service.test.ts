@@ -8,6 +8,7 @@ import { createProbeRollups } from '../../../src/store/rollups.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { type Running, startHttp } from './servers.js';
+import { onlyService } from '../../helpers/service.js';
 
 let service: Running;
 let healthy = true;
@@ -45,7 +46,7 @@ describe('the daemon prober', () => {
       ],
       slos: [],
     };
-    const prober = createProber({ config, clock, metrics, logger: silentLogger(), rollups });
+    const prober = createProber({ config: onlyService(config), clock, metrics, logger: silentLogger(), rollups });
     prober.start();
     for (let tick = 0; tick < 8; tick++) {
       healthy = tick !== 3;
