@@ -64,6 +64,46 @@ const SERIES: Array<[string, string]> = [
   [`vigil_slo_value{${TOY},service="toy",slo="availability"}`, '0.995x23'],
   [`vigil_slo_objective{${TOY},service="toy",slo="availability"}`, '0.99x23'],
   [`vigil_probe_success{${TOY},service="toy",probe="health",kind="smoke"}`, '1x23'],
+  // Last-run gauges of two toy probes (and billing's, which no toy panel may show).
+  [`vigil_probe_duration_seconds{${TOY},service="toy",probe="health",kind="smoke",phase="total"}`, '0.05x23'],
+  [
+    `vigil_probe_duration_seconds{${TOY},service="toy",probe="login",kind="synthetic",phase="total"}`,
+    '0.2x23',
+  ],
+  [
+    `vigil_probe_duration_seconds{${TOY},service="toy",probe="login",kind="synthetic",phase="ttfb"}`,
+    '0.125x23',
+  ],
+  [
+    `vigil_probe_duration_seconds{${OTHER},service="billing",probe="pay",kind="smoke",phase="total"}`,
+    '0.9x23',
+  ],
+  // The aggregate phase histogram: toy's runs 6 of 10 per minute under 0.25 s, all under 0.5 s;
+  // billing's all under 0.25 s (it would pull toy's p95 down if the panel mixed them).
+  [
+    `vigil_probe_phase_duration_seconds_bucket{${TOY},service="toy",kind="smoke",phase="total",le="0.25"}`,
+    '0+6x23',
+  ],
+  [
+    `vigil_probe_phase_duration_seconds_bucket{${TOY},service="toy",kind="smoke",phase="total",le="0.5"}`,
+    '0+10x23',
+  ],
+  [
+    `vigil_probe_phase_duration_seconds_bucket{${TOY},service="toy",kind="smoke",phase="total",le="+Inf"}`,
+    '0+10x23',
+  ],
+  [
+    `vigil_probe_phase_duration_seconds_bucket{${OTHER},service="billing",kind="smoke",phase="total",le="0.25"}`,
+    '0+100x23',
+  ],
+  [
+    `vigil_probe_phase_duration_seconds_bucket{${OTHER},service="billing",kind="smoke",phase="total",le="0.5"}`,
+    '0+100x23',
+  ],
+  [
+    `vigil_probe_phase_duration_seconds_bucket{${OTHER},service="billing",kind="smoke",phase="total",le="+Inf"}`,
+    '0+100x23',
+  ],
   [`vigil_build_info{${TOY},version="0.1.0"}`, '1x23'],
   [`vigil_config_last_reload_successful{${TOY}}`, '1x23'],
   // Another daemon, watching billing: no panel filtered on toy may show its series.
@@ -125,6 +165,22 @@ const CASES: Case[] = [
         value: 1,
       },
     ],
+  },
+  {
+    what: 'the last-run panel shows the slowest selected probe of the service in each phase',
+    expr: query('Probe latency by phase (last run)'),
+    at: '10m',
+    samples: [
+      { labels: '{phase="total"}', value: 0.2 },
+      { labels: '{phase="ttfb"}', value: 0.125 },
+    ],
+  },
+  {
+    what: "the p95 panel reads the service's aggregate phase histogram, not another daemon's",
+    expr: query('Probe latency by phase (p95, all probes)'),
+    at: '10m',
+    // Rank 9.5 of 10 falls 3.5/4 of the way through the (0.25, 0.5] bucket.
+    samples: [{ labels: '{phase="total"}', value: 0.46875 }],
   },
   {
     what: 'the start annotation marks the first minute of the watch',

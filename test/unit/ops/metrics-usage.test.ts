@@ -4,6 +4,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
+import { PROBE_FAMILIES, PROBE_PHASES } from '../../../src/telemetry/probe-series.js';
 import { REPO_ROOT } from '../../helpers/cli.js';
 
 /*
@@ -35,6 +36,9 @@ async function registryMetrics(): Promise<Map<string, Known>> {
       known.set(`${json.name}_count`, { labels });
     }
   }
+  // The per-probe families are rendered beside prom-client (src/telemetry/probe-series.ts), not in it.
+  for (const family of PROBE_FAMILIES)
+    known.set(family.name, { labels: new Set([...family.labelNames, ...TARGET_LABELS]) });
   return known;
 }
 
@@ -54,6 +58,8 @@ const LABEL_VALUES: Record<string, Record<string, readonly string[]>> = {
   vigil_watch_phase: { phase: ['smoke', 'load', 'bake'] },
   vigil_slo_result: { result: ['pass', 'warn', 'fail', 'inconclusive'] },
   vigil_probe_runs_total: { result: ['success', 'failure'] },
+  vigil_probe_duration_seconds: { phase: PROBE_PHASES },
+  vigil_probe_phase_duration_seconds: { phase: PROBE_PHASES },
   vigil_webhook_deliveries_total: { result: ['delivered', 'retried', 'failed', 'skipped'] },
   vigil_alerts_sent_total: { result: ['sent', 'rejected', 'error'] },
 };
@@ -213,7 +219,15 @@ describe('the dashboard and alert rules query metrics that exist', () => {
         known,
       ),
     ).toHaveLength(3);
-    expect(problemsOf(['rate(vigil_probe_duration_seconds_count[5m])'], known)).toEqual([]);
+    expect(problemsOf(['rate(vigil_probe_phase_duration_seconds_count[5m])'], known)).toEqual([]);
+    // The per-probe durations are last-run gauges now: a panel still asking for their buckets is empty.
+    expect(problemsOf(['vigil_probe_duration_seconds{probe="health",phase="ttfb"}'], known)).toEqual([]);
+    expect(
+      problemsOf(
+        ['vigil_probe_duration_seconds_bucket', 'vigil_probe_phase_duration_seconds{probe="x"}'],
+        known,
+      ),
+    ).toHaveLength(2);
   });
 
   test('the Grafana dashboard JSON parses and has panels with queries', () => {
@@ -251,7 +265,8 @@ describe('the dashboard and alert rules query metrics that exist', () => {
       'vigil_slo_value',
       'vigil_slo_objective',
       'vigil_slo_baseline_value',
-      'vigil_probe_duration_seconds_bucket',
+      'vigil_probe_duration_seconds',
+      'vigil_probe_phase_duration_seconds_bucket',
       'vigil_slo_error_budget_remaining_ratio',
       'vigil_slo_burn_rate',
       'vigil_webhook_deliveries_total',
@@ -322,6 +337,9 @@ describe('the dashboard and alert rules query metrics that exist', () => {
       'vigil_slo_result',
       'vigil_probe_success',
       'vigil_probe_runs_total',
+      'vigil_probe_duration_seconds',
+      'vigil_probe_phase_duration_seconds_bucket',
+      'vigil_tls_cert_expiry_timestamp_seconds',
     ])
       expect(known.get(metric)?.labels.has('service'), metric).toBe(true);
   });
