@@ -65,7 +65,8 @@ export function classifyError(error: unknown, stage: FailureStage): ProbeFailure
   }
   if (stage.inHandshake) return { class: 'tls', message: `tls: handshake failed: ${message}` };
   const name = (error as { name?: unknown } | undefined)?.name;
-  if (name === 'HTTPParserError')
+  // node:http's parser reports `HPE_*` codes (llhttp's error names); undici's an HTTPParserError.
+  if (name === 'HTTPParserError' || code?.startsWith('HPE_'))
     return { class: 'http', message: `http: invalid HTTP response: ${message}` };
   if (stage.gotHeaders) return { class: 'http', message: `http: response broken off mid-body: ${message}` };
   return { class: 'http', message: `http: ${message}${code ? ` (${code})` : ''}` };
