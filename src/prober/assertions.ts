@@ -31,6 +31,37 @@ function parsedBody(facts: ResponseFacts): unknown {
   return value;
 }
 
+/** `$.a.b.c` with plain names: the common health-check path, walked without the JSONPath evaluator. */
+const PLAIN_PATH = /^\$(?:\.[A-Za-z_][A-Za-z0-9_]*)+$/;
+const plainPaths = new Map<string, string[] | null>();
+
+function plainNames(path: string): string[] | null {
+  let names = plainPaths.get(path);
+  if (names === undefined) {
+    names = PLAIN_PATH.test(path) ? path.slice(2).split('.') : null;
+    // Paths come from the config, a bounded set; the cap only guards against a caller passing many.
+    if (plainPaths.size < 10_000) plainPaths.set(path, names);
+  }
+  return names;
+}
+
+/**
+ * Walks plain member names through objects, as jsonpath-plus does for them: a missing name matches
+ * nothing. Returns `FALLBACK` at anything but a plain object (an array, or a string whose `length` the
+ * evaluator reads), which the evaluator treats by its own rules.
+ */
+const FALLBACK = Symbol('use the evaluator');
+function walkPlain(json: unknown, names: readonly string[]): unknown {
+  let value = json;
+  for (const name of names) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return FALLBACK;
+    if (!Object.hasOwn(value, name)) return undefined;
+    value = (value as Record<string, unknown>)[name];
+  }
+  // A single match is the value itself; an array value is still one match (wrap keeps it whole).
+  return value;
+}
+
 /**
  * Evaluates a JSONPath on the response body: undefined when nothing matches or the body is not JSON,
  * the value for one match, an array for several.
@@ -40,6 +71,11 @@ function parsedBody(facts: ResponseFacts): unknown {
 export function selectJsonPath(facts: ResponseFacts, path: string): unknown {
   const json = parsedBody(facts);
   if (json === NOT_JSON) return undefined;
+  const names = plainNames(path);
+  if (names) {
+    const value = walkPlain(json, names);
+    if (value !== FALLBACK) return value;
+  }
   const matches = JSONPath({ path, json: json as object, wrap: true }) as unknown[];
   if (matches.length === 0) return undefined;
   return matches.length === 1 ? matches[0] : matches;

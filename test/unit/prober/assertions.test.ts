@@ -1,10 +1,16 @@
+import { JSONPath } from 'jsonpath-plus';
 import { describe, expect, it } from 'vitest';
 import {
   type AssertionOperator,
   type AssertionSubject,
   assertionSchema,
 } from '../../../src/config/assertions.js';
-import { checkAssertion, looselyEqual, type ResponseFacts } from '../../../src/prober/assertions.js';
+import {
+  checkAssertion,
+  looselyEqual,
+  type ResponseFacts,
+  selectJsonPath,
+} from '../../../src/prober/assertions.js';
 
 const NOW = Date.parse('2026-11-27T10:00:00Z');
 
@@ -249,5 +255,34 @@ describe('assertion messages and edge cases', () => {
     [0, '', false],
   ])('looselyEqual(%j, %j) is %s', (a, b, want) => {
     expect(looselyEqual(a, b)).toBe(want);
+  });
+});
+
+describe('plain member paths', () => {
+  const bodies = [
+    '{"status":"ok","checks":{"db":{"status":"down"}},"tags":["a"],"nothing":null}',
+    '{"a":"text","b":[{"c":1},{"c":2}],"constructor":1}',
+    '[{"status":"ok"}]',
+    '7',
+  ];
+  const paths = [
+    '$.status',
+    '$.checks.db.status',
+    '$.checks.db',
+    '$.tags',
+    '$.nothing',
+    '$.nothing.deeper',
+    '$.missing.deeper',
+    '$.a.length',
+    '$.b.c',
+    '$.constructor',
+    '$.toString',
+    '$.status.length',
+  ];
+  // The walk that skips the evaluator for `$.a.b` must answer exactly as jsonpath-plus does.
+  it.each(bodies.flatMap((body) => paths.map((path) => [path, body])))('%s on %s', (path, body) => {
+    const matches = JSONPath({ path, json: JSON.parse(body), wrap: true }) as unknown[];
+    const want = matches.length === 0 ? undefined : matches.length === 1 ? matches[0] : matches;
+    expect(selectJsonPath({ ...facts, bodyText: body }, path)).toEqual(want);
   });
 });
