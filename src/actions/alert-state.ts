@@ -127,7 +127,11 @@ export function createAlertState(deps: AlertStateDeps): AlertState {
     );
     const outcome = result.ok ? 'sent' : result.kind === 'rejected' ? 'rejected' : 'error';
     for (const { held } of plan) {
-      deps.metrics.alertsSent.inc({ alertname: held.labels.alertname ?? 'unknown', result: outcome });
+      deps.metrics.alertsSent.inc({
+        service: held.labels.service ?? '',
+        alertname: held.labels.alertname ?? 'unknown',
+        result: outcome,
+      });
     }
     if (result.ok) {
       markHeldSent(

@@ -33,6 +33,8 @@ export interface DeliveryWorkerDeps {
   dispatcher: Dispatcher;
   logger: Logger;
   metrics: Pick<Metrics, 'webhookDeliveries'>;
+  /** The service a delivery is about (its watch's), for the `service` label; '' when unknown. */
+  serviceOf?: (watchId: string | null) => string;
   /** How long a delivery is retried before it is given up (`actions.maxAge`); a getter for reloads. */
   maxAgeMs: number | (() => number);
   userAgent: string;
@@ -75,6 +77,7 @@ const LEASE_MARGIN_MS = 5_000;
  *   worker.start(); … await worker.stop(10_000);
  */
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
+  const serviceOf = (row: DeliveryRow): string => deps.serviceOf?.(row.watchId) || '';
   const backoff: IExponentialBackoffOptions<number> = {
     generator: fullJitterGenerator,
     initialDelay: deps.backoff?.initialDelayMs ?? 1_000,
@@ -143,7 +146,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       nextAttemptAt,
     });
     const metricResult = outcome === 'retrying' ? 'retried' : outcome;
-    deps.metrics.webhookDeliveries.inc({ event: row.event, result: metricResult });
+    deps.metrics.webhookDeliveries.inc({ service: serviceOf(row), event: row.event, result: metricResult });
     const log = deps.logger.child({
       deliveryId: row.id,
       watchId: row.watchId,
@@ -187,7 +190,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       status: 'delivered',
       nextAttemptAt: at,
     });
-    deps.metrics.webhookDeliveries.inc({ event: row.event, result: 'skipped' });
+    deps.metrics.webhookDeliveries.inc({ service: serviceOf(row), event: row.event, result: 'skipped' });
     deps.logger.info(
       { deliveryId: row.id, target: row.target },
       'dry run: target not called, its bodyTemplate does not carry {{dryRun}}',
@@ -219,7 +222,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       if (!target) {
         const reason = `target ${row.target} is no longer configured (or its url is empty)`;
         failDelivery(deps.db, row.id, reason);
-        deps.metrics.webhookDeliveries.inc({ event: row.event, result: 'failed' });
+        deps.metrics.webhookDeliveries.inc({ service: serviceOf(row), event: row.event, result: 'failed' });
         deps.logger.error({ deliveryId: row.id, target: row.target }, reason);
         deps.onGiveUp?.(row, reason);
         continue;

@@ -170,6 +170,7 @@ export function createActions(deps: ActionsDeps): Actions {
     logger: deps.logger,
     metrics: deps.metrics,
     maxAgeMs: () => maxAgeMs,
+    serviceOf: (watchId) => watchLabels(watchId).service,
     userAgent: deps.userAgent,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
     ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}),

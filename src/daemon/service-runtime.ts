@@ -19,7 +19,7 @@ import type { Db } from '../store/db.js';
 import { createProbeRollups } from '../store/rollups.js';
 import { createWatchStore } from '../store/watches.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { type Metrics, seedServiceCounters } from '../telemetry/metrics.js';
 import type { EvaluationContext } from '../watch/types.js';
 import type { RunQueue } from '../loadtest/queue.js';
 import { probeChecks } from './probe-checks.js';
@@ -88,6 +88,7 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
   const name = initial.root.service;
   const logger = shared.logger.child({ service: name });
   const rollups = createProbeRollups(db, name);
+  seedServiceCounters(metrics, name);
   const watchStore = createWatchStore(db);
   const sourceLogger = logger.child({ component: 'sources' });
   const sources: Sources = {};
@@ -253,6 +254,7 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
       if (options.forget) {
         removed = true;
         continuous.forgetRemoved();
+        seedServiceCounters(metrics, name, true);
       }
     },
   };

@@ -140,13 +140,13 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
     webhookDeliveries: new Counter({
       name: 'vigil_webhook_deliveries_total',
       help: 'Webhook delivery attempts by event and result.',
-      labelNames: ['event', 'result'] as const,
+      labelNames: ['service', 'event', 'result'] as const,
       registers,
     }),
     alertsSent: new Counter({
       name: 'vigil_alerts_sent_total',
       help: 'Alerts posted to Alertmanager by alert name and result.',
-      labelNames: ['alertname', 'result'] as const,
+      labelNames: ['service', 'alertname', 'result'] as const,
       registers,
     }),
     sourceQueryDuration: new Histogram({
@@ -165,7 +165,7 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
     loadtestRuns: new Counter({
       name: 'vigil_loadtest_runs_total',
       help: 'k6 load profile runs by result.',
-      labelNames: ['profile', 'result'] as const,
+      labelNames: ['service', 'profile', 'result'] as const,
       registers,
     }),
     loadtestProgress: new Gauge({
@@ -186,16 +186,35 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
       registers,
     }),
   };
-  for (const event of WEBHOOK_EVENTS)
-    for (const result of WEBHOOK_RESULTS) metrics.webhookDeliveries.inc({ event, result }, 0);
-  for (const alertname of ALERT_NAMES)
-    for (const result of ALERT_RESULTS) metrics.alertsSent.inc({ alertname, result }, 0);
   metrics.buildInfo.set({ version: options.version }, 1);
   metrics.configLastReloadSuccessful.set(1);
   return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Starts a service's delivery and alert counters at 0 for every event, alert name and result, so
+ * `rate()` and `increase()` see the first one; `remove` drops them again (the service left the config).
+ *
+ * @example seedServiceCounters(metrics, 'prep-worker')
+ */
+export function seedServiceCounters(
+  metrics: Pick<Metrics, 'webhookDeliveries' | 'alertsSent'>,
+  service: string,
+  remove = false,
+): void {
+  for (const event of WEBHOOK_EVENTS)
+    for (const result of WEBHOOK_RESULTS) {
+      if (remove) metrics.webhookDeliveries.remove({ service, event, result });
+      else metrics.webhookDeliveries.inc({ service, event, result }, 0);
+    }
+  for (const alertname of ALERT_NAMES)
+    for (const result of ALERT_RESULTS) {
+      if (remove) metrics.alertsSent.remove({ service, alertname, result });
+      else metrics.alertsSent.inc({ service, alertname, result }, 0);
+    }
+}
 
 /**
  * Sets a one-hot gauge: 1 on `current`, 0 on every other value of the `key` label.
