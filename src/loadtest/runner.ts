@@ -14,7 +14,7 @@ import { classifyEnding, type EndingVerdict } from './exit-codes.js';
 import { judgeLoadRun, lastK6Message } from './judge.js';
 import { checkK6, type K6Health } from './k6-process.js';
 import type { LoadProgress } from './progress.js';
-import { createRunQueue } from './queue.js';
+import { createRunQueue, type RunQueue } from './queue.js';
 import type { LoadSummary } from './summary.js';
 
 export interface LoadRunnerDeps {
@@ -40,6 +40,11 @@ export interface LoadRunnerDeps {
   tmpDir?: string;
   /** How long a `/health` answer about k6 is reused. */
   healthCacheMs?: number;
+  /**
+   * Turns shared with the other services' runners: the daemon-wide cap on k6 runs at once. A run takes
+   * its own runner's turn first, then one of these. Absent: only the one-run-per-runner limit applies.
+   */
+  sharedQueue?: RunQueue;
 }
 
 /** What a config reload may change in a running load runner. */
@@ -53,6 +58,10 @@ export interface RunOptions {
   trigger?: LoadRunTrigger;
   /** Aborting stops k6 (SIGINT, then SIGKILL after the grace period) or leaves the queue. */
   signal?: AbortSignal;
+  /**
+   * Live progress. While the run waits, a `queued` report gives its place in the line it joins: this
+   * runner's line first, then (with a shared queue) the daemon-wide one.
+   */
   onProgress?: (progress: LoadProgress) => void;
 }
 
@@ -86,13 +95,16 @@ export interface LoadRunner {
    * keeps what it started with), and the cached k6 health is dropped.
    */
   reconfigure(settings: LoadRunnerSettings): void;
+  /** Whether a run of this runner holds its turns (k6 is running or about to). */
   readonly busy: boolean;
+  /** Runs of this runner waiting for a turn, in its own line or the shared one. */
   readonly queued: number;
 }
 
 /**
- * Creates the daemon's k6 runner: one run at a time, recorded in `loadtest_runs`, judged into a
- * `load` check with the previous good run of the same profile as comparison.
+ * Creates a service's k6 runner: one run at a time (and, with `sharedQueue`, no more k6 in the daemon
+ * than its turns), recorded in `loadtest_runs`, judged into a `load` check with the previous good run
+ * of the same profile as comparison.
  *
  * @example
  *   const runner = createLoadRunner({ k6Path: 'k6', profiles, targetBaseUrl, db, clock, logger, metrics,
@@ -103,6 +115,10 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
   // Replaced as a whole by reconfigure(): runs that start afterwards see the new settings.
   let deps = initial;
   const queue = createRunQueue();
+  // Not a reloadable setting: the daemon hands every runner the same queue for its whole life.
+  const shared = initial.sharedQueue;
+  let running = false;
+  let waitingShared = 0;
   const store = createLoadRunStore(deps.db);
   const log = deps.logger.child({ component: 'loadtest' });
   let cachedHealth: { at: number; health: K6Health } | undefined;
@@ -120,16 +136,14 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
     const runId = `lr_${randomUUID()}`;
     let release: () => void;
     try {
-      release = await queue.acquire({
-        ...(options.signal ? { signal: options.signal } : {}),
-        onQueued: (position) => options.onProgress?.(queuedProgress(profileName, position)),
-      });
+      release = await takeTurns(profileName, options);
     } catch (error) {
       return finish(profileName, profile, runId, options, deps.clock.now(), {
         ending: { kind: 'cancelled', reason: `while waiting for another k6 run: ${errorMessage(error)}` },
       });
     }
     const startedAt = deps.clock.now();
+    running = true;
     try {
       store.insert({
         id: runId,
@@ -141,7 +155,38 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
       const outcome = await executeProfile(deps, log, { profileName, profile, runId, options });
       return finish(profileName, profile, runId, options, startedAt, outcome, true);
     } finally {
+      running = false;
       release();
+    }
+  }
+
+  /**
+   * Takes this runner's turn, then a shared one: always in that order, so two runners never hold one
+   * each while waiting for the other's, and a runner has at most one run in the shared line. Resolves
+   * to the release of both; a wait cancelled in either line leaves no turn held.
+   */
+  async function takeTurns(profileName: string, options: RunOptions): Promise<() => void> {
+    const waitFor = (line: RunQueue): Promise<() => void> =>
+      line.acquire({
+        ...(options.signal ? { signal: options.signal } : {}),
+        onQueued: (position) => options.onProgress?.(queuedProgress(profileName, position)),
+      });
+    const releaseOwn = await waitFor(queue);
+    if (!shared) return releaseOwn;
+    waitingShared++;
+    try {
+      const releaseShared = await waitFor(shared);
+      // The shared turn goes back first, to the other services already in its line, before this
+      // runner's next run can join that line.
+      return () => {
+        releaseShared();
+        releaseOwn();
+      };
+    } catch (error) {
+      releaseOwn();
+      throw error;
+    } finally {
+      waitingShared--;
     }
   }
 
@@ -240,10 +285,10 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
       return health;
     },
     get busy() {
-      return queue.busy;
+      return running;
     },
     get queued() {
-      return queue.waiting;
+      return queue.waiting + waitingShared;
     },
   };
 }

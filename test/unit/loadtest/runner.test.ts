@@ -7,6 +7,7 @@ import { type Clock, ManualClock, systemClock } from '../../../src/clock.js';
 import { loadProfileSchema } from '../../../src/config/schema.js';
 import { profileFingerprint } from '../../../src/loadtest/invocation.js';
 import type { LoadProgress } from '../../../src/loadtest/progress.js';
+import { createRunQueue } from '../../../src/loadtest/queue.js';
 import { createLoadRunner, type LoadRunnerDeps } from '../../../src/loadtest/runner.js';
 import { parseSummaryText } from '../../../src/loadtest/summary.js';
 import { openDatabase } from '../../../src/store/db.js';
@@ -286,6 +287,76 @@ describe('load runner: one run at a time', () => {
     const second = await secondRun;
     expect(second.check.result).toBe('pass');
     expect(runner.busy).toBe(false);
+  });
+});
+
+describe('load runner: one k6 per service, and a cap shared by all services', () => {
+  /** Two services' runners on one daemon-wide queue of one turn. */
+  function twoServices() {
+    const shared = createRunQueue(1);
+    return { shared, a: setup({ sharedQueue: shared }).runner, b: setup({ sharedQueue: shared }).runner };
+  }
+  const queuedAt = (progress: LoadProgress[]) =>
+    progress.filter((p) => p.state === 'queued').map((p) => p.queuePosition);
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('two runners run one after the other, and one runner never runs two at once', async () => {
+    const { shared, a, b } = twoServices();
+    const stopA = new AbortController();
+    const aFirst = a.run('external-abort', { signal: stopA.signal });
+    await untilStarted('external-abort');
+    const bProgress: LoadProgress[] = [];
+    const bRun = b.run('pass', { onProgress: (p) => bProgress.push(p) });
+    const aProgress: LoadProgress[] = [];
+    const aSecond = a.run('thresholds-failed', { onProgress: (p) => aProgress.push(p) });
+    await settle();
+    // b waits in the shared line; a's second run waits in a's own line, not taking a shared place.
+    expect(shared.waiting).toBe(1);
+    expect([a.busy, a.queued, b.busy, b.queued]).toEqual([true, 1, false, 1]);
+    expect(queuedAt(bProgress)).toEqual([1]);
+    expect(queuedAt(aProgress)).toEqual([1]);
+
+    stopA.abort(new Error('done'));
+    const [first, second, third] = await Promise.all([aFirst, bRun, aSecond]);
+    expect([first.ending, second.check.result, third.check.result]).toEqual(['cancelled', 'pass', 'fail']);
+    // b was first in the shared line; a's second run then joined it behind b (position 1 again).
+    expect(first.endedAt).toBeLessThanOrEqual(second.startedAt);
+    expect(second.endedAt).toBeLessThanOrEqual(third.startedAt);
+    expect(queuedAt(aProgress)).toEqual([1, 1]);
+    expect([shared.busy, shared.waiting, a.busy, a.queued, b.busy, b.queued]).toEqual([
+      false,
+      0,
+      false,
+      0,
+      false,
+      0,
+    ]);
+  });
+
+  it('a run that leaves the shared line gives its own turn back to the next run of its service', async () => {
+    const { shared, a, b } = twoServices();
+    const stopA = new AbortController();
+    const aRun = a.run('external-abort', { signal: stopA.signal });
+    await untilStarted('external-abort');
+    const leaving = new AbortController();
+    const bLeaving = b.run('pass', { signal: leaving.signal });
+    const bNext = b.run('checks-failed');
+    await settle();
+    // One of b's runs waits in the shared line, the other in b's own line.
+    expect([shared.waiting, b.queued]).toEqual([1, 2]);
+
+    leaving.abort(new Error('watch superseded'));
+    const left = await bLeaving;
+    expect(left.check.explanation).toMatch(/cancelled: while waiting for another k6 run: watch superseded/);
+    await settle();
+    // b's next run now holds b's turn and waits in the shared line in its place.
+    expect([shared.waiting, b.queued]).toEqual([1, 1]);
+    expect(existsSync(recordOf('pass'))).toBe(false);
+
+    stopA.abort(new Error('done'));
+    await aRun;
+    expect((await bNext).ending).toBe('passed');
+    expect([shared.busy, shared.waiting, b.busy, b.queued]).toEqual([false, 0, false, 0]);
   });
 });
 
