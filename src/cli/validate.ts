@@ -136,7 +136,7 @@ export const validate: Command = async (ctx: CliContext) => {
       service = selectService(config, serviceName);
     } catch (error) {
       ctx.stderr.write(`vigil validate: ${errorMessage(error)}\n${USAGE}`);
-      return finish(2);
+      return 2;
     }
     const dispatcher = new Agent({ connections: 8, keepAliveTimeout: 4_000 });
     try {

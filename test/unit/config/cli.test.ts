@@ -16,16 +16,21 @@ async function run(command: Command, argv: string[], env: Record<string, string>
 }
 
 describe('vigil validate', () => {
-  it('exits 0 on the shipped config with warnings and a one-line summary on stderr, nothing on stdout', async () => {
+  it('exits 0 on the shipped config (two services) with warnings and a summary per service on stderr', async () => {
     const result = await run(validate, []);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('');
     const lines = result.stderr.trimEnd().split('\n');
-    expect(lines.slice(0, -1)).toEqual([
+    // The rollback target both services inherit is said once, at the root.
+    expect(lines.slice(0, 2)).toEqual([
       'warning: vigil.yaml:actions.rollback[0].url: empty: this rollback target is off',
       'warning: vigil.yaml:server.apiToken: empty: /api/v1 answers only clients on loopback',
     ]);
-    expect(lines.at(-1)).toMatch(/^vigil\.yaml: valid — \d+ probes, \d+ SLO checks, \d+ load profiles?$/);
+    expect(lines.slice(2)).toEqual([
+      'vigil.yaml: valid — 2 services',
+      expect.stringMatching(/^ {2}prep-api: \d+ probes, \d+ SLO checks, 5 load profiles$/),
+      '  prep-worker: 2 probes, 4 SLO checks, 0 load profiles',
+    ]);
   });
 
   it('exits 0 with -c on a valid fixture, naming the file as given', async () => {

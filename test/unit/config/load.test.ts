@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { serviceNamed } from '../../../src/config/fleet.js';
 import { configWarnings, loadConfig } from '../../../src/config/load.js';
 import type { VigilConfig } from '../../../src/config/schema.js';
 import { ConfigError, formatProblem } from '../../../src/errors.js';
@@ -53,7 +54,7 @@ describe('a valid config', () => {
     expect(config.root.actions.dryRun).toBe(false);
     // an all-digit token stays a string where the schema wants a string
     expect(config.root.server.apiToken).toBe('12345678901234567890');
-    expect(config.root.target.headers['x-note']).toBe('costs ${PRICE} # not a comment');
+    expect(config.root.target?.headers['x-note']).toBe('costs ${PRICE} # not a comment');
     expect(config.probes.map((p) => p.name)).toEqual(['booking-journey', 'health']);
     expect(config.slos.map((s) => s.name)).toEqual(['error-rate', 'error-logs', 'availability']);
     expect(config.slos[1]?.baseline).toMatchObject({ from: 'offset', offset: 7 * 86_400_000 });
@@ -185,9 +186,11 @@ describe('the shipped vigil.yaml (DESIGN §4)', () => {
   it('validates with a clean environment, with the checklist probes and SLO checks', async () => {
     // probes/, slo/ and loadtests/ grow in their own issues: pin what this one requires, not the whole list.
     const config = await loadConfig('vigil.yaml', {});
-    const probes = config.probes.map((p) => p.name);
+    const api = serviceNamed(config, 'prep-api');
+    if (api === undefined) throw new Error('the shipped vigil.yaml has no prep-api');
+    const probes = api.probes.map((p) => p.name);
     expect(probes).toEqual(expect.arrayContaining(['health', 'ready', 'live']));
-    const slos = config.slos.map((s) => s.name);
+    const slos = api.slos.map((s) => s.name);
     expect(slos).toEqual(
       expect.arrayContaining([
         'error-rate',
@@ -197,25 +200,25 @@ describe('the shipped vigil.yaml (DESIGN §4)', () => {
         'health-availability',
       ]),
     );
-    expect(config.slos.find((s) => s.name === 'error-rate')).toMatchObject({
+    expect(api.slos.find((s) => s.name === 'error-rate')).toMatchObject({
       objective: { lt: 0.01 },
       critical: true,
     });
-    expect(config.slos.find((s) => s.name === 'p95-latency')).toMatchObject({
+    expect(api.slos.find((s) => s.name === 'p95-latency')).toMatchObject({
       objective: { lt: 0.5 },
       baseline: { from: 'pre-deploy' },
     });
-    expect(config.slos.find((s) => s.name === 'throughput')?.baseline?.maxDecrease).toEqual({
+    expect(api.slos.find((s) => s.name === 'throughput')?.baseline?.maxDecrease).toEqual({
       kind: 'relative',
       ratio: 0.1,
     });
-    expect(config.slos.find((s) => s.name === 'error-logs')).toMatchObject({
+    expect(api.slos.find((s) => s.name === 'error-logs')).toMatchObject({
       source: 'loki',
       onNoData: 'pass',
     });
-    expect(config.root.watch.loadProfile).toBe('smoke');
-    expect(config.root.loadtests?.profiles.smoke?.script).toBe(path.resolve('loadtests/smoke.js'));
-    expect(config.root.target.baseUrl).toBe('http://127.0.0.1:8080');
+    expect(api.root.watch.loadProfile).toBe('smoke');
+    expect(api.root.loadtests?.profiles.smoke?.script).toBe(path.resolve('loadtests/smoke.js'));
+    expect(api.root.target.baseUrl).toBe('http://127.0.0.1:8080');
     expect(config.root.sources.prometheus?.url).toBe('http://127.0.0.1:9090');
     expect(config.root.storage.path).toBe(path.resolve('data/vigil.db'));
   });
@@ -223,6 +226,7 @@ describe('the shipped vigil.yaml (DESIGN §4)', () => {
   it('takes every URL from the environment', async () => {
     const config = await loadConfig('vigil.yaml', {
       VIGIL_TARGET_URL: 'https://prep.example.com',
+      VIGIL_WORKER_TARGET_URL: 'https://prep-worker.example.com',
       VIGIL_PROMETHEUS_URL: 'https://prom.example.com',
       VIGIL_LOKI_URL: 'https://loki.example.com',
       VIGIL_ALERTMANAGER_URL: 'https://am.example.com',
@@ -230,7 +234,8 @@ describe('the shipped vigil.yaml (DESIGN §4)', () => {
       VIGIL_DATA_DIR: '/var/lib/vigil',
       VIGIL_K6_PATH: '/usr/local/bin/k6',
     });
-    expect(config.root.target.baseUrl).toBe('https://prep.example.com');
+    expect(serviceNamed(config, 'prep-api')?.root.target.baseUrl).toBe('https://prep.example.com');
+    expect(serviceNamed(config, 'prep-worker')?.root.target.baseUrl).toBe('https://prep-worker.example.com');
     expect(config.root.sources.prometheus?.url).toBe('https://prom.example.com');
     expect(config.root.sources.loki?.url).toBe('https://loki.example.com');
     expect(config.root.alertmanager?.url).toBe('https://am.example.com');
