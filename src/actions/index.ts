@@ -300,7 +300,11 @@ function checkedTargets(actions: FleetActions, configFile = 'vigil.yaml'): Fleet
     const resolved = resolveTargets(section);
     const prefix = prefixed && service !== undefined ? service : undefined;
     for (const p of resolved.problems)
-      problems.push({ file: configFile, path: prefix ? `services.${prefix}.${p.path}` : p.path, message: p.message });
+      problems.push({
+        file: configFile,
+        path: prefix ? `services.${prefix}.${p.path}` : p.path,
+        message: p.message,
+      });
     const targets = resolved.targets.map((t) => (prefix ? { ...t, key: `${prefix}/${t.key}` } : t));
     byService.set(service, targets);
     all.push(...targets);

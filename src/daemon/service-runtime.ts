@@ -4,9 +4,14 @@ import type { Actions } from '../actions/index.js';
 import type { Clock } from '../clock.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import { type ContinuousEvaluator, createContinuousEvaluator, type SloState } from '../evaluator/continuous.js';
+import {
+  type ContinuousEvaluator,
+  createContinuousEvaluator,
+  type SloState,
+} from '../evaluator/continuous.js';
 import { evaluateChecks } from '../evaluator/evaluate.js';
 import type { CheckResult, SnapshotReader } from '../evaluator/types.js';
+import type { RunQueue } from '../loadtest/queue.js';
 import { createLoadRunner, type LoadRunner, type LoadRunnerSettings } from '../loadtest/runner.js';
 import { type LoadSchedule, startLoadSchedule } from '../loadtest/schedule.js';
 import type { PatternStore } from '../patterns/store.js';
@@ -21,7 +26,6 @@ import { createWatchStore } from '../store/watches.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Metrics, seedServiceCounters } from '../telemetry/metrics.js';
 import type { EvaluationContext } from '../watch/types.js';
-import type { RunQueue } from '../loadtest/queue.js';
 import { probeChecks } from './probe-checks.js';
 import { createSerialSwap, type Restartable } from './serial-swap.js';
 import { bakeCheckNames } from './settings.js';
@@ -94,7 +98,10 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
   const sources: Sources = {};
   const rebuildSources = (): void => {
     for (const key of Object.keys(sources) as (keyof Sources)[]) delete sources[key];
-    Object.assign(sources, createSources(config.root, { dispatcher, metrics, logger: sourceLogger, rollups }));
+    Object.assign(
+      sources,
+      createSources(config.root, { dispatcher, metrics, logger: sourceLogger, rollups }),
+    );
   };
   rebuildSources();
   const patterns = patternsWiring(shared.patternStore, { dispatcher, metrics, logger: sourceLogger });
@@ -255,6 +262,8 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
         removed = true;
         continuous.forgetRemoved();
         seedServiceCounters(metrics, name, true);
+        // After the prober stopped, so no run in flight records its probes again.
+        metrics.probes.retain([], name);
       }
     },
   };

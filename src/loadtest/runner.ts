@@ -24,6 +24,8 @@ export interface LoadRunnerDeps {
   /** `target.baseUrl`: the only URL profiles ever run against. */
   targetBaseUrl: string;
   db: Db;
+  /** The service whose target this runner loads: its runs, baselines and `service` label. */
+  service: string;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -119,7 +121,7 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
   const shared = initial.sharedQueue;
   let running = false;
   let waitingShared = 0;
-  const store = createLoadRunStore(deps.db);
+  const store = createLoadRunStore(deps.db, deps.service);
   const log = deps.logger.child({ component: 'loadtest' });
   let cachedHealth: { at: number; health: K6Health } | undefined;
   let warned: string | undefined;
@@ -244,7 +246,12 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
       });
     }
     // A run cancelled while still queued never ran: it is neither recorded nor counted.
-    if (recorded) deps.metrics.loadtestRuns.inc({ profile: profileName, result: check.result });
+    if (recorded)
+      deps.metrics.loadtestRuns.inc({
+        service: deps.service ?? '',
+        profile: profileName,
+        result: check.result,
+      });
     log[check.result === 'pass' ? 'info' : 'warn'](
       { profile: profileName, runId, watchId: options.watchId, result: check.result, ending: ending.label },
       check.explanation,

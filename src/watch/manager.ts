@@ -201,9 +201,7 @@ export class WatchManager {
     }
     if (problems.length > 0) return { ok: false, problems };
     const id = newWatchId(now);
-    const created = this.#deps.db.transaction(() =>
-      insertWatch(this.#store, input, settings, id, now),
-    )();
+    const created = this.#deps.db.transaction(() => insertWatch(this.#store, input, settings, id, now))();
     for (const { before, after } of created.superseded) this.#afterCommit(before, after);
     this.#afterCommit(undefined, created.watch);
     this.#launch(id, false);

@@ -188,7 +188,11 @@ export interface WatchDeps {
    * Runs the service's smoke probes once (only the named ones when `only` is given). Never throws for a
    * failing probe.
    */
-  runSmokeProbes(signal: AbortSignal, only: readonly string[] | undefined, service: string): Promise<ProbeResult[]>;
+  runSmokeProbes(
+    signal: AbortSignal,
+    only: readonly string[] | undefined,
+    service: string,
+  ): Promise<ProbeResult[]>;
   /**
    * The names of the checks a bake evaluation judges (SLO, burn-rate and probe checks): a bake with none
    * is refused at watch start, and an evaluation that throws makes each of them inconclusive.

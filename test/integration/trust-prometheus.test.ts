@@ -23,8 +23,8 @@ import {
   type TrafficShape,
   writeServiceTraffic,
 } from '../helpers/prometheus.js';
-import { driveWatch } from '../helpers/watch-clock.js';
 import { onlyService } from '../helpers/service.js';
+import { driveWatch } from '../helpers/watch-clock.js';
 
 /*
  * Issue 12's "done when", on the shipped definitions (vigil.yaml, slo/prep.yaml) against a real
@@ -148,7 +148,11 @@ describe.skipIf(skipWithoutPrometheus)(
           return 1;
         },
       };
-      const settings = { ...watchSettings(onlyService(config)), durationMs: WATCH_MS, phases: ['bake' as const] };
+      const settings = {
+        ...watchSettings(onlyService(config)),
+        durationMs: WATCH_MS,
+        phases: ['bake' as const],
+      };
       const manager = new WatchManager(deps, settings);
       const created = manager.create({
         service: 'prep-api',

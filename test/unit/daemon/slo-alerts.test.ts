@@ -76,7 +76,10 @@ function recorder() {
 describe('SLO alerts from continuous evaluation', () => {
   it('a check failing fewer than alertAfter (default 3) evaluations in a row raises nothing yet', () => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, onlyService(config), [check('error-rate', 'fail', false, 1), check('p95', 'fail', false, 2)]);
+    raiseSloAlerts(r.alerts, onlyService(config), [
+      check('error-rate', 'fail', false, 1),
+      check('p95', 'fail', false, 2),
+    ]);
     expect(r.calls).toEqual([]);
     raiseSloAlerts(r.alerts, onlyService(config), [check('error-rate', 'fail', false, 3)]);
     expect(r.calls).toEqual(['fire slo:prep-api/error-rate']);
@@ -119,7 +122,10 @@ describe('SLO alerts from continuous evaluation', () => {
 
   it('shadow checks and checks that are not SLOs (probes) raise nothing', () => {
     const r = recorder();
-    raiseSloAlerts(r.alerts, onlyService(config), [check('shadowed', 'fail', true), check('probe:journey', 'fail')]);
+    raiseSloAlerts(r.alerts, onlyService(config), [
+      check('shadowed', 'fail', true),
+      check('probe:journey', 'fail'),
+    ]);
     expect(r.calls).toEqual([]);
   });
 });

@@ -67,6 +67,7 @@ function setup(
     profiles,
     targetBaseUrl: 'http://127.0.0.1:18181/',
     db,
+    service: 'prep-api',
     clock: systemClock,
     logger: silentLogger(),
     metrics,
@@ -137,7 +138,9 @@ describe('load runner: k6 endings', () => {
     expect(run.check.name).toBe(`load:${scenario}`);
     expect(run.check.explanation).toMatch(explanation);
     const counted = await metrics.loadtestRuns.get();
-    expect(counted.values).toEqual([{ labels: { profile: scenario, result }, value: 1 }]);
+    expect(counted.values).toEqual([
+      { labels: { service: 'prep-api', profile: scenario, result }, value: 1 },
+    ]);
     const stored = createLoadRunStore(db).get(run.runId);
     expect(stored).toMatchObject({ profile: scenario, watchId: 'w_1', trigger: 'watch', result });
     expect(stored?.endedAt).not.toBeNull();
@@ -383,7 +386,7 @@ describe('load runner: comparison with the previous run', () => {
 
   it('fails a passing k6 run that regressed past the tolerance against a stored run', async () => {
     const { runner, db, profiles } = setup({ compare: { p95: '10%', throughput: '10%' } });
-    const store = createLoadRunStore(db);
+    const store = createLoadRunStore(db, 'prep-api');
     const parsed = parseSummaryText(readFileSync(join(FIXTURES, 'handle-summary-pass.json'), 'utf8'));
     if (!parsed.ok) throw new Error(parsed.error);
     const better = { ...parsed.summary, latencyMs: { avg: 0.3, p95: 0.5, p99: null, max: 1 } };

@@ -22,7 +22,7 @@ function seed() {
       .run(id, status);
   addWatch('w_passed', 'passed');
   addWatch('w_failed', 'failed');
-  const store = createLoadRunStore(db);
+  const store = createLoadRunStore(db, 'prep-api');
   const add = (
     id: string,
     startedAt: number,
@@ -45,6 +45,26 @@ function seed() {
 }
 
 describe('loadtest_runs repository', () => {
+  it("compares within a service: another service's run of a profile of the same name is never the baseline", () => {
+    const { db, store, add } = seed();
+    const worker = createLoadRunStore(db, 'prep-worker');
+    worker.insert({ id: 'lr_worker', watchId: null, profile: 'smoke', trigger: 'schedule', startedAt: 50 });
+    worker.finish('lr_worker', {
+      endedAt: 51,
+      exitCode: 0,
+      result: 'pass',
+      explanation: 'x',
+      summary,
+      comparison: null,
+      fingerprint: 'fp1',
+    });
+    expect(store.findPrevious('smoke', { fingerprint: 'fp1' })).toBeUndefined();
+    add('lr_api', 10, null, 'pass');
+    expect(store.findPrevious('smoke', { fingerprint: 'fp1' })?.id).toBe('lr_api');
+    expect(worker.findPrevious('smoke', { fingerprint: 'fp1' })?.id).toBe('lr_worker');
+    expect(worker.list().map((r) => r.id)).toEqual(['lr_worker']);
+  });
+
   it("prefers the last passed watch's run over a newer scheduled one", () => {
     const { store, add } = seed();
     add('lr_watch', 10, 'w_passed', 'pass');

@@ -20,8 +20,8 @@ import {
   spreadLines,
   startLokiStandIn,
 } from '../../helpers/loki-logs.js';
-import { driveWatch } from '../../helpers/watch-clock.js';
 import { onlyService } from '../../helpers/service.js';
+import { driveWatch } from '../../helpers/watch-clock.js';
 
 /*
  * Issue 19 end to end: the shipped new-error-signatures check (slo/prep.yaml) in a one-hour watch on a

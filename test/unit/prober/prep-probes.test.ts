@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
 import { serviceNamed } from '../../../src/config/fleet.js';
+import { loadConfig } from '../../../src/config/load.js';
 import type { ServiceConfig } from '../../../src/config/schema.js';
 import { type PrepService, startPrepService } from '../../../src/demo/prep-service.js';
 import { runProbe } from '../../../src/prober/engine.js';

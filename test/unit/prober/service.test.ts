@@ -7,8 +7,8 @@ import { openDatabase } from '../../../src/store/db.js';
 import { createProbeRollups } from '../../../src/store/rollups.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
-import { type Running, startHttp } from './servers.js';
 import { onlyService } from '../../helpers/service.js';
+import { type Running, startHttp } from './servers.js';
 
 let service: Running;
 let healthy = true;
@@ -46,7 +46,13 @@ describe('the daemon prober', () => {
       ],
       slos: [],
     };
-    const prober = createProber({ config: onlyService(config), clock, metrics, logger: silentLogger(), rollups });
+    const prober = createProber({
+      config: onlyService(config),
+      clock,
+      metrics,
+      logger: silentLogger(),
+      rollups,
+    });
     prober.start();
     for (let tick = 0; tick < 8; tick++) {
       healthy = tick !== 3;
