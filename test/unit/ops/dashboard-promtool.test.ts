@@ -64,6 +64,9 @@ const SERIES: Array<[string, string]> = [
   [`vigil_slo_value{${TOY},service="toy",slo="availability"}`, '0.995x23'],
   [`vigil_slo_objective{${TOY},service="toy",slo="availability"}`, '0.99x23'],
   [`vigil_probe_success{${TOY},service="toy",probe="health",kind="smoke"}`, '1x23'],
+  // Deliveries carry the watch's service: billing's failures are not toy's.
+  [`vigil_webhook_deliveries_total{${TOY},service="toy",event="rollback",result="delivered"}`, '0+1x23'],
+  [`vigil_webhook_deliveries_total{${OTHER},service="billing",event="rollback",result="failed"}`, '0+1x23'],
   // Last-run gauges of two toy probes (and billing's, which no toy panel may show).
   [`vigil_probe_duration_seconds{${TOY},service="toy",probe="health",kind="smoke",phase="total"}`, '0.05x23'],
   [
@@ -181,6 +184,12 @@ const CASES: Case[] = [
     at: '10m',
     // Rank 9.5 of 10 falls 3.5/4 of the way through the (0.25, 0.5] bucket.
     samples: [{ labels: '{phase="total"}', value: 0.46875 }],
+  },
+  {
+    what: "the deliveries panel counts the selected service's attempts only",
+    expr: query('Webhook deliveries'),
+    at: '10m',
+    samples: [{ labels: '{event="rollback",result="delivered"}', value: 5 }],
   },
   {
     what: 'the start annotation marks the first minute of the watch',
