@@ -61,12 +61,13 @@ async function scriptProblems(
 }
 
 /**
- * `vigil validate [-c FILE] [--online] [--json]` (DESIGN §2): loads and checks the config, its probe and SLO
- * files, load profiles (each script and the files it imports must parse as ES2017 modules, what k6 <0.52
- * reads: `<file>:<line>:<col>: syntax k6 <0.52 cannot parse: …`) and every query's syntax. `--online` also
- * runs every query once against the configured sources and reports per check `returns data`, `no series
- * now` (a warning: it may be right now) or `error …` (an exit-1 problem). Exit 0 valid (warnings and a
- * one-line summary on stderr); 1 invalid or an online error, printing every problem as
+ * `vigil validate [-c FILE] [--online [--service S]] [--json]` (DESIGN §2): loads and checks the config (every
+ * service of a fleet), its probe and SLO files, load profiles (each script and the files it imports must
+ * parse as ES2017 modules, what k6 <0.52 reads: `<file>:<line>:<col>: syntax k6 <0.52 cannot parse: …`)
+ * and every query's syntax. `--online` also runs one service's queries (`--service`, required for a
+ * fleet) once against its sources and reports per check `returns data`, `no series now` (a warning: it
+ * may be right now) or `error …` (an exit-1 problem). Exit 0 valid (warnings and a summary on stderr: one
+ * line, or one per service of a fleet); 1 invalid or an online error, printing every problem as
  * `<file>:<path>: <message>`; 2 usage error. `--json` prints `{ valid, problems, checks }` on stdout.
  *
  * @example await validate({ argv: ['-c', 'vigil.yaml', '--online'], stdout, stderr, env, signal }) // 0
