@@ -93,7 +93,7 @@ describe('deploy/prometheus rule files', () => {
   });
 
   test.skipIf(skip)(
-    'the regression cases catch the old rules: VigilBlind after the watch ended, deliveries never delivered',
+    'the regression cases catch the old rules: VigilBlind after the watch ended, deliveries never delivered or summed across services',
     async () => {
       requirePromtool();
       const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-'));
@@ -101,10 +101,17 @@ describe('deploy/prometheus rule files', () => {
         cpSync(DIR, dir, { recursive: true });
         const rules = readFileSync(join(dir, 'vigil-rules.yaml'), 'utf8');
         const oldWebhook = rules.replace(
-          /unless on \(event\)\n(\s+)sum by \(event\) \(increase\(vigil_webhook_deliveries_total\{result="delivered"\}\[15m\]\)\) > 0/,
-          'and sum by (event) (increase(vigil_webhook_deliveries_total{result="delivered"}[15m])) == 0',
+          /unless on \(service, event\)\n(\s+)sum by \(service, event\) \(increase\(vigil_webhook_deliveries_total\{result="delivered"\}\[15m\]\)\) > 0/,
+          'and sum by (service, event) (increase(vigil_webhook_deliveries_total{result="delivered"}[15m])) == 0',
         );
         expect(oldWebhook).not.toBe(rules);
+        // Before fleets: one service's deliveries hid another's failures.
+        const acrossServices = rules.replaceAll('(service, event)', '(event)');
+        expect(acrossServices).not.toBe(rules);
+        writeFileSync(join(dir, 'vigil-rules.yaml'), acrossServices);
+        const fleet = await promtool(['test', 'rules', 'vigil-rules.test.yaml'], dir);
+        expect(fleet.code).not.toBe(0);
+        expect(fleet.output).toMatch(/service="prep-api"/);
         writeFileSync(join(dir, 'vigil-rules.yaml'), oldWebhook);
         const blind = readFileSync(join(dir, 'vigil-blind-rules.yaml'), 'utf8');
         const oldBlind = blind.replace(
