@@ -1,8 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, Pool, request } from 'undici';
@@ -13,6 +11,7 @@ import { runProbe } from '../src/prober/engine.js';
 import { prepareProbe } from '../src/prober/prepare.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { type Figure, fixed, median } from './lib/figure.js';
+import { bareGet } from './lib/floors.js';
 import { procCpuMicros, sleep, startTarget, stopChild, waitForHttp } from './lib/proc.js';
 
 export const BLACKBOX_BIN = '/usr/bin/prometheus-blackbox-exporter';
@@ -97,26 +96,7 @@ function undiciContender(targetUrl: string): Contender {
 /** The floor of the client Vigil uses: node:http on a socket of its own (no agent), body read. */
 function nodeHttpContender(targetUrl: string): Contender {
   const url = new URL(`${targetUrl}/health`);
-  const port = Number(url.port);
-  return {
-    once: () =>
-      new Promise<void>((resolve, reject) => {
-        const req = http.request({
-          host: url.hostname,
-          port,
-          path: url.pathname,
-          createConnection: () => net.connect({ host: url.hostname, port, noDelay: true }),
-        });
-        req.once('error', reject);
-        req.once('response', (res) => {
-          res.on('data', () => {});
-          res.once('end', resolve);
-          res.once('error', reject);
-        });
-        req.end();
-      }),
-    cpuMicros: ownCpuMicros,
-  };
+  return { once: () => bareGet(url), cpuMicros: ownCpuMicros };
 }
 
 /** blackbox_exporter probing the same target through its /probe endpoint (its process's CPU only). */

@@ -1,4 +1,5 @@
-import { Agent, request } from 'undici';
+import http from 'node:http';
+import net from 'node:net';
 import { percentile } from './figure.js';
 
 /**
@@ -22,8 +23,33 @@ export async function timerLateness(until: Promise<unknown>): Promise<number[]> 
 }
 
 /**
- * A bare undici client (new Agent per request, no assertions, no metrics, no scheduler) sending `count`
- * GETs at `rate` per second over `urls`; returns each request's wall time in ms.
+ * One GET the way Vigil's probe sends it, with nothing else: node:http on a socket of its own (no agent,
+ * so `connection: close`), body read and dropped. The floor of the client the probe uses.
+ *
+ * @example await bareGet(new URL('http://127.0.0.1:8080/health'));
+ */
+export function bareGet(url: URL): Promise<void> {
+  const port = Number(url.port);
+  return new Promise<void>((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname,
+      port,
+      path: url.pathname + url.search,
+      createConnection: () => net.connect({ host: url.hostname, port, noDelay: true }),
+    });
+    req.once('error', reject);
+    req.once('response', (res) => {
+      res.on('data', () => {});
+      res.once('end', resolve);
+      res.once('error', reject);
+    });
+    req.end();
+  });
+}
+
+/**
+ * A bare client (bareGet: no assertions, no metrics, no scheduler) sending `count` GETs at `rate` per
+ * second over `urls`, concurrently as they fall due; returns each request's wall time in ms.
  *
  * @example const ms = await bareClientLatencies(['http://127.0.0.1:8080/health'], 300, 3000);
  */
@@ -32,6 +58,7 @@ export async function bareClientLatencies(
   rate: number,
   count: number,
 ): Promise<number[]> {
+  const parsed = urls.map((u) => new URL(u));
   const times: number[] = [];
   const started = performance.now();
   const pending: Promise<void>[] = [];
@@ -39,14 +66,10 @@ export async function bareClientLatencies(
     const wait = started + (i * 1000) / rate - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     const t0 = performance.now();
-    const agent = new Agent({ connections: 1, pipelining: 0 });
     pending.push(
-      request(urls[i % urls.length] as string, { dispatcher: agent })
-        .then((response) => response.body.text())
-        .then(() => {
-          times.push(performance.now() - t0);
-          agent.destroy().catch(() => {});
-        }),
+      bareGet(parsed[i % parsed.length] as URL).then(() => {
+        times.push(performance.now() - t0);
+      }),
     );
   }
   await Promise.all(pending);
