@@ -178,6 +178,16 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         ...(config.root.loadtests ? { k6Command: config.root.loadtests.k6 } : {}),
         searchPath: options.searchPath,
       });
+      // A service that reads another Prometheus or Loki than the root's gets its own entry.
+      for (const runtime of runtimes.values()) {
+        const own = runtime.config().root.sources;
+        const overrides = dependencyChecks(runtime.config().root, { db, dispatcher, searchPath: '' });
+        for (const key of ['prometheus', 'loki'] as const) {
+          const check = overrides[key];
+          if (own[key]?.url && own[key]?.url !== config.root.sources[key]?.url && check !== undefined)
+            checks[`${key}:${runtime.name}`] = check;
+        }
+      }
       if (config.root.loadtests) {
         checks.k6 = async (signal) => {
           const k6 = await (k6Runtime()?.loadRunner.health(signal) ?? { status: 'disabled' as const });
@@ -261,8 +271,15 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       return bound;
     },
     reload(next) {
-      // What can throw comes first, so a refused reload changes nothing.
+      // What can throw comes first (webhook targets, preparing probes), so a refused reload changes nothing.
       const nextServices = servicesOf(next);
+      const added = nextServices
+        .filter((service) => !runtimes.has(service.root.service))
+        .map((service) => createServiceRuntime(service, shared));
+      const commits = nextServices.flatMap((service) => {
+        const existing = runtimes.get(service.root.service);
+        return existing ? [existing.prepare(service)] : [];
+      });
       actions.reload(fleetActions(next));
       const previous = config;
       config = next;
@@ -274,19 +291,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         watches.endService(name, `service ${name} was removed from the configuration`);
         void runtime.stop({ forget: true });
       }
-      const addedServices: string[] = [];
-      const removedSlos: string[] = [];
-      for (const service of nextServices) {
-        const existing = runtimes.get(service.root.service);
-        if (existing) {
-          removedSlos.push(...existing.reload(service).removedSlos);
-          continue;
-        }
-        const runtime = createServiceRuntime(service, shared);
-        runtimes.set(service.root.service, runtime);
-        addedServices.push(service.root.service);
+      const removedSlos = commits.flatMap((commit) => commit().removedSlos);
+      for (const runtime of added) {
+        runtimes.set(runtime.name, runtime);
         if (started) runtime.start();
       }
+      const addedServices = added.map((runtime) => runtime.name);
       watches.reconfigure(fleetWatchSettings(next));
       const resolvedAlerts = resolveStaleSloAlerts(actions.alerts, next, previous);
       logger.info(

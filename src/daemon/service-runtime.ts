@@ -73,8 +73,11 @@ export interface ServiceRuntime {
   evaluate(context: EvaluationContext, signal: AbortSignal): Promise<CheckResult[]>;
   runLoad(watchId: string, signal: AbortSignal, onProgress: (line: string) => void): Promise<CheckResult>;
   start(): void;
-  /** Takes a changed config of the same service (the prober is replaced; the old one stops first). */
-  reload(next: ServiceConfig): { removedSlos: string[] };
+  /**
+   * Readies a changed config of the same service — what can throw (preparing probes) happens here —
+   * and returns the commit that swaps it in (the prober is replaced; the old one stops first).
+   */
+  prepare(next: ServiceConfig): () => { removedSlos: string[] };
   /** Stops every loop; with `forget`, drops the service's SLO series too (the service was removed). */
   stop(options?: { forget?: boolean }): Promise<void>;
 }
@@ -92,7 +95,6 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
   const name = initial.root.service;
   const logger = shared.logger.child({ service: name });
   const rollups = createProbeRollups(db, name);
-  seedServiceCounters(metrics, name);
   const watchStore = createWatchStore(db);
   const sourceLogger = logger.child({ component: 'sources' });
   const sources: Sources = {};
@@ -241,19 +243,22 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
       return result.check;
     },
     start() {
+      seedServiceCounters(metrics, name);
       probers.start();
       void continuous.run(loops.signal);
       schedules.start();
     },
-    reload(next) {
+    prepare(next) {
       const nextProber = newProber(next);
-      config = next;
-      rebuildSources();
-      prober = nextProber;
-      void probers.swap(nextProber);
-      void schedules.swap(scheduleFor(next));
-      loadRunner.reconfigure(loadRunnerSettings(next));
-      return { removedSlos: continuous.forgetRemoved() };
+      return () => {
+        config = next;
+        rebuildSources();
+        prober = nextProber;
+        void probers.swap(nextProber);
+        void schedules.swap(scheduleFor(next));
+        loadRunner.reconfigure(loadRunnerSettings(next));
+        return { removedSlos: continuous.forgetRemoved() };
+      };
     },
     async stop(options = {}) {
       loops.abort(new Error(options.forget ? `service ${name} removed` : 'shutting down'));

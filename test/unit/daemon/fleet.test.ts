@@ -45,7 +45,10 @@ async function target(status: () => number): Promise<string> {
 interface Fleet {
   dir: string;
   configFile: string;
-  write(services: Record<string, { url: string; rollback?: string; secret?: string }>): void;
+  write(
+    services: Record<string, { url: string; rollback?: string; secret?: string; extra?: string }>,
+    root?: string,
+  ): void;
 }
 
 /** A fleet config: a shared probe file (`health` for every service), one rollback target per service. */
@@ -61,20 +64,22 @@ function fleetFiles(): Fleet {
   return {
     dir,
     configFile,
-    write(services) {
+    write(services, root = '') {
       const entries = Object.entries(services)
         .map(
           ([name, s]) =>
             `  ${name}:\n    target: { baseUrl: "${s.url}" }\n    probes: [probes/health.yaml]\n` +
             (s.rollback
               ? `    actions: { rollback: [{ url: "${s.rollback}", secret: "${s.secret}" }] }\n`
-              : ''),
+              : '') +
+            (s.extra ?? ''),
         )
         .join('');
       writeFileSync(
         configFile,
         `server: { apiToken: ${TEST_API_TOKEN} }\nstorage: { path: ./vigil.db }\n` +
           'watch: { duration: 10m, phases: [bake], evaluationInterval: 1m, window: 2m, failureLimit: 2 }\n' +
+          root +
           `services:\n${entries}`,
       );
     },
@@ -234,5 +239,23 @@ describe('a fleet in one daemon', () => {
     expect(added.status).toBe(201);
     const gone = await api(daemon, 'POST', '/api/v1/watches', { service: 'prep-worker', version: '4' });
     expect(gone.status).toBe(400);
+  });
+
+  it('/health checks the root sources, and a service that reads its own Prometheus under its name', async () => {
+    const fleet = fleetFiles();
+    const url = await target(() => 200);
+    fleet.write(
+      {
+        'prep-api': { url },
+        'prep-worker': { url, extra: '    sources: { prometheus: { url: "http://127.0.0.1:9" } }\n' },
+      },
+      `sources: { prometheus: { url: "${url}" } }\n`,
+    );
+    const { daemon } = await start(fleet);
+    const health = await daemon.app.inject({ method: 'GET', url: '/health' });
+    const checks = health.json<{ checks: Record<string, { status: string }> }>().checks;
+    expect(checks.prometheus?.status).toBe('ok');
+    expect(checks['prometheus:prep-worker']?.status).toBe('down');
+    expect(Object.keys(checks)).not.toContain('prometheus:prep-api');
   });
 });
