@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { serviceNamed } from '../../../src/config/fleet.js';
 import { loadConfig } from '../../../src/config/load.js';
+import type { ServiceConfig, VigilConfig } from '../../../src/config/schema.js';
 import { evaluateChecks } from '../../../src/evaluator/evaluate.js';
 import type { LogReader } from '../../../src/sources/loki-logs.js';
 import type { SliSource } from '../../../src/sources/types.js';
@@ -33,9 +35,16 @@ const steadyLogs: LogReader = {
   },
 };
 
+/** prep-api of the shipped fleet. */
+function prepApi(config: VigilConfig): ServiceConfig {
+  const api = serviceNamed(config, 'prep-api');
+  if (!api) throw new Error('the shipped config has no prep-api');
+  return api;
+}
+
 describe('slo/prep.yaml', () => {
   it('loads with the checklist checks', async () => {
-    const config = await loadConfig('vigil.yaml', {});
+    const config = prepApi(await loadConfig('vigil.yaml', {}));
     expect(config.slos.map((s) => s.name)).toEqual([
       'error-rate',
       'p95-latency',
@@ -67,7 +76,7 @@ describe('slo/prep.yaml', () => {
   });
 
   it('every check judges steady traffic without definition errors', async () => {
-    const config = await loadConfig('vigil.yaml', {});
+    const config = prepApi(await loadConfig('vigil.yaml', {}));
     const checks = await evaluateChecks(config.slos, {
       // 0.05 % errors: half the budget's pace, so no burn-rate pair fires.
       sources: {
@@ -94,5 +103,37 @@ describe('slo/prep.yaml', () => {
       ['new-error-signatures', 'pass'],
       ['health-availability', 'pass'],
     ]);
+  });
+});
+
+describe('slo/prep-worker.yaml', () => {
+  it("prep-worker's checks, shared-file style ({{service}} in every query), judge steady work without definition errors", async () => {
+    const worker = serviceNamed(await loadConfig('vigil.yaml', {}), 'prep-worker');
+    if (!worker) throw new Error('the shipped config has no prep-worker');
+    const queries: string[] = [];
+    const prometheus = steady('prometheus', 0.001);
+    const checks = await evaluateChecks(worker.slos, {
+      sources: {
+        prometheus: {
+          ...prometheus,
+          query: async (q, at) => {
+            queries.push(q);
+            return prometheus.query(q, at);
+          },
+        },
+        probes: steady('probes', 1),
+      },
+      at: AT,
+      deployedAt: AT - 3_600_000,
+      windowMs: worker.root.watch.window,
+      vars: { service: 'prep-worker', version: '7.1.0', previousVersion: '7.0.3' },
+    });
+    expect(checks.length).toBeGreaterThan(0);
+    for (const check of checks) expect([check.name, check.result]).toEqual([check.name, 'pass']);
+    expect(queries.length).toBeGreaterThan(0);
+    for (const query of queries) {
+      expect(query).toContain('job="prep-worker"');
+      expect(query).not.toContain('{{');
+    }
   });
 });

@@ -1,8 +1,9 @@
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
+import { serviceNamed } from '../../../src/config/fleet.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { sourceSchema, type VigilConfig } from '../../../src/config/schema.js';
+import { type ServiceConfig, sourceSchema } from '../../../src/config/schema.js';
 import { watchSettings } from '../../../src/daemon/settings.js';
 import { evaluateChecks } from '../../../src/evaluator/evaluate.js';
 import { createPatternStore } from '../../../src/patterns/store.js';
@@ -20,7 +21,6 @@ import {
   spreadLines,
   startLokiStandIn,
 } from '../../helpers/loki-logs.js';
-import { onlyService } from '../../helpers/service.js';
 import { driveWatch } from '../../helpers/watch-clock.js';
 
 /*
@@ -37,10 +37,12 @@ const DEPLOYED = Date.parse('2026-11-28T09:00:00Z');
 const KNOWN = recordedEntries().filter((e) => e.labels.app === 'prep-api' && e.labels.level === 'error');
 const BEFORE = spreadLines(DEPLOYED - HOUR, DEPLOYED, 6, KNOWN);
 const dispatcher = new Agent({ keepAliveTimeout: 10 });
-let config: VigilConfig;
+let config: ServiceConfig;
 
 beforeAll(async () => {
-  config = await loadConfig('vigil.yaml', {});
+  const api = serviceNamed(await loadConfig('vigil.yaml', {}), 'prep-api');
+  if (!api) throw new Error('the shipped config has no prep-api');
+  config = api;
 });
 afterAll(() => dispatcher.close());
 
@@ -81,7 +83,7 @@ async function watchDeploy(after: StandInEntry[]) {
       return 1;
     },
   };
-  const settings = { ...watchSettings(onlyService(config)), durationMs: HOUR, phases: ['bake' as const] };
+  const settings = { ...watchSettings(config), durationMs: HOUR, phases: ['bake' as const] };
   const manager = new WatchManager(deps, settings);
   const created = manager.create({ service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' });
   if (!created.ok) throw new Error(JSON.stringify(created.problems));
