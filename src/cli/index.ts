@@ -32,7 +32,7 @@ export const USAGE = `Usage: vigil <command> [options]
 Commands:
   serve                         run the daemon
   validate [--online] [--json]  check the config, probes, SLOs, load profiles and every query
-  probe [--probe NAME]... [--json]
+  probe [--service S] [--probe NAME]... [--json]
                                 run probes once, now
   watch start --service S --version V [--previous-version P] [--duration D] [--json]
                                 ask the daemon to start watching a deploy
@@ -43,9 +43,9 @@ Commands:
                                 an operator's decision on a watch (the answer to a held one)
   wait ID [--until smoke|load|complete] [--timeout D] [--json]
                                 follow a watch until its verdict (exit 5: held for a decision)
-  evaluate [--since TIME] [--at TIME] [--slo NAME]... [--json]
+  evaluate [--service S] [--since TIME] [--at TIME] [--slo NAME]... [--json]
                                 evaluate SLO checks once (CI gates, replaying history)
-  logs diff [--since TIME] [--at TIME] [--check NAME]... [--json]
+  logs diff [--service S] [--since TIME] [--at TIME] [--check NAME]... [--json]
                                 classify the log signatures of the patterns checks for a deploy
   demo                          run the whole story on loopback with no external service
   schema                        print the JSON Schema of the config file
@@ -54,6 +54,8 @@ Common options:
   -c, --config FILE             config file (default ./vigil.yaml)
   --env-file FILE               variables to read first (default: .env beside the config; never overrides)
   --server URL                  daemon address for watch/wait (default $VIGIL_SERVER or http://127.0.0.1:9469)
+  --service S                   probe, evaluate, logs diff, validate --online: the service of a fleet
+                                (required when the config has several; defaults to the only one)
   -h, --help                    this text; \`vigil <command> --help\` for a command's flags and exit codes
 `;
 
