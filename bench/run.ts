@@ -5,6 +5,7 @@
  * Needs /usr/bin/prometheus + promtool for the SLO figure and prometheus-blackbox-exporter for the peer.
  */
 import os from 'node:os';
+import * as fleet from './fleet.js';
 import * as latency from './latency.js';
 import { type Figure, failedFigure } from './lib/figure.js';
 import * as metricsRender from './metrics-render.js';
@@ -30,6 +31,11 @@ const MODULES: readonly BenchModule[] = [
   { title: 'Verdict API', target: '≥ 5,000 /s, p99 < 20 ms', run: verdictApi.run },
   { title: '100 SLOs', target: 'cycle < 2 s, ≤ 2 queries per check', run: sloCycle.run },
   { title: 'Start to /ready', target: '< 1500 ms', run: startup.run },
+  {
+    title: '100 services × 10 probes, 8 SLOs',
+    target: 'lag p99 < 20 ms, CPU ≤ 30 %, RSS < 250 MB, cycle < 2 s, ≤ 2 queries per check',
+    run: fleet.run,
+  },
   { title: 'Log signatures', target: '100k lines < 1 s, < 100 MB', run: patterns.run },
 ];
 
