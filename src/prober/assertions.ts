@@ -17,17 +17,25 @@ export interface ResponseFacts {
 
 const DAY_MS = 86_400_000;
 const NOT_JSON = Symbol('not JSON');
-const parsedBodies = new WeakMap<ResponseFacts, unknown>();
+/**
+ * The parsed body, kept on the facts it came from so several JSONPaths parse it once. A property rather
+ * than a WeakMap (an entry per response is an ephemeron the GC traces on every run); it remembers the
+ * text it parsed, since spreading the facts (`{ ...facts, bodyText }`) copies the property along.
+ */
+const PARSED = Symbol('parsed body');
+type ParsedMemo = { [PARSED]?: { text: string; value: unknown } };
 
 function parsedBody(facts: ResponseFacts): unknown {
-  if (parsedBodies.has(facts)) return parsedBodies.get(facts);
+  const memo = facts as ParsedMemo;
+  const cached = memo[PARSED];
+  if (cached !== undefined && cached.text === facts.bodyText) return cached.value;
   let value: unknown = NOT_JSON;
   try {
     value = JSON.parse(facts.bodyText);
   } catch {
     // Not JSON: every jsonPath on this body finds nothing, and says why.
   }
-  parsedBodies.set(facts, value);
+  memo[PARSED] = { text: facts.bodyText, value };
   return value;
 }
 

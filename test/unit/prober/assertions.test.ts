@@ -225,6 +225,12 @@ describe('assertion messages and edge cases', () => {
     expect(checkAssertion(assertionSchema.parse(raw), f as ResponseFacts).message).toBe(message);
   });
 
+  it('facts copied with another body are judged on that body, not on the first one parsed', () => {
+    const status = assertionSchema.parse({ jsonPath: '$.status', equals: 'ok' });
+    expect(checkAssertion(status, facts).outcome.passed).toBe(true);
+    expect(checkAssertion(status, { ...facts, bodyText: '{"status":"down"}' }).outcome.actual).toBe('down');
+  });
+
   it('contains on a JSONPath with several matches looks for an element', () => {
     expect(
       checkAssertion(assertionSchema.parse({ jsonPath: '$.tags[*]', contains: 'b' }), facts).outcome.passed,
