@@ -158,6 +158,8 @@ describe('rollback webhooks to misbehaving receivers', () => {
     expect(messages).toMatch(/failed \(HTTP 500\); retrying/);
     expect(messages).toMatch(/delivered/);
     const metrics = (await live.api('GET', '/metrics')).text;
-    expect(metrics).toMatch(/vigil_webhook_deliveries_total\{event="rollback",result="delivered"\} 3/);
+    expect(metrics).toMatch(
+      /vigil_webhook_deliveries_total\{service="prep-api",event="rollback",result="delivered"\} 3/,
+    );
   }, 60_000);
 });

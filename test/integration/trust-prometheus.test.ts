@@ -1,8 +1,9 @@
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
+import { serviceNamed } from '../../src/config/fleet.js';
 import { loadConfig } from '../../src/config/load.js';
-import { type SloConfig, sloSchema, type VigilConfig } from '../../src/config/schema.js';
+import { type ServiceConfig, type SloConfig, sloSchema, type VigilConfig } from '../../src/config/schema.js';
 import { watchSettings } from '../../src/daemon/settings.js';
 import { evaluateChecks } from '../../src/evaluator/evaluate.js';
 import { createProbeSource } from '../../src/sources/probes.js';
@@ -23,7 +24,6 @@ import {
   type TrafficShape,
   writeServiceTraffic,
 } from '../helpers/prometheus.js';
-import { onlyService } from '../helpers/service.js';
 import { driveWatch } from '../helpers/watch-clock.js';
 
 /*
@@ -69,7 +69,7 @@ describe.skipIf(skipWithoutPrometheus)(
   'trustworthy verdicts on the shipped config, against a real Prometheus',
   () => {
     let prometheus: RunningPrometheus;
-    let config: VigilConfig;
+    let config: ServiceConfig;
     const dispatcher = new Agent({ connections: 8 });
 
     beforeAll(async () => {
@@ -92,7 +92,7 @@ describe.skipIf(skipWithoutPrometheus)(
       versioned('1.4.1', DEPLOY.afterRollback - 2 * HOUR, DEPLOY.afterRollback);
       versioned('1.4.3', DEPLOY.afterRollback, DEPLOY.afterRollback + 2 * HOUR);
       prometheus = await startPrometheus(om.toString());
-      config = await loadConfig('vigil.yaml', { VIGIL_PROMETHEUS_URL: prometheus.url });
+      config = prepApi(await loadConfig('vigil.yaml', { VIGIL_PROMETHEUS_URL: prometheus.url }));
     }, 180_000);
 
     afterAll(async () => {
@@ -149,7 +149,7 @@ describe.skipIf(skipWithoutPrometheus)(
         },
       };
       const settings = {
-        ...watchSettings(onlyService(config)),
+        ...watchSettings(config),
         durationMs: WATCH_MS,
         phases: ['bake' as const],
       };
@@ -274,4 +274,11 @@ function prometheusConfig(config: VigilConfig): NonNullable<VigilConfig['root'][
   const source = config.root.sources.prometheus;
   if (!source) throw new Error('the shipped vigil.yaml configures Prometheus');
   return source;
+}
+
+/** prep-api of the shipped fleet. */
+function prepApi(config: VigilConfig): ServiceConfig {
+  const api = serviceNamed(config, 'prep-api');
+  if (!api) throw new Error('the shipped config has no prep-api');
+  return api;
 }
