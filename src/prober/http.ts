@@ -1,4 +1,4 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { classifyError } from './classify.js';
 import {
@@ -159,6 +159,30 @@ interface HopAbort {
 
 const EMPTY = Buffer.alloc(0);
 
+function openRequest(
+  url: URL,
+  req: HttpRequest,
+  route: { connect: TimedConnector } | { agent: http.Agent },
+  host: string,
+  port: number,
+): ClientRequest {
+  return (url.protocol === 'https:' ? https : http).request({
+    protocol: url.protocol,
+    host,
+    port,
+    method: req.method,
+    path: url.pathname + url.search,
+    // The Host header as a browser sends it (default port left out), unless the probe sets its own.
+    setHost: false,
+    headers: { host: url.host, ...req.headers },
+    // Repeated headers arrive joined with ", ", as the assertions expect, none dropped.
+    joinDuplicateHeaders: true,
+    ...('agent' in route
+      ? { agent: route.agent }
+      : { createConnection: () => route.connect({ protocol: url.protocol, host, port }) }),
+  });
+}
+
 /**
  * Sends one request and reads its answer. The body is read to at most `maxBodyBytes` (a bigger body is
  * cut there, the rest never buffered) or, for a redirect to follow, drained. Never rejects: an error comes back in
@@ -173,10 +197,9 @@ function sendHop(
   abort: HopAbort,
 ): Promise<HopOutcome> {
   return new Promise((resolve) => {
-    const secure = url.protocol === 'https:';
     // URL keeps the brackets of an IPv6 literal; sockets want the bare address.
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+    const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
     let headersAt: number | undefined;
     let settled = false;
     let response: IncomingMessage | undefined;
@@ -186,27 +209,20 @@ function sendHop(
       abort.current = undefined;
       resolve(outcome);
     };
+    let request: ClientRequest | undefined;
     const fail = (error: unknown): void => {
       if (settled) return;
-      request.destroy();
+      request?.destroy();
       response?.destroy();
       finish({ error, end: performance.now(), ...(headersAt !== undefined ? { headersAt } : {}) });
     };
-    const request = (secure ? https : http).request({
-      protocol: url.protocol,
-      host,
-      port,
-      method: req.method,
-      path: url.pathname + url.search,
-      // The Host header as a browser sends it (default port left out), unless the probe sets its own.
-      setHost: false,
-      headers: { host: url.host, ...req.headers },
-      // Repeated headers arrive joined with ", ", as the assertions expect, none dropped.
-      joinDuplicateHeaders: true,
-      ...('agent' in route
-        ? { agent: route.agent }
-        : { createConnection: () => route.connect({ protocol: url.protocol, host, port }) }),
-    });
+    try {
+      request = openRequest(url, req, route, host, port);
+    } catch (error) {
+      // Refused before anything is sent: a header value with a control character, a redirect to ftp:.
+      fail(error);
+      return;
+    }
     abort.current = fail;
     // Kept for the whole hop: a socket error after the headers is also reported on the request.
     request.on('error', fail);
@@ -316,8 +332,18 @@ export async function timedRequest(req: HttpRequest, options: HttpOptions): Prom
       }
       const status = outcome.status as number;
       if (outcome.redirect) {
+        const location = outcome.headers?.location as string;
+        if (!URL.canParse(location, url.href)) {
+          const failure = classifyError(new TypeError(`Invalid URL in Location: ${location}`), {
+            aborted: false,
+            timeoutMs,
+            inHandshake: false,
+            gotHeaders: true,
+          });
+          return exchange(url.toString(), failure, outcome.end);
+        }
         hopStart = outcome.end;
-        const next = new URL(outcome.headers?.location as string, url);
+        const next = new URL(location, url);
         let headers = current.headers;
         // Credentials stay with the origin they were meant for, as browsers and curl do on redirects.
         if (next.origin !== url.origin) {

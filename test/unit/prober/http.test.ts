@@ -21,6 +21,12 @@ beforeAll(async () => {
   plain = await startHttp((req, res) => {
     seen.push(req);
     if (req.url === '/hold') return; // answered never: the caller's abort ends it
+    if (req.url === '/bad-location') {
+      res.statusCode = 302;
+      res.setHeader('location', 'http://[not-an-address/');
+      res.end();
+      return;
+    }
     res.setHeader('x-seen', ['a', 'b']);
     res.end('ok');
   });
@@ -42,6 +48,19 @@ describe('timedRequest on node:http', () => {
     expect(seen[0]?.headers['x-a']).toBe('1');
     expect(x.headers['x-seen']).toBe('a, b');
     expect(x.body.toString()).toBe('ok');
+  });
+
+  it.each([
+    ['a header value with a line break', { url: '/h', headers: { 'x-a': 'a\r\nb' } }, 0],
+    ['a redirect to a Location that is no URL', { url: '/bad-location', headers: {} }, 5],
+    ['a redirect to another scheme', { url: '/h', headers: {}, scheme: 'ftp' }, 0],
+  ])('%s is a failed exchange of class http, not an exception', async (_name, spec, maxRedirects) => {
+    const base = 'scheme' in spec ? plain.url.replace('http', spec.scheme as string) : plain.url;
+    const x = await timedRequest(
+      { url: `${base}${spec.url}`, method: 'GET', headers: spec.headers },
+      { ...options, maxRedirects },
+    );
+    expect(x.failure?.class).toBe('http');
   });
 
   it("the caller's abort mid-exchange ends it at once as a cancelled timeout", async () => {
