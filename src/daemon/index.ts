@@ -137,6 +137,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     searchPath: options.searchPath,
     ...(options.home ? { home: options.home } : {}),
     eventLoopDelayMs: () => loopDelay.read(),
+    fleetSize: () => runtimes.size,
     ...(options.createProber ? { createProber: options.createProber } : {}),
   };
   const runtimes = new Map<string, ServiceRuntime>(

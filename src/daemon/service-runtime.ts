@@ -17,6 +17,7 @@ import { type LoadSchedule, startLoadSchedule } from '../loadtest/schedule.js';
 import type { PatternStore } from '../patterns/store.js';
 import { patternsWiring } from '../patterns/wiring.js';
 import type { RunGate } from '../prober/gate.js';
+import { scheduleOffsetMs } from '../prober/scheduler.js';
 import { createProber, type Prober, type ProberDeps } from '../prober/service.js';
 import type { ProbeResult } from '../prober/types.js';
 import { createSources, type Sources } from '../sources/index.js';
@@ -50,6 +51,8 @@ export interface SharedParts {
   home?: string;
   /** Event-loop delay now (ms): one monitor for every scheduler. */
   eventLoopDelayMs: () => number;
+  /** How many services the daemon runs now: with more than one, each evaluates at its own phase. */
+  fleetSize: () => number;
   createProber?: (deps: ProberDeps) => Prober;
 }
 
@@ -160,26 +163,30 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
   );
 
   let removed = false;
-  const continuous: ContinuousEvaluator = createContinuousEvaluator({
-    slos: () => (removed ? [] : config.slos),
-    sources,
-    clock,
-    metrics,
-    logger: logger.child({ component: 'evaluator' }),
-    intervalMs: () => config.root.watch.evaluationInterval,
-    windowMs: () => config.root.watch.window,
-    vars: () => {
-      const last = watchStore.last(name);
-      return {
-        service: name,
-        ...(last ? { version: last.version } : {}),
-        ...(last?.previousVersion ? { previousVersion: last.previousVersion } : {}),
-      };
-    },
-    lastDeployAt: () => watchStore.last(name)?.startedAt,
-    snapshots: shared.snapshots,
-    onEvaluation: (_states, checks) => raiseSloAlerts(shared.actions.alerts, config, checks),
-  });
+  // Built at start: the fleet's size and the interval decide the phase of the first evaluation.
+  const evaluatorFor = (phaseMs: number): ContinuousEvaluator =>
+    createContinuousEvaluator({
+      phaseMs,
+      slos: () => (removed ? [] : config.slos),
+      sources,
+      clock,
+      metrics,
+      logger: logger.child({ component: 'evaluator' }),
+      intervalMs: () => config.root.watch.evaluationInterval,
+      windowMs: () => config.root.watch.window,
+      vars: () => {
+        const last = watchStore.last(name);
+        return {
+          service: name,
+          ...(last ? { version: last.version } : {}),
+          ...(last?.previousVersion ? { previousVersion: last.previousVersion } : {}),
+        };
+      },
+      lastDeployAt: () => watchStore.last(name)?.startedAt,
+      snapshots: shared.snapshots,
+      onEvaluation: (_states, checks) => raiseSloAlerts(shared.actions.alerts, config, checks),
+    });
+  let continuous = evaluatorFor(0);
   const loops = new AbortController();
 
   return {
@@ -245,6 +252,9 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
     start() {
       seedServiceCounters(metrics, name);
       probers.start();
+      // One service alone evaluates at once, as ever; a fleet's spread over the interval by name.
+      const interval = config.root.watch.evaluationInterval;
+      continuous = evaluatorFor(shared.fleetSize() > 1 ? scheduleOffsetMs(name, interval) : 0);
       void continuous.run(loops.signal);
       schedules.start();
     },

@@ -56,6 +56,11 @@ export interface ContinuousDeps {
    * window just before the current one.
    */
   lastDeployAt?: () => number | undefined;
+  /**
+   * How long after `run()` starts the first evaluation comes (ms; default 0): a fleet's services each
+   * take their own phase of the interval, so their evaluations do not all query at the same instant.
+   */
+  phaseMs?: number;
   snapshots?: SnapshotReader;
   /** Called after each evaluation (e.g. to raise VigilSLOViolation alerts). Must not throw. */
   onEvaluation?: (states: readonly SloState[], checks: readonly CheckResult[]) => void;
@@ -228,6 +233,13 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
   }
 
   async function run(signal: AbortSignal): Promise<void> {
+    if (deps.phaseMs !== undefined && deps.phaseMs > 0) {
+      try {
+        await deps.clock.sleep(deps.phaseMs, signal);
+      } catch {
+        return;
+      }
+    }
     let startedAt = deps.clock.now();
     let intervalMs = read(deps.intervalMs);
     let tick = 0;

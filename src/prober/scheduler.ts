@@ -44,6 +44,11 @@ export interface SchedulerOptions<P extends SchedulableProbe = PreparedProbe> {
   busyAfterMs?: number;
   /** How long stop() waits for runs in flight before aborting them. Default 10 s. */
   stopTimeoutMs?: number;
+  /**
+   * Hashed with each probe's name into its offset (the daemon gives the service): the same probe file
+   * shared by a fleet's services does not make all their runs fall due at the same instants.
+   */
+  offsetSalt?: string;
   onResult?: ResultListener<P>;
 }
 
@@ -133,6 +138,8 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
   let runs = new AbortController();
   let monitor: LoopDelayMonitor | undefined;
   let loopDone: Promise<void> = Promise.resolve();
+  const offsetKey = (name: string): string =>
+    options.offsetSalt === undefined ? name : `${options.offsetSalt}/${name}`;
   const loopDelay = (): number => options.eventLoopDelayMs?.() ?? monitor?.read() ?? 0;
 
   /** Called by the gate when the run gets its slot: from here on its timings count. */
@@ -209,7 +216,7 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
     const now = clock.now();
     for (const slot of slots) {
       const interval = slot.probe.config.interval;
-      due.push(slot, nextDueAt(now, interval, scheduleOffsetMs(slot.probe.name, interval)));
+      due.push(slot, nextDueAt(now, interval, scheduleOffsetMs(offsetKey(slot.probe.name), interval)));
     }
     while (!signal.aborted && due.size > 0) {
       try {
@@ -223,7 +230,7 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
         fire(slot, dueAt);
         const interval = slot.probe.config.interval;
         // The next due time strictly after now: a daemon that slept through several is not made to catch up.
-        due.push(slot, nextDueAt(woke + 1, interval, scheduleOffsetMs(slot.probe.name, interval)));
+        due.push(slot, nextDueAt(woke + 1, interval, scheduleOffsetMs(offsetKey(slot.probe.name), interval)));
       }
     }
   }

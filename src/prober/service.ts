@@ -62,6 +62,7 @@ export function createProber(deps: ProberDeps): Prober {
     ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),
     ...(deps.perHostConcurrency !== undefined ? { perHostConcurrency: deps.perHostConcurrency } : {}),
     ...(deps.stopTimeoutMs !== undefined ? { stopTimeoutMs: deps.stopTimeoutMs } : {}),
+    offsetSalt: deps.config.root.service,
     run: (probe, signal) =>
       runProbe(probe, { now: () => clock.now(), signal, metrics, service: deps.config.root.service }),
     onResult: (result) => {

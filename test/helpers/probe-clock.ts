@@ -1,4 +1,5 @@
 import { ManualClock } from '../../src/clock.js';
+import { servicesOf } from '../../src/config/fleet.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createDaemon, type Daemon } from '../../src/daemon/index.js';
 import { nextDueAt, scheduleOffsetMs } from '../../src/prober/scheduler.js';
@@ -33,10 +34,12 @@ export async function settleProbeRuns(
   probes: ReadonlyMap<string, number>,
 ): Promise<void> {
   const now = clock.now();
+  // The daemon's probers salt each probe's offset with its service.
+  const service = servicesOf(daemon.config())[0]?.root.service ?? '';
   for (let attempt = 0; attempt < 400; attempt++) {
     const latest = await latestRuns(daemon);
     const pending = [...probes].filter(([name, interval]) => {
-      const offset = scheduleOffsetMs(name, interval);
+      const offset = scheduleOffsetMs(`${service}/${name}`, interval);
       const lastDue = nextDueAt(now + 1, interval, offset) - interval;
       if (lastDue < nextDueAt(startedAt, interval, offset)) return false;
       return (latest.get(name) ?? Number.NEGATIVE_INFINITY) < lastDue;

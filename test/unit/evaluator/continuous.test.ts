@@ -49,6 +49,7 @@ function setup(
   errors: () => number,
   rps: (at: number) => number | Error = () => 100,
   service: () => string = () => 'prep-api',
+  phaseMs?: number,
 ) {
   const clock = new ManualClock(START);
   const metrics = createMetrics({ version: 'test', defaultMetrics: false });
@@ -62,6 +63,7 @@ function setup(
     intervalMs: 60_000,
     windowMs: 300_000,
     vars: () => ({ service: service() }),
+    ...(phaseMs === undefined ? {} : { phaseMs }),
   });
   return { clock, metrics, src, continuous };
 }
@@ -76,6 +78,17 @@ describe('continuous evaluation', () => {
     await done;
     const ticks = [...new Set(src.times.filter((t) => t >= START))].sort();
     expect(ticks).toEqual([START, START + 60_000, START + 120_000, START + 180_000]);
+  });
+
+  it("a fleet service's phase delays its first evaluation, then it keeps the interval from there", async () => {
+    const { clock, src, continuous } = setup(() => 0.0005, undefined, undefined, 25_000);
+    const controller = new AbortController();
+    const done = continuous.run(controller.signal);
+    await clock.advance(2 * 60_000);
+    controller.abort();
+    await done;
+    const ticks = [...new Set(src.times.filter((t) => t >= START))].sort();
+    expect(ticks).toEqual([START + 25_000, START + 85_000]);
   });
 
   it('keeps the latest state per SLO for GET /api/v1/slos', async () => {

@@ -116,6 +116,30 @@ describe('schedule offsets', () => {
       }
     }
   });
+
+  it("a fleet's services sharing one probe file run them at their own offsets (the salt is the service)", async () => {
+    const clock = new ManualClock(T0);
+    const firstRun = async (salt: string): Promise<number> => {
+      const { starts, run } = recorder(clock, 10);
+      const scheduler = createScheduler({
+        probes: [fakeProbe('health')],
+        clock,
+        run,
+        logger: silentLogger(),
+        eventLoopDelayMs: () => 0,
+        offsetSalt: salt,
+      });
+      scheduler.start();
+      await clock.advance(10_000);
+      await scheduler.stop();
+      return ((starts.health?.[0] ?? Number.NaN) - T0) % 10_000;
+    };
+    const api = await firstRun('prep-api');
+    const worker = await firstRun('prep-worker');
+    expect(api).toBe(scheduleOffsetMs('prep-api/health', 10_000));
+    expect(worker).toBe(scheduleOffsetMs('prep-worker/health', 10_000));
+    expect(api).not.toBe(worker);
+  });
 });
 
 describe('runs', () => {
