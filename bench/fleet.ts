@@ -157,10 +157,13 @@ function probeFigures(
   const p99 = percentile(m.lagsMs, 99);
   const cpuPercent = (m.cpuMicros / (m.wallMs * 1000)) * 100;
   const expected = Math.round((probes * m.wallMs) / (INTERVAL_S * 1000));
-  // Where each probe falls due inside its interval: the scheduler hashes the probe's name.
+  // Where each probe falls due inside its interval: the scheduler hashes the service with the probe's name.
   const offsets = new Set(
-    Array.from({ length: PROBES_PER_SERVICE }, (_, i) =>
-      scheduleOffsetMs(fleetProbeName(i), INTERVAL_S * 1000),
+    Array.from({ length: SERVICES * PROBES_PER_SERVICE }, (_, i) =>
+      scheduleOffsetMs(
+        `${fleetServiceName(Math.floor(i / PROBES_PER_SERVICE))}/${fleetProbeName(i % PROBES_PER_SERVICE)}`,
+        INTERVAL_S * 1000,
+      ),
     ),
   );
   const { inside, outside } = splitByTicks(m.lagsMs, m.lagAt, ticks);
@@ -180,8 +183,7 @@ function probeFigures(
         `p50 ${fixed(percentile(m.lagsMs, 50), 1)} ms, max ${fixed(Math.max(...m.lagsMs), 1)} ms; ` +
         `${m.lagsMs.length} runs in ${fixed(m.wallMs / 1000)} s (expected ≈ ${expected}); ${failing} of ${probes} probes ` +
         `failing at the end; ${duringTicks}; the ${probes} probes fall due at ` +
-        `${offsets.size} instants per interval (one probe file for every service, and scheduleOffsetMs in ` +
-        `src/prober/scheduler.ts hashes the probe name alone, so each instant starts ${SERVICES} runs at once)`,
+        `${offsets.size} instants per interval (one probe file shared by every service; offsets hash service/probe)`,
     },
     {
       figure: '  floor: timer lateness of an idle process',
