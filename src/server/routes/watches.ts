@@ -153,12 +153,18 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
     app.get('/watches/:id/verdict', async (request, reply) => {
       const { id } = parseParams(idParams, request);
       const query = parseQuery(verdictQuery, request);
-      const abort = new AbortController();
-      // The response's close fires when the client goes away mid-poll: stop waiting for it.
-      reply.raw.once('close', () => abort.abort());
+      const timeoutMs = Math.min(query.wait ?? 0, MAX_WAIT_MS);
+      // A long poll stops waiting when the client goes away (the response's close); a plain read never
+      // waits, so it pays for no controller.
+      let signal: AbortSignal | undefined;
+      if (timeoutMs > 0) {
+        const abort = new AbortController();
+        reply.raw.once('close', () => abort.abort());
+        signal = abort.signal;
+      }
       const verdict = await watches.waitForChange(id, {
-        timeoutMs: Math.min(query.wait ?? 0, MAX_WAIT_MS),
-        signal: abort.signal,
+        timeoutMs,
+        ...(signal ? { signal } : {}),
         ...(query.until !== undefined ? { until: query.until } : {}),
         ...(query.since !== undefined ? { since: query.since } : {}),
       });
