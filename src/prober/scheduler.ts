@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { errorMessage, VigilError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -105,6 +106,17 @@ interface Slot<P> {
 }
 
 /**
+ * The controller whose signal every run in flight shares (up to the gate's concurrency, 32 by default),
+ * each adding an abort listener and removing it as it settles: past Node's default cap of 10 listeners,
+ * MaxListenersExceededWarning would report a leak that is not one, so the cap is lifted on this signal.
+ */
+function abortableRuns(): AbortController {
+  const runs = new AbortController();
+  setMaxListeners(0, runs.signal);
+  return runs;
+}
+
+/**
  * Runs probes on their intervals. One run per probe at a time (a run falling due while the previous one
  * is still going is counted as missed, not stacked); a global and a per-host cap hold runs in a queue,
  * and a run's timings start when it leaves the queue, so waiting never inflates a probe's latency.
@@ -135,7 +147,7 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
   }));
   const byName = new Map(slots.map((s) => [s.probe.name, s]));
   let loop: AbortController | undefined;
-  let runs = new AbortController();
+  let runs = abortableRuns();
   let monitor: LoopDelayMonitor | undefined;
   let loopDone: Promise<void> = Promise.resolve();
   const offsetKey = (name: string): string =>
@@ -239,7 +251,7 @@ export function createScheduler<P extends SchedulableProbe = PreparedProbe>(
     start() {
       if (loop) return;
       loop = new AbortController();
-      runs = new AbortController();
+      runs = abortableRuns();
       if (!options.eventLoopDelayMs) monitor = createLoopDelayMonitor();
       loopDone = runLoop(loop.signal);
     },
