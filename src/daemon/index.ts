@@ -145,6 +145,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   );
   // Runs left open by a crash are closed as interrupted, so they never count as a previous good run.
   createLoadRunStore(db).closeInterrupted(clock.now());
+  /** Runtimes of services a reload removed, still stopping. */
+  const retiring = new Set<Promise<void>>();
   const runtimeOf = (service: string): ServiceRuntime => {
     const runtime = runtimes.get(service);
     if (!runtime) throw new Error(`service ${service} is not configured`);
@@ -290,7 +292,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         const runtime = runtimes.get(name) as ServiceRuntime;
         runtimes.delete(name);
         watches.endService(name, `service ${name} was removed from the configuration`);
-        void runtime.stop({ forget: true });
+        // Awaited by stop() before the store closes: the prober flushes its last rollups as it stops.
+        const retired = runtime.stop({ forget: true }).finally(() => retiring.delete(retired));
+        retiring.add(retired);
       }
       const removedSlos = commits.flatMap((commit) => commit().removedSlos);
       for (const runtime of added) {
@@ -319,7 +323,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const left = (): number => Math.max(0, deadline - clock.now());
       background.abort(new Error('shutting down'));
       const closeApp = app.close();
-      await Promise.allSettled([...[...runtimes.values()].map((r) => r.stop()), watches.stop()]);
+      await Promise.allSettled([...[...runtimes.values()].map((r) => r.stop()), ...retiring, watches.stop()]);
       loopDelay.close();
       const timer = setTimeout(() => app.server.closeAllConnections(), left());
       await closeApp.catch(() => {});
