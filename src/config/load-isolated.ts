@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { deepFreeze } from './load.js';
 import type { VigilConfig } from './schema.js';
 
 /*
@@ -21,19 +22,6 @@ type LoadOutcome = { config: VigilConfig } | { problems: ConfigProblem[] } | { e
 const WORKER_URL = import.meta.url.endsWith('.ts')
   ? new URL('../../dist/src/config/load-worker.js', import.meta.url)
   : new URL('./load-worker.js', import.meta.url);
-
-/** Freezes plain objects and arrays all the way down, as loadConfig leaves them (a clone is not frozen). */
-function deepFreeze<T>(value: T): T {
-  if (Array.isArray(value)) {
-    for (const item of value) deepFreeze(item);
-    return Object.freeze(value);
-  }
-  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const item of Object.values(value)) deepFreeze(item);
-    return Object.freeze(value);
-  }
-  return value;
-}
 
 /**
  * Runs loadConfig(file, env) in a worker thread and returns its result, deeply frozen; a ConfigError
@@ -62,6 +50,7 @@ export async function loadConfigIsolated(file: string, env: Env): Promise<VigilC
       if (!settled) reject(new Error(`loading ${file}: the config worker exited with code ${code}`));
     });
   });
+  // A clone is not frozen: freeze it as loadConfig leaves its result.
   if ('config' in outcome) return deepFreeze(outcome.config);
   if ('problems' in outcome) throw new ConfigError(outcome.problems);
   throw outcome.error;

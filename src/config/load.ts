@@ -40,7 +40,7 @@ export { lintQuery, renderQuery } from './query.js';
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Freezes plain objects and arrays all the way down; RegExp and other instances are left as they are. */
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (Array.isArray(value)) {
     for (const item of value) deepFreeze(item);
     return Object.freeze(value);
