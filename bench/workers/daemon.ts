@@ -6,7 +6,7 @@
  *   → { cmd: 'stop' }          ← (exit 0 after daemon.stop)
  * and gets { kind: 'ready', port } once it listens.
  */
-import { loadConfigIsolated } from '../../src/config/load-isolated.js';
+import { loadConfigForDaemon } from '../../src/config/load-isolated.js';
 import { createDaemon } from '../../src/daemon/index.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 
@@ -24,8 +24,8 @@ function send(message: object): void {
 
 async function main(): Promise<void> {
   const file = process.argv[2] as string;
-  // As `vigil serve` loads it: in a worker thread, so the load's garbage does not size this heap.
-  const config = await loadConfigIsolated(file, {});
+  // As `vigil serve` loads it (a large config in a worker thread, so its garbage does not size this heap).
+  const config = await loadConfigForDaemon(file, {});
   const daemon = await createDaemon({ config, logger: silentLogger(), searchPath: '' });
   // Every schedule lag the scheduler reports, in ms (it feeds vigil_probe_schedule_lag_seconds).
   let lags: number[] = [];

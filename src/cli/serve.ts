@@ -1,5 +1,5 @@
 import { describeEnvFile } from '../config/env-file.js';
-import { loadConfigIsolated } from '../config/load-isolated.js';
+import { loadConfigForDaemon } from '../config/load-isolated.js';
 import type { VigilConfig } from '../config/schema.js';
 import { createDaemon, type Daemon } from '../daemon/index.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
@@ -60,8 +60,8 @@ export async function runServe(ctx: Parameters<Command>[0], signals: SignalSourc
         { envFile: ctx.envFile.file, variables: ctx.envFile.applied },
         describeEnvFile(ctx.envFile),
       );
-    // In a worker: the load's garbage would otherwise size the daemon's heap for its whole life.
-    config = await loadConfigIsolated(file, ctx.env);
+    // A large config loads in a worker: its garbage would otherwise size the daemon's heap for its life.
+    config = await loadConfigForDaemon(file, ctx.env);
     daemon = await createDaemon({
       config,
       logger,
@@ -117,7 +117,7 @@ export async function runServe(ctx: Parameters<Command>[0], signals: SignalSourc
     const onHup = (): void => {
       reloading = reloading.then(async () => {
         try {
-          const next = await loadConfigIsolated(file, ctx.env);
+          const next = await loadConfigForDaemon(file, ctx.env);
           daemon.reload(next);
           daemon.metrics.configLastReloadSuccessful.set(1);
         } catch (error) {

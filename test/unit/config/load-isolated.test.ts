@@ -1,6 +1,13 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import { loadConfigIsolated } from '../../../src/config/load-isolated.js';
+import {
+  definitionBytes,
+  ISOLATE_FROM_BYTES,
+  loadConfigIsolated,
+} from '../../../src/config/load-isolated.js';
 import { ConfigError } from '../../../src/errors.js';
 
 /*
@@ -84,5 +91,29 @@ describe('loadConfigIsolated', () => {
     const isolated = await loadConfigIsolated(file, env);
     expect(isolated.warnings).toHaveLength(2);
     expect(isolated.warnings).toEqual((await loadConfig(file, env)).warnings);
+  });
+});
+
+describe('which loader the daemon uses', () => {
+  it('counts the bytes of the probe and SLO files every service of the root file points at', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-bytes-'));
+    try {
+      mkdirSync(join(dir, 'probes'));
+      writeFileSync(join(dir, 'probes', 'a.yaml'), 'x'.repeat(1_000));
+      writeFileSync(join(dir, 'probes', 'b.yaml'), 'x'.repeat(2_000));
+      writeFileSync(join(dir, 'worker.yaml'), 'x'.repeat(500));
+      writeFileSync(
+        join(dir, 'vigil.yaml'),
+        // A glob with a variable is not counted: it is only known once interpolated.
+        `services:\n  api: { probes: [probes/*.yaml] }\n  worker: { slos: [worker.yaml, "\${X}/y.yaml"] }\n`,
+      );
+      expect(await definitionBytes(join(dir, 'vigil.yaml'))).toBe(3_500);
+      // The shipped config is small: it loads in process (no worker start at every `vigil serve`).
+      expect(await definitionBytes('vigil.yaml')).toBeGreaterThan(0);
+      expect(await definitionBytes('vigil.yaml')).toBeLessThan(ISOLATE_FROM_BYTES);
+      expect(await definitionBytes(join(dir, 'missing.yaml'))).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
