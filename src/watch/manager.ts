@@ -34,6 +34,12 @@ export type { CreateOutcome, CreateWatchInput, Problem } from './create.js';
  */
 export type FleetWatchSettings = WatchSettings | ReadonlyMap<string, WatchSettings>;
 
+/**
+ * How many verdicts the read cache keeps: far more than the active watches of a fleet, so a dashboard
+ * polling ended watches still hits it, yet a client walking thousands of old ids cannot grow it.
+ */
+const VERDICT_CACHE_SIZE = 1024;
+
 export type OverrideOutcome =
   | { ok: true; watch: WatchView }
   | { ok: false; code: 'not-found' | 'conflict'; message: string };
@@ -57,6 +63,11 @@ export class WatchManager {
   readonly #loops = new Map<string, { controller: AbortController; done: Promise<void> }>();
   readonly #closing = new AbortController();
   readonly #control: WatchControl;
+  /**
+   * Serialized verdicts by watch id, least recently read first. Every write of a watch goes through
+   * `#afterCommit`, which drops its entry, so an entry is always the JSON of the stored row.
+   */
+  readonly #verdictJson = new Map<string, string>();
 
   constructor(deps: WatchDeps, settings: FleetWatchSettings) {
     this.#deps = deps;
@@ -219,6 +230,31 @@ export class WatchManager {
   verdict(id: string): Verdict | undefined {
     const watch = this.#store.get(id);
     return watch ? toVerdict(watch) : undefined;
+  }
+
+  /**
+   * The verdict object as JSON, the same bytes as `JSON.stringify(verdict(id))`, or undefined. Served
+   * from memory after the first read of a watch: a polled verdict costs no SQLite read or state parse.
+   *
+   * @example reply.type('application/json; charset=utf-8').send(watches.verdictJson(id))
+   */
+  verdictJson(id: string): string | undefined {
+    const cached = this.#verdictJson.get(id);
+    if (cached !== undefined) {
+      // Re-inserted so the Map's insertion order is the read order (LRU).
+      this.#verdictJson.delete(id);
+      this.#verdictJson.set(id, cached);
+      return cached;
+    }
+    const watch = this.#store.get(id);
+    if (!watch) return undefined;
+    const json = JSON.stringify(toVerdict(watch));
+    this.#verdictJson.set(id, json);
+    if (this.#verdictJson.size > VERDICT_CACHE_SIZE) {
+      const oldest = this.#verdictJson.keys().next();
+      if (!oldest.done) this.#verdictJson.delete(oldest.value);
+    }
+    return json;
   }
 
   /** Watch objects, newest first. */
@@ -386,6 +422,8 @@ export class WatchManager {
   }
 
   #afterCommit(before: WatchRecord | undefined, after: WatchRecord): void {
+    // First, so nothing below (hooks, long polls woken by the emit) can read the old verdict.
+    this.#verdictJson.delete(after.id);
     if (!before) {
       const stale = this.#store.list({ service: after.service, limit: 2 }).find((w) => w.id !== after.id);
       if (stale && stale.version !== after.version) forgetWatchSeries(this.#deps.metrics, stale);

@@ -11,7 +11,10 @@ import { parseBody, parseParams, parseQuery, sendProblems } from '../problems.js
 export const MAX_WAIT_MS = 120_000;
 
 /** The part of WatchManager the routes use. */
-export type WatchApi = Pick<WatchManager, 'create' | 'get' | 'list' | 'waitForChange' | 'override'>;
+export type WatchApi = Pick<
+  WatchManager,
+  'create' | 'get' | 'list' | 'verdictJson' | 'waitForChange' | 'override'
+>;
 
 const duration = z.string().transform((text, ctx) => {
   const ms = /^\d+$/.test(text) ? Number(text) * 1000 : parseDurationMs(text.trim());
@@ -154,17 +157,19 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
       const { id } = parseParams(idParams, request);
       const query = parseQuery(verdictQuery, request);
       const timeoutMs = Math.min(query.wait ?? 0, MAX_WAIT_MS);
-      // A long poll stops waiting when the client goes away (the response's close); a plain read never
-      // waits, so it pays for no controller.
-      let signal: AbortSignal | undefined;
-      if (timeoutMs > 0) {
-        const abort = new AbortController();
-        reply.raw.once('close', () => abort.abort());
-        signal = abort.signal;
+      // A plain read (no wait) answers with the current verdict whatever `until` and `since` say, as
+      // waitForChange does; its JSON is cached by the manager, the hot path of a polling client.
+      if (timeoutMs <= 0) {
+        const json = watches.verdictJson(id);
+        if (json === undefined) return notFound(reply, id);
+        return reply.type('application/json; charset=utf-8').send(json);
       }
+      // A long poll stops waiting when the client goes away (the response's close).
+      const abort = new AbortController();
+      reply.raw.once('close', () => abort.abort());
       const verdict = await watches.waitForChange(id, {
         timeoutMs,
-        ...(signal ? { signal } : {}),
+        signal: abort.signal,
         ...(query.until !== undefined ? { until: query.until } : {}),
         ...(query.since !== undefined ? { since: query.since } : {}),
       });
