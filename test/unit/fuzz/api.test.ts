@@ -147,7 +147,7 @@ const QUERY_KEYS = new Set(['service', 'status', 'limit']);
 /**
  * The exact answers a request may get, where they follow from the request alone (undefined elsewhere):
  * a wrong or missing token is 401 on every authenticated route; an authenticated GET of a list answers
- * 200 (400 only for /watches, whose query is validated).
+ * 200, or 400 for a query it refuses (/watches validates its query; /probes and /slos a `service`).
  */
 function expectedStatus(
   method: string,
@@ -157,7 +157,15 @@ function expectedStatus(
 ): number[] | undefined {
   if (!LIST_ROUTES.has(url) || (method !== 'GET' && method !== 'HEAD')) return undefined;
   if (auth !== `Bearer ${TEST_API_TOKEN}`) return [401];
-  if (url !== '/api/v1/watches') return [200];
+  if (url !== '/api/v1/watches') {
+    // `?service=` must name a configured service (this daemon's only one is prep-api); empty means all.
+    // As sent: a list repeats the key (one element is a plain value), an empty list sends nothing.
+    const raw = query.service;
+    const sent = Array.isArray(raw) ? raw.map(String) : raw === undefined ? [] : [String(raw)];
+    if (sent.length > 1) return [400];
+    const service = sent[0];
+    return service === undefined || service === '' || service === 'prep-api' ? [200] : [400];
+  }
   const filtered = Object.keys(query).some((key) => QUERY_KEYS.has(key));
   return filtered ? [200, 400] : [200];
 }
