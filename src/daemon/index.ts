@@ -15,7 +15,7 @@ import { createLoopDelayMonitor } from '../prober/loop-delay.js';
 import type { Prober, ProberDeps } from '../prober/service.js';
 import { buildApp } from '../server/app.js';
 import { createHealthReporter } from '../server/health.js';
-import { configWarnings, dependencyChecks } from '../server/health-checks.js';
+import { configWarnings, dependencyChecks, httpCheck, READY_PATHS } from '../server/health-checks.js';
 import { listen } from '../server/listen.js';
 import { patternRoutes } from '../server/routes/patterns.js';
 import { watchRoutes } from '../server/routes/watches.js';
@@ -184,11 +184,10 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       // A service that reads another Prometheus or Loki than the root's gets its own entry.
       for (const runtime of runtimes.values()) {
         const own = runtime.config().root.sources;
-        const overrides = dependencyChecks(runtime.config().root, { db, dispatcher, searchPath: '' });
         for (const key of ['prometheus', 'loki'] as const) {
-          const check = overrides[key];
-          if (own[key]?.url && own[key]?.url !== config.root.sources[key]?.url && check !== undefined)
-            checks[`${key}:${runtime.name}`] = check;
+          const source = own[key];
+          if (source?.url && source.url !== config.root.sources[key]?.url)
+            checks[`${key}:${runtime.name}`] = httpCheck(source, READY_PATHS[key], dispatcher);
         }
       }
       if (config.root.loadtests) {

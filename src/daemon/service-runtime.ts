@@ -163,30 +163,29 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
   );
 
   let removed = false;
-  // Built at start: the fleet's size and the interval decide the phase of the first evaluation.
-  const evaluatorFor = (phaseMs: number): ContinuousEvaluator =>
-    createContinuousEvaluator({
-      phaseMs,
-      slos: () => (removed ? [] : config.slos),
-      sources,
-      clock,
-      metrics,
-      logger: logger.child({ component: 'evaluator' }),
-      intervalMs: () => config.root.watch.evaluationInterval,
-      windowMs: () => config.root.watch.window,
-      vars: () => {
-        const last = watchStore.last(name);
-        return {
-          service: name,
-          ...(last ? { version: last.version } : {}),
-          ...(last?.previousVersion ? { previousVersion: last.previousVersion } : {}),
-        };
-      },
-      lastDeployAt: () => watchStore.last(name)?.startedAt,
-      snapshots: shared.snapshots,
-      onEvaluation: (_states, checks) => raiseSloAlerts(shared.actions.alerts, config, checks),
-    });
-  let continuous = evaluatorFor(0);
+  const continuous: ContinuousEvaluator = createContinuousEvaluator({
+    // Read at start: one service alone evaluates at once, as ever; a fleet's spread over the interval.
+    phaseMs: () =>
+      shared.fleetSize() > 1 ? scheduleOffsetMs(name, config.root.watch.evaluationInterval) : 0,
+    slos: () => (removed ? [] : config.slos),
+    sources,
+    clock,
+    metrics,
+    logger: logger.child({ component: 'evaluator' }),
+    intervalMs: () => config.root.watch.evaluationInterval,
+    windowMs: () => config.root.watch.window,
+    vars: () => {
+      const last = watchStore.last(name);
+      return {
+        service: name,
+        ...(last ? { version: last.version } : {}),
+        ...(last?.previousVersion ? { previousVersion: last.previousVersion } : {}),
+      };
+    },
+    lastDeployAt: () => watchStore.last(name)?.startedAt,
+    snapshots: shared.snapshots,
+    onEvaluation: (_states, checks) => raiseSloAlerts(shared.actions.alerts, config, checks),
+  });
   const loops = new AbortController();
 
   return {
@@ -252,9 +251,6 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
     start() {
       seedServiceCounters(metrics, name);
       probers.start();
-      // One service alone evaluates at once, as ever; a fleet's spread over the interval by name.
-      const interval = config.root.watch.evaluationInterval;
-      continuous = evaluatorFor(shared.fleetSize() > 1 ? scheduleOffsetMs(name, interval) : 0);
       void continuous.run(loops.signal);
       schedules.start();
     },

@@ -57,10 +57,11 @@ export interface ContinuousDeps {
    */
   lastDeployAt?: () => number | undefined;
   /**
-   * How long after `run()` starts the first evaluation comes (ms; default 0): a fleet's services each
-   * take their own phase of the interval, so their evaluations do not all query at the same instant.
+   * How long after `run()` starts the first evaluation comes (ms; default 0; read when it starts): a
+   * fleet's services each take their own phase of the interval, so their evaluations do not all query
+   * at the same instant.
    */
-  phaseMs?: number;
+  phaseMs?: number | (() => number);
   snapshots?: SnapshotReader;
   /** Called after each evaluation (e.g. to raise VigilSLOViolation alerts). Must not throw. */
   onEvaluation?: (states: readonly SloState[], checks: readonly CheckResult[]) => void;
@@ -233,9 +234,10 @@ export function createContinuousEvaluator(deps: ContinuousDeps): ContinuousEvalu
   }
 
   async function run(signal: AbortSignal): Promise<void> {
-    if (deps.phaseMs !== undefined && deps.phaseMs > 0) {
+    const phaseMs = read(deps.phaseMs ?? 0);
+    if (phaseMs > 0) {
       try {
-        await deps.clock.sleep(deps.phaseMs, signal);
+        await deps.clock.sleep(phaseMs, signal);
       } catch {
         return;
       }
