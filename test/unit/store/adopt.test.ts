@@ -29,7 +29,11 @@ describe('adoptUnownedRows', () => {
     expect(api.window('health', T0, T0 + 2 * MINUTE).total).toBe(0);
     expect(adoptUnownedRows(db, 'prep-api')).toBe(3);
     expect(api.window('health', T0, T0 + 2 * MINUTE)).toMatchObject({ successes: 1, total: 2 });
-    expect(createLoadRunStore(db, 'prep-api').list().map((r) => r.id)).toEqual(['lr_old']);
+    expect(
+      createLoadRunStore(db, 'prep-api')
+        .list()
+        .map((r) => r.id),
+    ).toEqual(['lr_old']);
     expect(createProbeRollups(db, '').window('health', T0, T0 + 2 * MINUTE).total).toBe(0);
     expect(createProbeRollups(db, 'prep-worker').window('health', T0, T0 + 2 * MINUTE).total).toBe(0);
     // Nothing is left to adopt a second time.
