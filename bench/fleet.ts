@@ -1,10 +1,9 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scheduleOffsetMs } from '../src/prober/scheduler.js';
+import { startDaemonChild } from './lib/daemon.js';
 import { type Figure, fixed, percentile } from './lib/figure.js';
 import {
   fleetProbeName,
@@ -15,7 +14,7 @@ import {
 import { fleetTicks, splitByTicks, type Tick } from './lib/fleet-cycles.js';
 import type { FleetMeasured } from './lib/fleet-daemon.js';
 import { p50p99, timerLateness } from './lib/floors.js';
-import { sleep, startTarget, stopChild } from './lib/proc.js';
+import { sleep, startTarget } from './lib/proc.js';
 import { type BenchPrometheus, prometheusInstalled, startBenchPrometheus } from './lib/prometheus.js';
 
 const SERVICES = 100;
@@ -31,59 +30,6 @@ const WORKER = fileURLToPath(new URL('./lib/fleet-daemon.js', import.meta.url));
 const mb = (bytes: number): string => `${fixed(bytes / 2 ** 20)} MB`;
 const stats = (values: readonly number[], unit: string, digits = 0): string =>
   `p50 ${fixed(percentile(values, 50), digits)} / p99 ${fixed(percentile(values, 99), digits)} / max ${fixed(Math.max(...values), digits)} ${unit}`;
-
-interface FleetDaemon {
-  readonly url: string;
-  measure(ms: number): Promise<FleetMeasured>;
-  stop(): Promise<void>;
-}
-
-/** Forks bench/lib/fleet-daemon.js on `file` and resolves once it listens. */
-async function startFleetDaemon(file: string): Promise<FleetDaemon> {
-  const child: ChildProcess = fork(WORKER, [file], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: ['--expose-gc'],
-  });
-  const next = <T>(kind: string, ms: number): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`the fleet daemon sent no ${kind} within ${ms} ms`)), ms);
-      const onMessage = (message: { kind: string; message?: string }): void => {
-        if (message.kind === kind) done(undefined, message as T);
-        else if (message.kind === 'error') done(new Error(message.message));
-      };
-      const onExit = (code: number | null): void =>
-        done(new Error(`the fleet daemon exited (${code}) before ${kind}`));
-      const done = (error?: Error, value?: T): void => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        if (error) reject(error);
-        else resolve(value as T);
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
-  const ready = await next<{ port: number }>('ready', 120_000).catch(async (error: unknown) => {
-    await stopChild(child);
-    throw error;
-  });
-  return {
-    url: `http://127.0.0.1:${ready.port}`,
-    measure: (ms) => {
-      const reply = next<FleetMeasured>('measured', ms + 60_000);
-      child.send({ cmd: 'measure', ms });
-      return reply;
-    },
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.send({ cmd: 'stop' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 /** GET a daemon API list (loopback needs no token). */
 async function apiList<T>(url: string, key: string): Promise<T[]> {
@@ -121,10 +67,14 @@ export async function run(): Promise<Figure[]> {
       evaluationIntervalS: EVALUATION_INTERVAL_S,
       ...(prom ? { prometheusUrl: prom.url } : {}),
     });
-    const daemon = await startFleetDaemon(file);
+    const daemon = await startDaemonChild(file, {
+      worker: WORKER,
+      execArgv: ['--expose-gc'],
+      timeoutMs: 120_000,
+    });
     try {
       await sleep(WARMUP_MS);
-      const measuring = daemon.measure(WINDOW_MS);
+      const measuring = daemon.ask<FleetMeasured>({ cmd: 'measure', ms: WINDOW_MS }, 'measured');
       const lateness = await timerLateness(measuring);
       const m = await measuring;
       const probes = await apiList<{ success: boolean }>(`${daemon.url}/api/v1/probes`, 'probes');

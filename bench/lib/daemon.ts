@@ -18,16 +18,17 @@ export interface DaemonChild {
 }
 
 /**
- * Forks bench/workers/daemon.js on `configFile` and resolves once it listens (bounded by `timeoutMs`).
+ * Forks bench/workers/daemon.js (or another worker speaking the same IPC: `worker`) on `configFile` and
+ * resolves once it listens (bounded by `timeoutMs`).
  *
  * @example const daemon = await startDaemonChild(file); await daemon.ask({ cmd: 'measure', ms: 1000 }, 'measured');
  */
 export async function startDaemonChild(
   configFile: string,
-  options: { timeoutMs?: number; execArgv?: string[] } = {},
+  options: { timeoutMs?: number; execArgv?: string[]; worker?: string } = {},
 ): Promise<DaemonChild> {
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const child: ChildProcess = fork(WORKER, [configFile], {
+  const child: ChildProcess = fork(options.worker ?? WORKER, [configFile], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: options.execArgv ?? [],
   });
