@@ -10,7 +10,7 @@ import type { BaselineLookup, SnapshotReader } from './types.js';
 
 export type BaselinePlan =
   | { kind: 'window'; end: number; label: string }
-  | { kind: 'stored'; label: string; lookup: () => BaselineLookup }
+  | { kind: 'stored'; label: string; lookup: () => Promise<BaselineLookup> }
   | { kind: 'unavailable'; label: string; reason: string };
 
 export interface BaselineContext {

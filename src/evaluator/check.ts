@@ -30,7 +30,7 @@ type BaselineRead = { value: number; label: string } | { value: null; label: str
 async function readBaselineValue(p: Prepared, plan: BaselinePlan): Promise<BaselineRead> {
   if (plan.kind === 'unavailable') return { value: null, label: plan.label, reason: plan.reason };
   if (plan.kind === 'stored') {
-    const found = plan.lookup();
+    const found = await plan.lookup();
     return found.value === null
       ? { value: null, label: plan.label, reason: found.reason }
       : { value: found.value, label: found.description };

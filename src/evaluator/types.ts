@@ -56,8 +56,9 @@ export interface CheckResult {
 export type BaselineLookup = { value: number; description: string } | { value: null; reason: string };
 
 /**
- * Read side of the SLI snapshot store (src/store/snapshots.ts), for `previous-watch` and `pinned`
- * baselines: values recorded by earlier watches at the same elapsed time since their deploy.
+ * Read side of the SLI snapshots (src/evaluator/snapshot-baselines.ts over the store's SnapshotRepo), for
+ * `previous-watch` and `pinned` baselines: values recorded by earlier watches at the same elapsed time
+ * since their deploy.
  */
 export interface SnapshotReader {
   /** Aggregate of the last `count` passed watches of the service (excluding `excludeWatchId`). */
@@ -68,7 +69,7 @@ export interface SnapshotReader {
     count: number;
     aggregate: 'mean' | 'median';
     excludeWatchId?: string;
-  }): BaselineLookup;
+  }): Promise<BaselineLookup>;
   /** The value of one named watch, or of the latest watch of one version. */
   pinned(query: {
     service: string;
@@ -76,5 +77,5 @@ export interface SnapshotReader {
     elapsedMs: number;
     watchId?: string;
     version?: string;
-  }): BaselineLookup;
+  }): Promise<BaselineLookup>;
 }

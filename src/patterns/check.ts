@@ -99,7 +99,7 @@ async function streamHeldLines(p: Prepared, from: number, to: number): Promise<O
 /** The stored baseline of this watch and check, or a fresh read of the window before the deploy (then stored). */
 async function loadBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
   const { ctx, slo, patterns } = p;
-  const kept = ctx.watchId === undefined ? undefined : p.store?.baseline(ctx.watchId, slo.name);
+  const kept = ctx.watchId === undefined ? undefined : await p.store?.baseline(ctx.watchId, slo.name);
   if (kept !== undefined) return { ok: true, value: kept };
   if (slo.baseline?.from === 'previous-watch') return previousWatchBaseline(p);
   const shift = slo.baseline?.from === 'offset' ? (slo.baseline.offset ?? 0) : 0;
@@ -139,7 +139,8 @@ async function loadBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
       };
     }
   }
-  if (ctx.watchId !== undefined) p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
+  if (ctx.watchId !== undefined)
+    await p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
   return { ok: true, value: baseline };
 }
 
@@ -147,9 +148,9 @@ async function loadBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
  * `from: previous-watch`: the signatures the service's last passed watches knew (their baselines and what
  * they saw), from the store: no Loki read, so it works when the window before the deploy is quiet.
  */
-function previousWatchBaseline(p: Prepared): Outcome<StoredBaseline> {
+async function previousWatchBaseline(p: Prepared): Promise<Outcome<StoredBaseline>> {
   const { ctx, slo } = p;
-  const found = p.store?.previousWatches({
+  const found = await p.store?.previousWatches({
     service: ctx.vars.service,
     check: slo.name,
     count: slo.baseline?.count ?? 1,
@@ -170,7 +171,8 @@ function previousWatchBaseline(p: Prepared): Outcome<StoredBaseline> {
     computedAt: ctx.at,
     signatures: found.signatures,
   };
-  if (ctx.watchId !== undefined) p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
+  if (ctx.watchId !== undefined)
+    await p.store?.saveBaseline(ctx.watchId, slo.name, ctx.vars.service, baseline);
   return { ok: true, value: baseline };
 }
 
@@ -229,7 +231,7 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   } catch (error) {
     return inconclusive(readFailure(error, ctx.signal));
   }
-  const feedback = ctx.patterns?.store?.feedback(ctx.vars.service) ?? [];
+  const feedback = (await ctx.patterns?.store?.feedback(ctx.vars.service)) ?? [];
   const asStored = (f: (typeof feedback)[number]) => ({
     id: f.signature,
     level: f.level,
@@ -272,7 +274,7 @@ export async function evaluatePatternsCheck(slo: SloConfig, ctx: EvaluationConte
   const verdict = judgeClassification(patterns, classification, changed, notes, decisions);
   if (ctx.watchId !== undefined) {
     const ids = new Set(changed.map((c) => c.signature.current.id));
-    p.store?.saveObservations(
+    await p.store?.saveObservations(
       ctx.watchId,
       slo.name,
       ctx.vars.service,

@@ -10,7 +10,7 @@ import type { PatternStore } from './store.js';
  * otherwise) and the store.
  *
  * @example
- *   const patterns = patternsWiring(createPatternStore(db), { dispatcher, metrics, logger });
+ *   const patterns = patternsWiring(createPatternStore(store), { dispatcher, metrics, logger });
  *   await evaluateChecks(config.slos, { ...ctx, patterns: patterns(config.root) });
  */
 export function patternsWiring(store: PatternStore, deps: SourceDeps): (root: RootConfig) => PatternsContext {
