@@ -10,11 +10,12 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { ProbeResult } from '../prober/types.js';
+import type { LeadershipStatus } from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { authHook } from './auth.js';
 import { handleError, routeIndex } from './error-handler.js';
-import type { HealthReporter } from './health.js';
+import { type HealthReporter, leaderOutcome, sanitizeCheckError } from './health.js';
 import { sendProblems } from './problems.js';
 
 /** Request bodies larger than this are refused with 413 (DESIGN §3). */
@@ -41,6 +42,18 @@ export interface AppDeps {
   isReady: () => boolean;
   /** When true, `/ready` says "shutting down" instead of "not ready". */
   isShuttingDown?: () => boolean;
+  /**
+   * Why this started instance cannot serve right now (e.g. its database is unreachable), or null; read
+   * per request. A reason makes `/ready` answer 503 `{"status":"not ready","reason"}` so a load balancer
+   * stops sending it requests it would fail. Absent: `/ready` follows `isReady` alone.
+   */
+  notReadyReason?: () => string | null;
+  /**
+   * This instance's place among replicas (DESIGN §13), read per request: `/health` gains a `leader`
+   * check entry and a ready `/ready` says `"leader": true|false` (followers are ready too: they serve the
+   * API). Absent: a single daemon, which leads, and both answers are as without replicas.
+   */
+  leadership?: () => LeadershipStatus;
   health: HealthReporter;
   /** Latest result per probe of every service (each with its `service`), for `GET /api/v1/probes`. */
   probes?: () => readonly (ProbeResult & { service?: string })[];
@@ -193,13 +206,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/live', QUIET, async () => ({ status: 'ok' }));
 
   app.get('/ready', QUIET, async (_request, reply) => {
-    if (deps.isReady()) return { status: 'ok' };
-    return reply.code(503).send({ status: deps.isShuttingDown?.() ? 'shutting down' : 'not ready' });
+    if (!deps.isReady()) {
+      return reply.code(503).send({ status: deps.isShuttingDown?.() ? 'shutting down' : 'not ready' });
+    }
+    const reason = deps.notReadyReason?.() ?? null;
+    // Unauthenticated: the reason is cleaned as a check's error is (no URL credentials, bounded length).
+    if (reason !== null)
+      return reply.code(503).send({ status: 'not ready', reason: sanitizeCheckError(reason) });
+    const leadership = deps.leadership?.();
+    return leadership === undefined ? { status: 'ok' } : { status: 'ok', leader: leadership.leader };
   });
 
   app.get('/health', QUIET, async (_request, reply) => {
     const report = await deps.health.report();
-    return reply.code(report.status === 'down' ? 503 : 200).send(report);
+    const code = report.status === 'down' ? 503 : 200;
+    const leadership = deps.leadership?.();
+    if (leadership === undefined) return reply.code(code).send(report);
+    // Read per request, not cached with the dependency checks: a failover shows at once. The entry is
+    // always `ok`, so it never changes the report's status.
+    return reply
+      .code(code)
+      .send({ ...report, checks: { ...report.checks, leader: leaderOutcome(leadership) } });
   });
 
   app.get('/metrics', QUIET, async (_request, reply) => {

@@ -1,7 +1,9 @@
 import { type Dispatcher, request } from 'undici';
 import type { RootConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
 import { findExecutable } from '../executable.js';
 import { checkK6 } from '../loadtest/k6-process.js';
+import type { Store, WatchRepo } from '../store/port.js';
 import type { CheckOutcome, HealthCheck, HealthChecks } from './health.js';
 
 /*
@@ -9,27 +11,23 @@ import type { CheckOutcome, HealthCheck, HealthChecks } from './health.js';
  * not"; the deadline and latency come from the HealthReporter.
  */
 
-/** The part of a better-sqlite3 database a store check needs. */
-export interface QueryableStore {
-  prepare(sql: string): { get(): unknown };
-}
+/** The part of the store (src/store/port.ts) a store check needs: one read and a proof a commit works. */
+export type CheckableStore = Pick<Store, 'checkWritable'> & { readonly watches: Pick<WatchRepo, 'get'> };
 
 /**
- * The store is up when it answers a trivial query (it fails once the handle is closed or the file is gone)
- * and, when `writable` is given, when it can still commit: a full disk or a file made read-only leaves
- * reads working while every write fails.
+ * The store is up when it answers a trivial read through the port (it fails once the store is closed,
+ * the file is gone or the database is unreachable) and when it can still commit: a full disk, a file
+ * made read-only or a read-only replica leave reads working while every write fails.
  *
- * @example checks: () => ({ store: storeCheck(db, () => checkStoreWritable(db)) })
+ * @example checks: () => ({ store: storeCheck(store) })
  */
-export function storeCheck(db: QueryableStore, writable?: () => void): HealthCheck {
+export function storeCheck(store: CheckableStore): HealthCheck {
   return async () => {
-    db.prepare('SELECT 1').get();
-    if (writable) {
-      try {
-        writable();
-      } catch (error) {
-        return { status: 'down', error: `the store cannot be written: ${(error as Error).message}` };
-      }
+    await store.watches.get('');
+    try {
+      await store.checkWritable();
+    } catch (error) {
+      return { status: 'down', error: `the store cannot be written: ${errorMessage(error)}` };
     }
     return { status: 'ok' };
   };
@@ -123,9 +121,7 @@ export function k6Check(
 
 /** IO the standard dependency checks need, passed in by the composition root. */
 export interface DependencyCheckIo {
-  db: QueryableStore;
-  /** Throws when the store cannot commit (full disk, read-only file); the store check is then `down`. */
-  storeWritable?: () => void;
+  store: CheckableStore;
   dispatcher?: Dispatcher;
   /** The k6 command (`VIGIL_K6_PATH`, else `loadtests.k6`); undefined when load tests are not configured. */
   k6Command?: string;
@@ -138,13 +134,13 @@ export interface DependencyCheckIo {
  * Alertmanager when configured with a URL; k6 when a command is known. Call it from the reporter's
  * `checks` function so a reload switches dependencies on and off.
  *
- * @example createHealthReporter({ clock, checks: () => dependencyChecks(current().root, { db, k6Command, searchPath }) })
+ * @example createHealthReporter({ clock, checks: () => dependencyChecks(current().root, { store, k6Command, searchPath }) })
  */
 export function dependencyChecks(config: RootConfig, io: DependencyCheckIo): HealthChecks {
   const http = (dependency: HttpDependency | undefined, path: string): HealthCheck | 'disabled' =>
     dependency?.url ? httpCheck(dependency, path, io.dispatcher) : 'disabled';
   return {
-    store: storeCheck(io.db, io.storeWritable),
+    store: storeCheck(io.store),
     prometheus: http(config.sources.prometheus, READY_PATHS.prometheus),
     loki: http(config.sources.loki, READY_PATHS.loki),
     alertmanager: http(config.alertmanager, READY_PATHS.alertmanager),

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
+import type { LeadershipStatus } from '../store/port.js';
 
 /** State of one dependency in `/health` (DESIGN §3). */
 export type CheckStatus = 'ok' | 'down' | 'disabled';
@@ -28,6 +29,36 @@ export interface HealthReport {
   warnings?: string[];
   /** ISO 8601 time the checks ran (cached answers keep the original time). */
   checkedAt: string;
+}
+
+/**
+ * The `leader` entry of `/health` with replicas (DESIGN §13): whether this instance leads and, when it
+ * follows, which instance leads (null while unknown or none) and why it does not. Always `ok`: following
+ * is normal, and a store that cannot be reached shows as the `store` check and in `/ready`.
+ */
+export interface LeaderOutcome extends CheckOutcome {
+  status: 'ok';
+  leader: boolean;
+  instance: string;
+  leaderInstance?: string | null;
+  reason?: string;
+}
+
+/**
+ * The `leader` entry for a leadership status.
+ *
+ * @example leaderOutcome({ leader: false, instance: 'b', leaderInstance: 'a', reason: 'another replica leads' })
+ *   // { status: 'ok', leader: false, instance: 'b', leaderInstance: 'a', reason: 'another replica leads' }
+ */
+export function leaderOutcome(status: LeadershipStatus): LeaderOutcome {
+  if (status.leader) return { status: 'ok', leader: true, instance: status.instance };
+  return {
+    status: 'ok',
+    leader: false,
+    instance: status.instance,
+    leaderInstance: status.leaderInstance === '' ? null : status.leaderInstance,
+    ...(status.reason ? { reason: sanitizeCheckError(status.reason) } : {}),
+  };
 }
 
 export interface HealthReporter {
@@ -111,7 +142,7 @@ export function overallStatus(
  * report for `cacheMs` of the injected clock.
  *
  * @example
- *   const health = createHealthReporter({ clock: systemClock, checks: () => ({ store: storeCheck(db), k6: 'disabled' }) });
+ *   const health = createHealthReporter({ clock: systemClock, checks: () => ({ store: storeCheck(store), k6: 'disabled' }) });
  *   const { status } = await health.report();
  */
 export function createHealthReporter(options: HealthReporterOptions): HealthReporter {

@@ -21,7 +21,7 @@ const signatureParams = z.object({
 /** What the pattern routes need. */
 export interface PatternRouteDeps {
   /** The watches (WatchManager): only the service of one is read. */
-  watches: { get(id: string): { service: string } | undefined };
+  watches: { get(id: string): Promise<{ service: string } | undefined> };
   store: PatternStore;
   clock: Clock;
 }
@@ -54,10 +54,11 @@ export function patternRoutes(deps: PatternRouteDeps): FastifyPluginAsync {
   return async (app) => {
     app.get('/watches/:id/patterns', async (request, reply) => {
       const { id } = parseParams(idParams, request);
-      const watch = deps.watches.get(id);
+      const watch = await deps.watches.get(id);
       if (watch === undefined) return sendError(reply, 404, `no watch ${id}`);
       const byCheck = new Map<string, ObservedSignature[]>();
-      for (const o of deps.store.observations(id)) byCheck.set(o.check, [...(byCheck.get(o.check) ?? []), o]);
+      for (const o of await deps.store.observations(id))
+        byCheck.set(o.check, [...(byCheck.get(o.check) ?? []), o]);
       const of = (list: ObservedSignature[], status: ObservedSignature['status']) =>
         list.filter((o) => o.status === status).map(listed);
       return {
@@ -70,7 +71,10 @@ export function patternRoutes(deps: PatternRouteDeps): FastifyPluginAsync {
           known: of(list, 'known'),
           alwaysFail: of(list, 'always-fail'),
         })),
-        feedback: deps.store.feedback(watch.service).map((f) => ({ ...f, at: new Date(f.at).toISOString() })),
+        feedback: (await deps.store.feedback(watch.service)).map((f) => ({
+          ...f,
+          at: new Date(f.at).toISOString(),
+        })),
       };
     });
 
@@ -81,15 +85,22 @@ export function patternRoutes(deps: PatternRouteDeps): FastifyPluginAsync {
       app.post(`/patterns/:signature/${route}`, async (request, reply: FastifyReply) => {
         const { signature } = parseParams(signatureParams, request);
         const { reason, who } = parseBody(auditedDecisionBody, request);
-        const found = deps.store.findSignature(signature);
+        const found = await deps.store.findSignature(signature);
         if (found === undefined) return sendError(reply, 404, `no watch has seen signature ${signature}`);
         const at = deps.clock.now();
-        deps.store.addFeedback({ ...found, signature, verdict, reason, who: requester(request, who), at });
+        await deps.store.addFeedback({
+          ...found,
+          signature,
+          verdict,
+          reason,
+          who: requester(request, who),
+          at,
+        });
         return {
           signature,
           verdict,
           ...found,
-          history: deps.store.feedbackHistory(signature).map((f) => ({
+          history: (await deps.store.feedbackHistory(signature)).map((f) => ({
             verdict: f.verdict,
             reason: f.reason,
             who: f.who,

@@ -132,7 +132,7 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
       if (body.duration !== undefined) input.durationMs = body.duration;
       if (body.phases !== undefined) input.phases = body.phases;
       if (body.startedAt !== undefined) input.startedAt = body.startedAt;
-      const outcome = watches.create(input);
+      const outcome = await watches.create(input);
       if (!outcome.ok) {
         return sendProblems(
           reply,
@@ -144,12 +144,12 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
 
     app.get('/watches', async (request) => {
       const query = parseQuery(listQuery, request);
-      return { watches: watches.list(query) };
+      return { watches: await watches.list(query) };
     });
 
     app.get('/watches/:id', async (request, reply) => {
       const { id } = parseParams(idParams, request);
-      const watch = watches.get(id);
+      const watch = await watches.get(id);
       return watch ?? notFound(reply, id);
     });
 
@@ -160,7 +160,7 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
       // A plain read (no wait) answers with the current verdict whatever `until` and `since` say, as
       // waitForChange does; its JSON is cached by the manager, the hot path of a polling client.
       if (timeoutMs <= 0) {
-        const json = watches.verdictJson(id);
+        const json = await watches.verdictJson(id);
         if (json === undefined) return notFound(reply, id);
         return reply.type('application/json; charset=utf-8').send(json);
       }
@@ -180,7 +180,7 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
       app.post(`/watches/:id/${action}`, async (request, reply) => {
         const { id } = parseParams(idParams, request);
         const { reason, who } = parseBody(auditedDecisionBody, request);
-        const outcome = watches.override(id, action, { who: requester(request, who), reason });
+        const outcome = await watches.override(id, action, { who: requester(request, who), reason });
         if (outcome.ok) return outcome.watch;
         if (outcome.code === 'not-found') return notFound(reply, id);
         return reply.code(409).send({ error: 'conflict', message: outcome.message });
