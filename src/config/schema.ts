@@ -52,7 +52,19 @@ export const serverSchema = z.strictObject({
 });
 
 export const storageSchema = z.strictObject({
+  /** The SQLite file: the embedded default, one daemon. */
   path: z.string().min(1),
+  /**
+   * A PostgreSQL URL: every replica points at it and one leads (DESIGN §13); `path` is then unused. Empty
+   * (`${VIGIL_DATABASE_URL:-}` unset) means SQLite.
+   */
+  url: z
+    .string()
+    .optional()
+    .transform((url) => (url === undefined || url.trim() === '' ? undefined : url.trim()))
+    .refine((url) => url === undefined || /^postgres(ql)?:\/\/[^/]/.test(url), {
+      message: 'must be a PostgreSQL URL (postgres://user:password@host:5432/database), or empty for SQLite',
+    }),
   retention: durationMs.default(90 * 86_400_000),
 });
 

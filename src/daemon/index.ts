@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
 import { createActions, type FleetActions } from '../actions/index.js';
@@ -8,6 +9,7 @@ import { servicesOf } from '../config/fleet.js';
 import { configWarnings as loaderWarnings } from '../config/load.js';
 import type { ServiceConfig, VigilConfig } from '../config/schema.js';
 import { errorMessage, formatProblem } from '../errors.js';
+import { createSnapshotReader } from '../evaluator/snapshot-baselines.js';
 import { createRunQueue } from '../loadtest/queue.js';
 import { createPatternStore } from '../patterns/store.js';
 import { createRunGate } from '../prober/gate.js';
@@ -19,10 +21,8 @@ import { configWarnings, dependencyChecks, httpCheck, READY_PATHS } from '../ser
 import { listen } from '../server/listen.js';
 import { patternRoutes } from '../server/routes/patterns.js';
 import { watchRoutes } from '../server/routes/watches.js';
-import { checkStoreWritable, openDatabase } from '../store/db.js';
-import { createLoadRunStore } from '../store/loadtests.js';
-import { adoptUnownedRows } from '../store/rollups.js';
-import { createSnapshotReader, pruneSnapshots, saveSnapshots } from '../store/snapshots.js';
+import { openStore } from '../store/open.js';
+import type { LeadershipStatus } from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
@@ -44,6 +44,11 @@ export interface DaemonOptions {
   defaultMetrics?: boolean;
   /** Builds a prober (default createProber); tests wrap it to watch probers start and stop. */
   createProber?: (deps: ProberDeps) => Prober;
+  /**
+   * This replica's name among the replicas of one PostgreSQL store (`VIGIL_INSTANCE`; default the host
+   * name and process id), in `/health` and `vigil_leader{instance}`.
+   */
+  instance?: string;
 }
 
 export interface Daemon {
@@ -51,6 +56,8 @@ export interface Daemon {
   readonly metrics: Metrics;
   readonly watches: WatchManager;
   readonly config: () => VigilConfig;
+  /** Who leads the replicas; with SQLite, always this process. */
+  leadership(): LeadershipStatus;
   /** Starts probing, evaluation, deliveries and resumes watches, then listens; resolves with the bound port. */
   start(): Promise<{ address: string; port: number }>;
   /**
@@ -61,12 +68,14 @@ export interface Daemon {
    * and metrics, and their VigilSLOViolation resolves. Throws ConfigError (changing nothing) when the
    * webhook targets are invalid.
    */
-  reload(next: VigilConfig): void;
+  reload(next: VigilConfig): Promise<void>;
   /** Graceful stop: not ready, no new work, in-flight work under `deadlineMs`, store closed. */
   stop(deadlineMs?: number): Promise<void>;
 }
 
 const RETENTION_SWEEP_MS = 3_600_000;
+/** How often a replica on PostgreSQL checks that the database answers (for /ready). */
+const STORE_CHECK_MS = 5_000;
 
 /**
  * Wires every part of the daemon from one loaded config: the shared store, metrics, actions, watches and
@@ -82,24 +91,37 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   let config = options.config;
+  const instance = options.instance ?? `${hostname()}-${process.pid}`;
   const metrics = createMetrics({ version: VERSION, defaultMetrics: options.defaultMetrics !== false });
-  const db = openDatabase(config.root.storage.path);
+  const storage = config.root.storage;
+  const store = await openStore({
+    path: storage.path,
+    ...(storage.url === undefined ? {} : { url: storage.url }),
+    instance,
+  });
+  const leadership = store.leadership({ instance });
   const dispatcher = new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
-  const snapshots = createSnapshotReader(db);
-  const patternStore = createPatternStore(db);
-  // Rows from before fleets belong to the one service of a single-service config.
+  const snapshots = createSnapshotReader(store);
+  const patternStore = createPatternStore(store);
   const initialServices = servicesOf(config);
-  if (initialServices.length === 1) adoptUnownedRows(db, (initialServices[0] as ServiceConfig).root.service);
   let ready = false;
   let stopping = false;
-  let started = false;
+  /** This instance leads: it runs watches, probes, evaluations, k6, schedules and deliveries. */
+  let leading = false;
+  /** The leader's background loops (retention); aborted the moment leadership is lost. */
+  let leaderLoops = new AbortController();
+  /** The work of taking or giving up the lead, in order: a new lead waits for the last stand-down. */
+  let transition: Promise<void> = Promise.resolve();
+  /** Why the store cannot be used right now (PostgreSQL unreachable), for /ready; null when it can. */
+  let storeProblem: string | null = null;
   const background = new AbortController();
   // Every query and probe of the background loops listens on this one signal while it runs; dozens at
   // once are normal, not a leak.
   setMaxListeners(0, background.signal);
+  metrics.leader.set({ instance }, 0);
 
   const actions = createActions({
-    db,
+    store,
     service: (initialServices[0] as ServiceConfig).root.service,
     actions: fleetActions(config),
     ...(config.root.alertmanager ? { alertmanager: config.root.alertmanager } : {}),
@@ -111,20 +133,20 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     configFile: config.file,
     onAttempt: (attempt) => {
       if (!attempt.watchId) return;
-      try {
-        // Through the manager, so long polls wake on a delivery too.
-        watches.appendTimeline(attempt.watchId, deliveryTimelineEvent(attempt));
-      } catch (error) {
+      // Through the manager, so long polls wake on a delivery too.
+      watches.appendTimeline(attempt.watchId, deliveryTimelineEvent(attempt)).catch((error: unknown) => {
         logger.warn({ err: errorMessage(error) }, 'cannot record a delivery in the watch timeline');
-      }
+      });
     },
   });
 
   // One loop-delay monitor and one set of global caps for every service's prober; one k6 per service,
   // `loadtests.maxConcurrentRuns` across the fleet.
   const loopDelay = createLoopDelayMonitor();
+  /** Each service's newest watch (version, previous version, start), for the continuous evaluation's vars. */
+  const lastWatches = new Map<string, LastWatch>();
   const shared: SharedParts = {
-    db,
+    store,
     clock,
     logger,
     metrics,
@@ -138,13 +160,12 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.home ? { home: options.home } : {}),
     eventLoopDelayMs: () => loopDelay.read(),
     fleetSize: () => runtimes.size,
+    lastWatch: (service) => lastWatches.get(service),
     ...(options.createProber ? { createProber: options.createProber } : {}),
   };
-  const runtimes = new Map<string, ServiceRuntime>(
+  let runtimes = new Map<string, ServiceRuntime>(
     initialServices.map((service) => [service.root.service, createServiceRuntime(service, shared)]),
   );
-  // Runs left open by a crash are closed as interrupted, so they never count as a previous good run.
-  createLoadRunStore(db).closeInterrupted(clock.now());
   /** Runtimes of services a reload removed, still stopping. */
   const retiring = new Set<Promise<void>>();
   const runtimeOf = (service: string): ServiceRuntime => {
@@ -152,9 +173,17 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     if (!runtime) throw new Error(`service ${service} is not configured`);
     return runtime;
   };
+  async function refreshLastWatches(): Promise<void> {
+    for (const name of runtimes.keys()) {
+      const last = await store.watches.last(name);
+      if (last) lastWatches.set(name, last);
+      else lastWatches.delete(name);
+    }
+  }
 
+  const hooks = createWatchHooks(actions, clock);
   const watchDeps: WatchDeps = {
-    db,
+    store,
     clock,
     logger: logger.child({ component: 'watch' }),
     metrics,
@@ -163,11 +192,112 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     evaluate: (context, signal) => runtimeOf(context.vars.service).evaluate(context, signal),
     runLoad: (watchId, signal, onProgress, service) =>
       runtimeOf(service).runLoad(watchId, signal, onProgress),
-    saveSnapshots: (tx, snapshot) => saveSnapshots(tx, snapshot),
-    ...createWatchHooks(actions, clock),
+    saveSnapshots: (tx, snapshot) => tx.snapshots.save(snapshot),
+    ...hooks,
+    onEvent: (event, watch) => {
+      if (event === 'watch.started') {
+        lastWatches.set(watch.service, {
+          version: watch.version,
+          previousVersion: watch.previousVersion ?? null,
+          startedAt: Date.parse(watch.startedAt),
+        });
+      }
+      hooks.onEvent(event, watch);
+    },
     onEnded: (watch) => actions.onWatchEnded(watch.id),
   };
-  const watches = new WatchManager(watchDeps, fleetWatchSettings(config));
+  const watches = new WatchManager(watchDeps, fleetWatchSettings(config), { leading: false });
+
+  // Another replica committed: a follower's watch created or overridden reaches the leader's loops, an
+  // enqueued rollback wakes the leader's worker, and every replica's long polls wake.
+  const unsubscribe = store.subscribe((change) => {
+    if (change.kind === 'watch') {
+      watches.remoteChange(change.id).catch((error: unknown) => {
+        logger.warn(
+          { watchId: change.id, err: errorMessage(error) },
+          'cannot apply a change made by another replica',
+        );
+      });
+      void refreshLastWatches().catch(() => {});
+    } else if (change.kind === 'outbox' && leading) {
+      actions.wake();
+    }
+  });
+
+  /**
+   * Takes the lead: everything a single daemon does at start — deliveries and alerts, stale SLO alerts,
+   * every service's probes, evaluation and schedule, retention, and the running watches (resumed, one
+   * gap event each).
+   */
+  async function lead(): Promise<void> {
+    if (stopping || leading) return;
+    leading = true;
+    leaderLoops = new AbortController();
+    metrics.leader.set({ instance }, 1);
+    logger.info({ instance }, 'this instance leads: running watches, probes, evaluations, k6 and deliveries');
+    // Rows from before fleets belong to the one service of a single-service config.
+    if (runtimes.size === 1) await store.rollups.adoptUnowned([...runtimes.keys()][0] as string);
+    // Runs left open by a leader that died are closed as interrupted, never a previous good run.
+    await store.loadRuns.closeInterrupted(
+      clock.now(),
+      'the daemon stopped while this k6 run was in progress',
+    );
+    await refreshLastWatches();
+    if (!leading) return;
+    actions.start();
+    // SLOs removed or renamed while no one led: no evaluation will ever resolve their alerts.
+    resolveStaleSloAlerts(actions.alerts, config);
+    for (const runtime of runtimes.values()) runtime.start();
+    void retentionLoop(leaderLoops.signal);
+    // Finds k6 and asks its version now: one older than the supported minimum is a startup warning.
+    void k6Runtime()
+      ?.loadRunner.health()
+      .catch(() => {});
+    // Watches of a service no longer configured would have nobody to run them.
+    for (const service of new Set(await watchesOfUnknownServices(watches, runtimes))) {
+      await watches.endService(service, `service ${service} is no longer configured`);
+    }
+    if (!leading) return;
+    const resumed = await watches.lead();
+    if (resumed > 0) logger.info({ resumed }, 'resumed running watches');
+  }
+
+  /**
+   * Gives up the lead at once (the lock's connection is gone): every loop is told to stop in this call,
+   * before another replica can take over — watches, every service's probes, evaluation and schedule, k6,
+   * deliveries, retention. Their in-flight work winds down after; the runtimes are then rebuilt idle,
+   * ready for the next lead.
+   */
+  function standDown(reason: string): void {
+    if (!leading) return;
+    leading = false;
+    metrics.leader.set({ instance }, 0);
+    leaderLoops.abort(new Error(reason));
+    const winding = [
+      watches.standDown(),
+      ...[...runtimes.values()].map((runtime) => runtime.stop()),
+      actions.stop(0),
+    ];
+    logger.warn(
+      { instance, reason },
+      'this instance no longer leads: every watch, probe and delivery stopped',
+    );
+    transition = transition
+      .then(() => Promise.allSettled(winding))
+      .then(() => {
+        runtimes = new Map(
+          servicesOf(config).map((service) => [service.root.service, createServiceRuntime(service, shared)]),
+        );
+      });
+  }
+
+  leadership.onAcquired(() => {
+    transition = transition.then(lead).catch((error: unknown) => {
+      logger.error({ err: errorMessage(error) }, 'cannot take the lead');
+      standDown(`taking the lead failed: ${errorMessage(error)}`);
+    });
+  });
+  leadership.onLost(standDown);
 
   const k6Runtime = (): ServiceRuntime | undefined =>
     [...runtimes.values()].find((r) => Object.keys(r.config().root.loadtests?.profiles ?? {}).length > 0);
@@ -175,8 +305,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     clock,
     checks: () => {
       const checks = dependencyChecks(config.root, {
-        db,
-        storeWritable: () => checkStoreWritable(db),
+        store,
         dispatcher,
         ...(config.root.loadtests ? { k6Command: config.root.loadtests.k6 } : {}),
         searchPath: options.searchPath,
@@ -218,6 +347,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     }),
     isReady: () => ready && !stopping,
     isShuttingDown: () => stopping,
+    leadership: () => leadership.status(),
+    notReadyReason: () => storeProblem,
     probes: () => [...runtimes.values()].flatMap((r) => r.probeResults()),
     slos: () => [...runtimes.values()].flatMap((r) => r.sloStates()),
     services: serviceList,
@@ -230,9 +361,9 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
   async function retentionLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        const removed = pruneSnapshots(db, clock.now() - config.root.storage.retention);
+        const removed = await store.snapshots.prune(clock.now() - config.root.storage.retention);
         if (removed > 0) logger.debug({ removed }, 'pruned old SLI snapshots');
-        const signatures = patternStore.prune(clock.now() - config.root.storage.retention);
+        const signatures = await patternStore.prune(clock.now() - config.root.storage.retention);
         if (signatures > 0) logger.debug({ removed: signatures }, 'pruned old log signature rows');
       } catch (error) {
         logger.error({ err: errorMessage(error) }, 'cannot prune SLI snapshots');
@@ -241,38 +372,53 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   }
 
+  /**
+   * Replicas only: whether PostgreSQL answers, every few seconds, for /ready. Leadership has its own
+   * connection and steps down by itself; this says why a replica cannot serve.
+   */
+  async function storeWatch(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await store.checkWritable();
+        if (storeProblem !== null) logger.info('the database answers again');
+        storeProblem = null;
+      } catch (error) {
+        if (storeProblem === null) logger.error({ err: errorMessage(error) }, 'the database does not answer');
+        storeProblem = `the database (${store.location}) does not answer: ${errorMessage(error)}`;
+      }
+      await clock.sleep(STORE_CHECK_MS, signal).catch(() => {});
+    }
+  }
+
   return {
     app,
     metrics,
     watches,
     config: () => config,
+    leadership: () => leadership.status(),
     async start() {
       for (const warning of loaderWarnings(config)) logger.warn(formatProblem(warning));
       const bound = await listen(app, config.root.server.listen);
-      actions.start();
-      // SLOs removed or renamed while the daemon was down: no evaluation will ever resolve their alerts.
-      resolveStaleSloAlerts(actions.alerts, config);
-      for (const runtime of runtimes.values()) runtime.start();
-      started = true;
-      void retentionLoop(background.signal);
-      // Finds k6 and asks its version now: one older than the supported minimum is a startup warning.
-      void k6Runtime()
-        ?.loadRunner.health()
-        .catch(() => {});
-      // Watches of a service no longer configured would have nobody to run them.
-      for (const service of new Set(watchesOfUnknownServices(watches, runtimes))) {
-        watches.endService(service, `service ${service} is no longer configured`);
-      }
-      const resumed = watches.start();
-      if (resumed > 0) logger.info({ resumed }, 'resumed running watches');
+      if (store.engine === 'postgres') void storeWatch(background.signal);
+      // With SQLite this process leads at once; with PostgreSQL it campaigns and may follow.
+      await leadership.start();
+      await transition;
       ready = true;
       logger.info(
-        { address: bound.address, port: bound.port, version: VERSION, services: runtimes.size },
+        {
+          address: bound.address,
+          port: bound.port,
+          version: VERSION,
+          services: runtimes.size,
+          instance,
+          leader: leading,
+          store: store.engine,
+        },
         'vigil is serving',
       );
       return bound;
     },
-    reload(next) {
+    async reload(next) {
       // What can throw comes first (webhook targets, preparing probes), so a refused reload changes nothing.
       const nextServices = servicesOf(next);
       const added = nextServices
@@ -290,7 +436,6 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       for (const name of removedServices) {
         const runtime = runtimes.get(name) as ServiceRuntime;
         runtimes.delete(name);
-        watches.endService(name, `service ${name} was removed from the configuration`);
         // Awaited by stop() before the store closes: the prober flushes its last rollups as it stops.
         const retired = runtime.stop({ forget: true }).finally(() => retiring.delete(retired));
         retiring.add(retired);
@@ -298,11 +443,17 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const removedSlos = commits.flatMap((commit) => commit().removedSlos);
       for (const runtime of added) {
         runtimes.set(runtime.name, runtime);
-        if (started) runtime.start();
+        if (leading) runtime.start();
       }
       const addedServices = added.map((runtime) => runtime.name);
-      watches.reconfigure(fleetWatchSettings(next));
-      const resolvedAlerts = resolveStaleSloAlerts(actions.alerts, next, previous);
+      // Ending and annotating watches writes them: the leader does it (a follower's turn comes when it leads).
+      if (leading) {
+        for (const name of removedServices) {
+          await watches.endService(name, `service ${name} was removed from the configuration`);
+        }
+      }
+      await watches.reconfigure(fleetWatchSettings(next));
+      const resolvedAlerts = leading ? resolveStaleSloAlerts(actions.alerts, next, previous) : [];
       logger.info(
         {
           services: nextServices.length,
@@ -321,15 +472,27 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       const deadline = clock.now() + deadlineMs;
       const left = (): number => Math.max(0, deadline - clock.now());
       background.abort(new Error('shutting down'));
+      unsubscribe();
       const closeApp = app.close();
-      await Promise.allSettled([...[...runtimes.values()].map((r) => r.stop()), ...retiring, watches.stop()]);
+      leaderLoops.abort(new Error('shutting down'));
+      await Promise.allSettled([
+        ...[...runtimes.values()].map((r) => r.stop()),
+        ...retiring,
+        watches.stop(),
+        transition,
+      ]);
       loopDelay.close();
       const timer = setTimeout(() => app.server.closeAllConnections(), left());
       await closeApp.catch(() => {});
       clearTimeout(timer);
       await actions.stop(left());
+      await actions.alerts.settled();
+      // Last: the lock goes only once nothing of this leader runs any more.
+      await leadership.stop().catch(() => {});
+      leading = false;
+      metrics.leader.set({ instance }, 0);
       await dispatcher.close().catch(() => {});
-      db.close();
+      await store.close();
     },
   };
 }
@@ -345,9 +508,11 @@ function fleetWatchSettings(config: VigilConfig): ReadonlyMap<string, WatchSetti
 }
 
 /** Services with running watches that the configuration no longer has. */
-function watchesOfUnknownServices(watches: WatchManager, runtimes: ReadonlyMap<string, unknown>): string[] {
-  return watches
-    .list({ status: 'running', limit: 10_000 })
+async function watchesOfUnknownServices(
+  watches: WatchManager,
+  runtimes: ReadonlyMap<string, unknown>,
+): Promise<string[]> {
+  return (await watches.list({ status: 'running', limit: 10_000 }))
     .map((w) => w.service)
     .filter((service) => !runtimes.has(service));
 }

@@ -1,9 +1,9 @@
 import type { ProbeConfig } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
 import type { CheckResult } from '../evaluator/types.js';
+import type { ProbeRollups, RollupWindow } from '../prober/rollups.js';
 import type { ProbeState } from '../prober/state.js';
 import type { ProbeResult } from '../prober/types.js';
-import type { ProbeRollups } from '../store/rollups.js';
 
 /*
  * The probes a watch judges in its bake (DESIGN §4 `watch.probes`, §6): each one's settled state, but
@@ -101,17 +101,34 @@ function why(result: ProbeResult): string {
   return result.failure ? `${result.failure.class}: ${result.failure.message}` : 'failed';
 }
 
-function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResult | undefined): CheckResult {
+/** The range a probe check judges: [max(at − window, deployedAt), at]. */
+function rangeFrom(input: ProbeCheckInput): number {
+  return Math.max(input.at - input.windowMs, input.deployedAt);
+}
+
+/**
+ * The probe's runs counted over the check's range. A rollup minute holds every run that started in it:
+ * count from the minute the range starts in, or from the next one when that minute began before the
+ * deploy, so the old version's runs never count.
+ */
+async function countedRuns(probe: ProbeConfig, input: ProbeCheckInput): Promise<RollupWindow | undefined> {
+  const firstMinute = Math.floor(rangeFrom(input) / MINUTE_MS) * MINUTE_MS;
+  const countFrom = firstMinute >= input.deployedAt ? firstMinute : firstMinute + MINUTE_MS;
+  return input.rollups && countFrom < input.at
+    ? input.rollups.window(probe.name, countFrom, input.at)
+    : undefined;
+}
+
+function probeCheck(
+  probe: ProbeConfig,
+  input: ProbeCheckInput,
+  last: ProbeResult | undefined,
+  counted: RollupWindow | undefined,
+): CheckResult {
   const { at, deployedAt } = input;
-  const from = Math.max(at - input.windowMs, deployedAt);
+  const from = rangeFrom(input);
   const staleAfterMs = 2 * probe.interval;
   const every = `runs every ${formatDuration(probe.interval)}`;
-  // A rollup minute holds every run that started in it: count from the minute the range starts in, or
-  // from the next one when that minute began before the deploy, so the old version's runs never count.
-  const firstMinute = Math.floor(from / MINUTE_MS) * MINUTE_MS;
-  const countFrom = firstMinute >= deployedAt ? firstMinute : firstMinute + MINUTE_MS;
-  const counted =
-    input.rollups && countFrom < at ? input.rollups.window(probe.name, countFrom, at) : undefined;
   const base = {
     name: `probe:${probe.name}`,
     kind: 'probe' as const,
@@ -216,12 +233,12 @@ function probeCheck(probe: ProbeConfig, input: ProbeCheckInput, last: ProbeResul
  *   probeChecks({ probes: config.probes, judged: config.root.watch.probes,
  *     targetBaseUrl: config.root.target.baseUrl, states: scheduler.states(), latest: scheduler.latest(),
  *     at: context.at, deployedAt: context.deployedAt, windowMs: config.root.watch.window,
- *     rollups })
+ *     rollups })   // awaited
  *   // [{ name: 'probe:health', kind: 'probe', result: 'pass', range: { from, to }, … }]
  */
-export function probeChecks(input: ProbeCheckInput): CheckResult[] {
+export async function probeChecks(input: ProbeCheckInput): Promise<CheckResult[]> {
   const latest = new Map(input.latest.map((r) => [r.probe, r]));
-  return probesJudgedInBake(input.probes, input.judged, input.targetBaseUrl).map((probe) =>
-    probeCheck(probe, input, latest.get(probe.name)),
-  );
+  const judged = probesJudgedInBake(input.probes, input.judged, input.targetBaseUrl);
+  const counts = await Promise.all(judged.map((probe) => countedRuns(probe, input)));
+  return judged.map((probe, i) => probeCheck(probe, input, latest.get(probe.name), counts[i]));
 }

@@ -17,13 +17,12 @@ import { type LoadSchedule, startLoadSchedule } from '../loadtest/schedule.js';
 import type { PatternStore } from '../patterns/store.js';
 import { patternsWiring } from '../patterns/wiring.js';
 import type { RunGate } from '../prober/gate.js';
+import { createProbeRollups } from '../prober/rollups.js';
 import { scheduleOffsetMs } from '../prober/scheduler.js';
 import { createProber, type Prober, type ProberDeps } from '../prober/service.js';
 import type { ProbeResult } from '../prober/types.js';
 import { createSources, type Sources } from '../sources/index.js';
-import type { Db } from '../store/db.js';
-import { createProbeRollups } from '../store/rollups.js';
-import { createWatchStore } from '../store/watches.js';
+import type { Store } from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Metrics, seedServiceCounters } from '../telemetry/metrics.js';
 import type { EvaluationContext } from '../watch/types.js';
@@ -33,8 +32,15 @@ import { bakeCheckNames } from './settings.js';
 import { raiseSloAlerts } from './slo-alerts.js';
 
 /** What every service's runtime shares with the others: the daemon's store, clock, metrics and caps. */
+/** What the continuous evaluation needs of a service's newest watch. */
+export interface LastWatch {
+  version: string;
+  previousVersion: string | null;
+  startedAt: number;
+}
+
 export interface SharedParts {
-  db: Db;
+  store: Store;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -54,6 +60,8 @@ export interface SharedParts {
   /** How many services the daemon runs now: with more than one, each evaluates at its own phase. */
   fleetSize: () => number;
   createProber?: (deps: ProberDeps) => Prober;
+  /** A service's newest watch, kept by the daemon (the evaluator asks on every cycle). */
+  lastWatch: (service: string) => LastWatch | undefined;
 }
 
 /**
@@ -93,12 +101,11 @@ export interface ServiceRuntime {
  *   runtime.start(); … await runtime.stop();
  */
 export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts): ServiceRuntime {
-  const { db, clock, metrics, dispatcher } = shared;
+  const { store, clock, metrics, dispatcher } = shared;
   let config = initial;
   const name = initial.root.service;
   const logger = shared.logger.child({ service: name });
-  const rollups = createProbeRollups(db, name);
-  const watchStore = createWatchStore(db);
+  const rollups = createProbeRollups(store, name);
   const sourceLogger = logger.child({ component: 'sources' });
   const sources: Sources = {};
   const rebuildSources = (): void => {
@@ -132,7 +139,7 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
 
   const loadRunner = createLoadRunner({
     ...loadRunnerSettings(config),
-    db,
+    store,
     service: name,
     sharedQueue: shared.loadQueue,
     clock,
@@ -175,14 +182,14 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
     intervalMs: () => config.root.watch.evaluationInterval,
     windowMs: () => config.root.watch.window,
     vars: () => {
-      const last = watchStore.last(name);
+      const last = shared.lastWatch(name);
       return {
         service: name,
         ...(last ? { version: last.version } : {}),
         ...(last?.previousVersion ? { previousVersion: last.previousVersion } : {}),
       };
     },
-    lastDeployAt: () => watchStore.last(name)?.startedAt,
+    lastDeployAt: () => shared.lastWatch(name)?.startedAt,
     snapshots: shared.snapshots,
     onEvaluation: (_states, checks) => raiseSloAlerts(shared.actions.alerts, config, checks),
   });
@@ -219,7 +226,7 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
       });
       return [
         ...checks,
-        ...probeChecks({
+        ...(await probeChecks({
           probes: config.probes,
           judged: watch.probes,
           targetBaseUrl: config.root.target.baseUrl,
@@ -229,7 +236,7 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
           deployedAt: context.deployedAt,
           windowMs: watch.window,
           rollups,
-        }),
+        })),
       ];
     },
     // Read at each run, so a reload that changes loadProfile or the profiles applies to the next watch.

@@ -179,6 +179,12 @@ export function createMetrics(options: { version: string; defaultMetrics?: boole
       help: 'Whether the last configuration reload succeeded.',
       registers,
     }),
+    leader: new Gauge({
+      name: 'vigil_leader',
+      help: '1 while this instance leads the replicas (runs watches, probes, k6 and deliveries), 0 while it follows.',
+      labelNames: ['instance'] as const,
+      registers,
+    }),
     buildInfo: new Gauge({
       name: 'vigil_build_info',
       help: 'Build information; always 1.',

@@ -42,6 +42,8 @@ export interface DaemonConfigOptions {
   apiToken?: string;
   /** Extra keys inside `server: {…}`, e.g. 'shutdownTimeout: 3s'. */
   server?: string;
+  /** `storage.url`: a PostgreSQL URL the replicas share (the SQLite path is then unused). */
+  storageUrl?: string;
 }
 
 /**
@@ -57,7 +59,7 @@ export function writeDaemonConfig(options: DaemonConfigOptions): DaemonFiles {
     `target: { baseUrl: "${options.targetUrl}" }`,
     // Tests poll the API every 50 ms: lift the per-client budget so polling is never refused.
     `server: { listen: "127.0.0.1:0", apiToken: "${options.apiToken ?? TEST_API_TOKEN}", rateLimit: { max: 100000 }${options.server ? `, ${options.server}` : ''} }`,
-    `storage: { path: "${dbPath}" }`,
+    `storage: { path: "${dbPath}"${options.storageUrl ? `, url: "${options.storageUrl}"` : ''} }`,
   ];
   if (options.probes !== undefined) {
     mkdirSync(join(dir, 'probes'));
