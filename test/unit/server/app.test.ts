@@ -27,6 +27,11 @@ const testRoutes: FastifyPluginAsync = async (api) => {
     const query = parseQuery(z.object({ wait: z.string().optional() }), request);
     return { verdict: 'pending', wait: query.wait ?? null };
   });
+  // Throws what a store engine throws: an error with its code (SqliteError, pg's DatabaseError).
+  api.get('/store-error/:code', async (request) => {
+    const { code } = request.params as { code: string };
+    throw Object.assign(new Error(`store said ${code}`), { code });
+  });
   api.get('/boom', async () => {
     throw new Error('database password=hunter2 exploded');
   });
@@ -105,6 +110,123 @@ describe('unauthenticated routes', () => {
     const res = await app.inject({ method: 'GET', url: '/ready' });
     expect(res.statusCode).toBe(status);
     expect(res.json()).toEqual({ status: body });
+  });
+
+  test.each([
+    {
+      name: 'the leader says so',
+      status: { leader: true, instance: 'vigil-a', leaderInstance: 'vigil-a', reason: null },
+      body: { status: 'ok', leader: true },
+    },
+    {
+      name: 'a follower is ready too, saying it follows',
+      status: {
+        leader: false,
+        instance: 'vigil-b',
+        leaderInstance: 'vigil-a',
+        reason: 'another replica leads',
+      },
+      body: { status: 'ok', leader: false },
+    },
+  ])('/ready with replicas: $name', async ({ status, body }) => {
+    const { app } = await harness({ leadership: () => status });
+    const res = await app.inject({ method: 'GET', url: '/ready' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual(body);
+  });
+
+  test('/ready is 503 with the reason while one is given, and ready again once it clears', async () => {
+    let reason: string | null =
+      'the database is unreachable: connect ECONNREFUSED postgres://vigil:s3cret@db:5432/vigil';
+    const { app } = await harness({
+      notReadyReason: () => reason,
+      leadership: () => ({ leader: false, instance: 'vigil-b', leaderInstance: '', reason }),
+    });
+    const down = await app.inject({ method: 'GET', url: '/ready' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json()).toEqual({
+      status: 'not ready',
+      reason: 'the database is unreachable: connect ECONNREFUSED postgres://[redacted]@db:5432/vigil',
+    });
+    reason = null;
+    const up = await app.inject({ method: 'GET', url: '/ready' });
+    expect(up.statusCode).toBe(200);
+    expect(up.json()).toEqual({ status: 'ok', leader: false });
+  });
+
+  test('/ready says "shutting down" over a not-ready reason', async () => {
+    const { app } = await harness({
+      isReady: () => false,
+      isShuttingDown: () => true,
+      notReadyReason: () => 'the database is unreachable',
+    });
+    const res = await app.inject({ method: 'GET', url: '/ready' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ status: 'shutting down' });
+  });
+
+  test.each([
+    {
+      name: 'the leader names itself',
+      status: { leader: true, instance: 'vigil-a', leaderInstance: 'vigil-a', reason: null },
+      entry: { status: 'ok', leader: true, instance: 'vigil-a' },
+    },
+    {
+      name: 'a follower names the leader and why it follows',
+      status: {
+        leader: false,
+        instance: 'vigil-b',
+        leaderInstance: 'vigil-a',
+        reason: 'another replica leads',
+      },
+      entry: {
+        status: 'ok',
+        leader: false,
+        instance: 'vigil-b',
+        leaderInstance: 'vigil-a',
+        reason: 'another replica leads',
+      },
+    },
+    {
+      name: 'a follower that knows no leader says null',
+      status: { leader: false, instance: 'vigil-b', leaderInstance: '', reason: null },
+      entry: { status: 'ok', leader: false, instance: 'vigil-b', leaderInstance: null },
+    },
+  ])('/health with replicas: $name, beside the dependency checks', async ({ status, entry }) => {
+    const { app } = await harness({ leadership: () => status });
+    const res = await app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.status).toBe('ok');
+    expect(body.checks.leader).toEqual(entry);
+    expect(Object.keys(body.checks).sort()).toEqual([
+      'alertmanager',
+      'k6',
+      'leader',
+      'loki',
+      'prometheus',
+      'store',
+    ]);
+  });
+
+  test('/health reads leadership per request, past the cached checks, and keeps a down store 503', async () => {
+    let leader = false;
+    const health = staticHealth({ status: 'down', checks: { store: { status: 'down', error: 'closed' } } });
+    const { app } = await harness({
+      health,
+      leadership: () => ({
+        leader,
+        instance: 'vigil-b',
+        leaderInstance: leader ? 'vigil-b' : 'vigil-a',
+        reason: null,
+      }),
+    });
+    const before = await app.inject({ method: 'GET', url: '/health' });
+    expect(before.statusCode).toBe(503);
+    expect(before.json()).toMatchObject({ status: 'down', checks: { leader: { leader: false } } });
+    leader = true;
+    const after = await app.inject({ method: 'GET', url: '/health' });
+    expect(after.json().checks.leader).toEqual({ status: 'ok', leader: true, instance: 'vigil-b' });
   });
 
   test('/health answers 200 with every dependency check', async () => {
@@ -333,6 +455,40 @@ describe('/api/v1 answers', () => {
     const logged = logs.find((l) => l.msg === 'request failed');
     expect(logged?.reqId).toBe('req-42');
     expect(JSON.stringify(logged)).toContain('exploded');
+  });
+});
+
+describe('a store that cannot be used', () => {
+  test.each([
+    { code: 'SQLITE_FULL', status: 503 },
+    { code: 'SQLITE_READONLY', status: 503 },
+    { code: 'SQLITE_BUSY', status: 503 },
+    { code: '08006', status: 503 }, // PostgreSQL: connection failure
+    { code: '53100', status: 503 }, // disk full
+    { code: '53300', status: 503 }, // too many connections
+    { code: '57P01', status: 503 }, // admin shutdown
+    { code: '25006', status: 503 }, // read-only SQL transaction (a standby)
+    { code: 'SQLITE_CONSTRAINT_UNIQUE', status: 500 }, // a bug, not an outage
+    { code: '23505', status: 500 }, // PostgreSQL unique violation: a bug too
+    { code: '080061', status: 500 }, // not a SQLSTATE
+  ])('an error coded $code answers $status', async ({ code, status }) => {
+    const { app, logs } = await harness();
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/store-error/${code}`,
+      headers: { ...auth, 'x-request-id': 'req-7' },
+    });
+    expect(res.statusCode).toBe(status);
+    if (status === 503) {
+      expect(res.json()).toEqual({
+        error: 'store unavailable',
+        message: `the store cannot be used right now (${code}); see /health`,
+        requestId: 'req-7',
+      });
+      expect(logs.some((l) => l.msg === 'request failed: the store is unavailable')).toBe(true);
+    } else {
+      expect(res.json()).toEqual({ error: 'internal error', requestId: 'req-7' });
+    }
   });
 });
 
