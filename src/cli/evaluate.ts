@@ -7,11 +7,12 @@ import { formatDuration } from '../config/units.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
 import { evaluateChecks } from '../evaluator/evaluate.js';
 import { formatValue } from '../evaluator/objective.js';
+import { createSnapshotReader } from '../evaluator/snapshot-baselines.js';
 import type { CheckResult, SnapshotReader } from '../evaluator/types.js';
+import { createProbeRollups, type ProbeRollups } from '../prober/rollups.js';
 import { createSources } from '../sources/index.js';
-import { type Db, openDatabase } from '../store/db.js';
-import { createProbeRollups, type ProbeRollups } from '../store/rollups.js';
-import { createSnapshotReader } from '../store/snapshots.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/port.js';
 import { parseFlags, SERVICE_FLAG, selectService, UsageError } from './args.js';
 import type { CliContext, Command } from './types.js';
 
@@ -151,10 +152,10 @@ export const evaluate: Command = async (ctx: CliContext) => {
   // Without --since the deploy is a whole window back: the windows are then as configured.
   const deployedAt = args.since ?? at - windowMs;
   const dispatcher = new Agent({ connections: 8, keepAliveTimeout: 4_000 });
-  let store: Store | undefined;
+  let store: StoreReaders | undefined;
   let checks: CheckResult[];
   try {
-    store = openStoreIfNeeded(config.root.storage.path, slos, ctx.stderr);
+    store = await openStoreIfNeeded(config.root.storage, config.root.service, slos, ctx.stderr);
     const sources = createSources(config.root, {
       dispatcher,
       ...(store ? { rollups: store.rollups } : {}),
@@ -174,7 +175,7 @@ export const evaluate: Command = async (ctx: CliContext) => {
     ctx.stderr.write(`vigil evaluate: ${errorMessage(error)}\n`);
     return EXIT_CANNOT_EVALUATE;
   } finally {
-    store?.db.close();
+    await store?.store.close();
     await dispatcher.close();
   }
 
@@ -188,34 +189,36 @@ export const evaluate: Command = async (ctx: CliContext) => {
   return evaluationExitCode(checks);
 };
 
-interface Store {
-  db: Db;
+interface StoreReaders {
+  store: Store;
   rollups: ProbeRollups;
   snapshots: SnapshotReader;
 }
 
 /**
  * Opens the daemon's store when a check needs it (the probes source, previous-watch and pinned
- * baselines) and it exists; never creates one. Without it those checks are inconclusive, and we say why.
+ * baselines) and it exists (a PostgreSQL URL is taken as existing); never creates an SQLite file. Without
+ * it those checks are inconclusive, and we say why.
  */
-function openStoreIfNeeded(
-  file: string,
+async function openStoreIfNeeded(
+  storage: { path: string; url?: string | undefined },
+  service: string,
   slos: readonly { source: string; baseline?: { from: string } | undefined }[],
   stderr: NodeJS.WritableStream,
-): Store | undefined {
+): Promise<StoreReaders | undefined> {
   const needed = slos.some(
     (slo) =>
       slo.source === 'probes' || slo.baseline?.from === 'previous-watch' || slo.baseline?.from === 'pinned',
   );
   if (!needed) return undefined;
-  if (!existsSync(file)) {
+  if (storage.url === undefined && !existsSync(storage.path)) {
     stderr.write(
-      `note: no store at ${file}; probes checks and previous-watch/pinned baselines will be inconclusive\n`,
+      `note: no store at ${storage.path}; probes checks and previous-watch/pinned baselines will be inconclusive\n`,
     );
     return undefined;
   }
-  const db = openDatabase(file);
-  return { db, rollups: createProbeRollups(db), snapshots: createSnapshotReader(db) };
+  const store = await openStore(storage.url === undefined ? { path: storage.path } : { url: storage.url });
+  return { store, rollups: createProbeRollups(store, service), snapshots: createSnapshotReader(store) };
 }
 
 /** The readable report on stderr: one line per check, then the summary. */

@@ -11,7 +11,7 @@ import { evaluatePatternsCheck } from '../patterns/check.js';
 import { createPatternStore, type ObservedSignature } from '../patterns/store.js';
 import { patternsWiring } from '../patterns/wiring.js';
 import { createSources } from '../sources/index.js';
-import { openDatabase } from '../store/db.js';
+import { openStore } from '../store/open.js';
 import { SERVICE_FLAG, selectService, UsageError } from './args.js';
 import { EXIT_CANNOT_EVALUATE, evaluationExitCode, parseTime } from './evaluate.js';
 import type { CliContext, Command } from './types.js';
@@ -152,19 +152,21 @@ export const logsDiff: Command = async (ctx: CliContext) => {
   const deployedAt = args.since ?? at - windowMs;
   const service = config.root.service;
   const dispatcher = new Agent({ connections: 4, keepAliveTimeout: 4_000 });
-  const scratch = openDatabase(':memory:');
+  const scratch = await openStore({ path: ':memory:' });
   const store = createPatternStore(scratch);
   const checks: DiffCheck[] = [];
   try {
     // The daemon's feedback ("not a risk", "always fail") applies here as in a watch. Only read from its
-    // store; a store this build cannot open (newer schema, unreadable) is said, and the diff goes on without.
-    if (existsSync(config.root.storage.path)) {
+    // store; a store this build cannot open (newer schema, unreadable, unreachable) is said, and the diff
+    // goes on without.
+    const { path: daemonPath, url: daemonUrl } = config.root.storage;
+    if (daemonUrl !== undefined || existsSync(daemonPath)) {
       try {
-        const db = openDatabase(config.root.storage.path);
+        const daemon = await openStore(daemonUrl === undefined ? { path: daemonPath } : { url: daemonUrl });
         try {
-          for (const f of createPatternStore(db).feedback(service)) store.addFeedback(f);
+          for (const f of await createPatternStore(daemon).feedback(service)) await store.addFeedback(f);
         } finally {
-          db.close();
+          await daemon.close();
         }
       } catch (error) {
         ctx.stderr.write(`note: no operator feedback applied (${errorMessage(error)})\n`);
@@ -185,7 +187,7 @@ export const logsDiff: Command = async (ctx: CliContext) => {
         signal: ctx.signal,
         patterns,
       });
-      const seen = store.observations(DIFF_WATCH).filter((o) => o.check === slo.name);
+      const seen = (await store.observations(DIFF_WATCH)).filter((o) => o.check === slo.name);
       const of = (status: ObservedSignature['status']) => seen.filter((o) => o.status === status);
       checks.push({
         ...result,
@@ -201,7 +203,7 @@ export const logsDiff: Command = async (ctx: CliContext) => {
     ctx.stderr.write(`vigil logs diff: ${errorMessage(error)}\n`);
     return EXIT_CANNOT_EVALUATE;
   } finally {
-    scratch.close();
+    await scratch.close();
     await dispatcher.close();
   }
   const document = {

@@ -4,11 +4,12 @@ import { metricNames, renderQuery } from '../config/query.js';
 import type { ServiceConfig, SloConfig } from '../config/schema.js';
 import { errorMessage, VigilError } from '../errors.js';
 import { sliTemplate } from '../evaluator/sli.js';
+import { createProbeRollups } from '../prober/rollups.js';
 import { absentSourceReason } from '../sources/absent.js';
 import { createSources } from '../sources/index.js';
 import { NoDataError, type SliSource } from '../sources/types.js';
-import { openDatabase } from '../store/db.js';
-import { createProbeRollups } from '../store/rollups.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/port.js';
 
 /*
  * `vigil validate --online`: every query of every check run once, now, against the configured sources,
@@ -165,12 +166,12 @@ export async function checkQueriesOnline(
 ): Promise<OnlineCheck[]> {
   const storePath = config.root.storage.path;
   const needsStore = config.slos.some((slo) => slo.source === 'probes');
-  const db =
-    needsStore && storePath !== ':memory:' && existsSync(storePath) ? openDatabase(storePath) : undefined;
+  const store = needsStore ? await openDaemonStore(config.root.storage) : undefined;
   try {
     const sources = createSources(config.root, {
       dispatcher: deps.dispatcher,
-      ...(db === undefined ? {} : { rollups: createProbeRollups(db) }),
+      // The rollups the daemon writes for this service.
+      ...(store === undefined ? {} : { rollups: createProbeRollups(store, config.root.service) }),
     });
     const results: OnlineCheck[] = [];
     for (const slo of config.slos) {
@@ -190,8 +191,21 @@ export async function checkQueriesOnline(
     }
     return results;
   } finally {
-    db?.close();
+    await store?.close();
   }
+}
+
+/**
+ * The daemon's store: its PostgreSQL database, or its SQLite file when that exists (never created here:
+ * a store made now would hold no probe results).
+ */
+async function openDaemonStore(storage: {
+  path: string;
+  url?: string | undefined;
+}): Promise<Store | undefined> {
+  if (storage.url !== undefined) return openStore({ url: storage.url });
+  if (storage.path === ':memory:' || !existsSync(storage.path)) return undefined;
+  return openStore({ path: storage.path });
 }
 
 /**

@@ -4,8 +4,7 @@ import type { LoadProfileConfig } from '../config/schema.js';
 import { errorMessage, VigilError } from '../errors.js';
 import type { CheckResult } from '../evaluator/types.js';
 import { findExecutable } from '../executable.js';
-import type { Db } from '../store/db.js';
-import { createLoadRunStore, type LoadRunTrigger } from '../store/loadtests.js';
+import type { Store } from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compareWithPrevious, type LoadComparison } from './compare.js';
@@ -15,6 +14,7 @@ import { judgeLoadRun, lastK6Message } from './judge.js';
 import { checkK6, type K6Health } from './k6-process.js';
 import type { LoadProgress } from './progress.js';
 import { createRunQueue, type RunQueue } from './queue.js';
+import { createLoadRunStore, type LoadRunTrigger } from './runs.js';
 import type { LoadSummary } from './summary.js';
 
 export interface LoadRunnerDeps {
@@ -23,7 +23,8 @@ export interface LoadRunnerDeps {
   profiles: Readonly<Record<string, LoadProfileConfig>>;
   /** `target.baseUrl`: the only URL profiles ever run against. */
   targetBaseUrl: string;
-  db: Db;
+  /** Where runs are recorded (and the previous good run is found). */
+  store: Pick<Store, 'loadRuns'>;
   /** The service whose target this runner loads: its runs, baselines and `service` label. */
   service: string;
   clock: Clock;
@@ -105,12 +106,12 @@ export interface LoadRunner {
 
 /**
  * Creates a service's k6 runner: one run at a time (and, with `sharedQueue`, no more k6 in the daemon
- * than its turns), recorded in `loadtest_runs`, judged into a `load` check with the previous good run
+ * than its turns), recorded in the store's load runs, judged into a `load` check with the previous good run
  * of the same profile as comparison.
  *
  * @example
- *   const runner = createLoadRunner({ k6Path: 'k6', profiles, targetBaseUrl, db, clock, logger, metrics,
- *     gracePeriodMs: 10_000, cwd: configDir, searchPath: process.env.PATH ?? '' });
+ *   const runner = createLoadRunner({ k6Path: 'k6', profiles, targetBaseUrl, store, service: 'prep-api', clock,
+ *     logger, metrics, gracePeriodMs: 10_000, cwd: configDir, searchPath: process.env.PATH ?? '' });
  *   const { check } = await runner.run('smoke', { watchId, signal, onProgress });
  */
 export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
@@ -121,7 +122,7 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
   const shared = initial.sharedQueue;
   let running = false;
   let waitingShared = 0;
-  const store = createLoadRunStore(deps.db, deps.service);
+  const store = createLoadRunStore(deps.store, deps.service);
   const log = deps.logger.child({ component: 'loadtest' });
   let cachedHealth: { at: number; health: K6Health } | undefined;
   let warned: string | undefined;
@@ -147,7 +148,7 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
     const startedAt = deps.clock.now();
     running = true;
     try {
-      store.insert({
+      await store.insert({
         id: runId,
         watchId: options.watchId ?? null,
         profile: profileName,
@@ -155,7 +156,7 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
         startedAt,
       });
       const outcome = await executeProfile(deps, log, { profileName, profile, runId, options });
-      return finish(profileName, profile, runId, options, startedAt, outcome, true);
+      return await finish(profileName, profile, runId, options, startedAt, outcome, true);
     } finally {
       running = false;
       release();
@@ -192,7 +193,7 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
     }
   }
 
-  function finish(
+  async function finish(
     profileName: string,
     profile: LoadProfileConfig,
     runId: string,
@@ -200,13 +201,13 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
     startedAt: number,
     outcome: RunOutcome,
     recorded = false,
-  ): LoadRunResult {
+  ): Promise<LoadRunResult> {
     const ending = classifyEnding(outcome.ending);
     const summary = outcome.summary ?? null;
     const fingerprint = outcome.fingerprint ?? '';
     let comparison: LoadComparison | null = null;
     if (summary && ending.result !== 'inconclusive' && fingerprint) {
-      const previous = store.findPrevious(profileName, { fingerprint, excludeId: runId });
+      const previous = await store.findPrevious(profileName, { fingerprint, excludeId: runId });
       comparison = compareWithPrevious(
         summary,
         previous?.summary
@@ -235,7 +236,7 @@ export function createLoadRunner(initial: LoadRunnerDeps): LoadRunner {
       evaluatedAt: endedAt,
     });
     if (recorded) {
-      store.finish(runId, {
+      await store.finish(runId, {
         endedAt,
         exitCode: outcome.process?.exitCode ?? null,
         result: check.result,

@@ -2,12 +2,12 @@ import path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import { type ProbeRollups, ROLLUP_RETENTION_MS } from '../store/rollups.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { runProbe } from './engine.js';
 import type { RunGate } from './gate.js';
 import { type PreparedProbe, prepareProbe } from './prepare.js';
+import { type ProbeRollups, ROLLUP_RETENTION_MS } from './rollups.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import type { ProbeHealth } from './state.js';
 
@@ -64,7 +64,7 @@ export interface Prober {
  * for the next flush.
  *
  * @example
- *   const prober = createProber({ config, clock: systemClock, metrics, logger, rollups: createProbeRollups(db) });
+ *   const prober = createProber({ config, clock: systemClock, metrics, logger, rollups: createProbeRollups(store, 'prep-api') });
  *   prober.start(); app.decorate('probes', () => prober.scheduler.latest()); … await prober.stop();
  */
 export function createProber(deps: ProberDeps): Prober {
@@ -75,9 +75,12 @@ export function createProber(deps: ProberDeps): Prober {
   // After a failed write only the timed flush tries again: a store that refuses writes is not asked
   // (nor logged about) once per result.
   let writeFailing = false;
-  function flushRollups(): void {
+  // The flush in flight: the size trigger starts no other meanwhile (the runs arriving during a write
+  // wait for the next one, not a flush each).
+  let flushing: Promise<void> | undefined;
+  async function writeRollups(): Promise<void> {
     try {
-      rollups?.flush();
+      await rollups?.flush();
       writeFailing = false;
     } catch (error) {
       writeFailing = true;
@@ -86,6 +89,16 @@ export function createProber(deps: ProberDeps): Prober {
         'cannot store the probe rollups',
       );
     }
+  }
+  /** Starts a flush unless one is in flight; resolves when that flush is done, never rejects. */
+  function flushRollups(): Promise<void> {
+    if (!flushing) {
+      const flush = writeRollups().finally(() => {
+        if (flushing === flush) flushing = undefined;
+      });
+      flushing = flush;
+    }
+    return flushing;
   }
   const scheduler = createScheduler({
     probes,
@@ -115,7 +128,7 @@ export function createProber(deps: ProberDeps): Prober {
       if (!result.success) logger.debug({ probe: result.probe, failure: result.failure }, 'probe failed');
       if (rollups) {
         rollups.recordResult(result);
-        if (!writeFailing && rollups.pendingRuns() >= FLUSH_BATCH_RUNS) flushRollups();
+        if (!writeFailing && !flushing && rollups.pendingRuns() >= FLUSH_BATCH_RUNS) void flushRollups();
       }
     },
   });
@@ -123,7 +136,7 @@ export function createProber(deps: ProberDeps): Prober {
   async function pruneLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        const removed = rollups?.prune(clock.now() - ROLLUP_RETENTION_MS) ?? 0;
+        const removed = (await rollups?.prune(clock.now() - ROLLUP_RETENTION_MS)) ?? 0;
         if (removed > 0) logger.debug({ removed }, 'pruned old probe rollups');
       } catch (error) {
         logger.error({ err: errorMessage(error) }, 'cannot prune probe rollups');
@@ -134,7 +147,7 @@ export function createProber(deps: ProberDeps): Prober {
   async function flushLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await clock.sleep(deps.flushIntervalMs ?? 5_000, signal).catch(() => {});
-      if (!signal.aborted) flushRollups();
+      if (!signal.aborted) await flushRollups();
     }
   }
   return {
@@ -160,8 +173,10 @@ export function createProber(deps: ProberDeps): Prober {
       try {
         await scheduler.stop();
       } finally {
-        // After the runs in flight have settled (no result comes later) and before the store closes.
-        flushRollups();
+        // After the runs in flight have settled (no result comes later) and before the store closes: a
+        // flush in flight took only the runs before it, so one more writes the rest.
+        await flushing;
+        await flushRollups();
       }
       await Promise.all(probes.map((p) => p.connection?.close().catch(() => {})));
     },

@@ -1,5 +1,5 @@
 import type { RootConfig } from '../config/schema.js';
-import type { ProbeRollups } from '../store/rollups.js';
+import type { ProbeRollups } from '../prober/rollups.js';
 import type { SourceDeps } from './http.js';
 import { createLokiSource } from './loki.js';
 import { createProbeSource } from './probes.js';
@@ -19,7 +19,7 @@ export type Sources = Partial<Record<SourceKind, SliSource>>;
 /** Everything the sources need besides config. */
 export interface SourcesDeps extends SourceDeps {
   /** The store's probe rollups; without them there is no `probes` source (e.g. a CLI run with no store). */
-  rollups?: ProbeRollups;
+  rollups?: Pick<ProbeRollups, 'window'>;
 }
 
 type SourceFactory = (root: RootConfig, deps: SourcesDeps) => SliSource | undefined;

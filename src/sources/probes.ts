@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { probeSliSchema } from '../config/schema.js';
 import { formatDuration, parseDurationMs } from '../config/units.js';
-import { latencyQuantileMs, type ProbeRollups } from '../store/rollups.js';
+import { latencyQuantileMs, type ProbeRollups } from '../prober/rollups.js';
 import { type InstantValue, NoDataError, QueryError, type Sample, type SliSource } from './types.js';
 
 /** `sli: { probe, measure }` of an SLO with `source: probes`. */
@@ -51,11 +51,11 @@ export function parseProbeQuery(query: string): { sli: ProbeSli; windowMs?: numb
 export interface ProbeSliSource extends SliSource {
   readonly kind: 'probes';
   /** The measure over the window ending at `at` (ms); latency in seconds. Throws NoDataError when no runs. */
-  measure(sli: ProbeSli, windowMs: number, at: number): InstantValue;
+  measure(sli: ProbeSli, windowMs: number, at: number): Promise<InstantValue>;
 }
 
 export interface ProbeSourceOptions {
-  rollups: ProbeRollups;
+  rollups: Pick<ProbeRollups, 'window'>;
   /** Window for queries that name none (the watch window, DESIGN §4 `watch.window`). */
   defaultWindowMs: number;
 }
@@ -71,8 +71,8 @@ export interface ProbeSourceOptions {
  */
 export function createProbeSource(options: ProbeSourceOptions): ProbeSliSource {
   const { rollups } = options;
-  function measure(sli: ProbeSli, windowMs: number, at: number): InstantValue {
-    const window = rollups.window(sli.probe, at - windowMs, at);
+  async function measure(sli: ProbeSli, windowMs: number, at: number): Promise<InstantValue> {
+    const window = await rollups.window(sli.probe, at - windowMs, at);
     if (window.total === 0) {
       throw new NoDataError(
         `probe ${sli.probe} has no runs in the ${formatDuration(windowMs)} before ${new Date(at).toISOString()}`,
@@ -96,7 +96,7 @@ export function createProbeSource(options: ProbeSourceOptions): ProbeSliSource {
       const samples: Sample[] = [];
       for (let at = start; at <= end; at += Math.max(stepMs, 1000)) {
         try {
-          samples.push(measure(sli, windowMs ?? stepMs, at));
+          samples.push(await measure(sli, windowMs ?? stepMs, at));
         } catch (error) {
           if (!(error instanceof NoDataError)) throw error;
         }
@@ -108,7 +108,7 @@ export function createProbeSource(options: ProbeSourceOptions): ProbeSliSource {
     async isOnline() {
       const started = performance.now();
       try {
-        rollups.window('', 0, 0);
+        await rollups.window('', 0, 0);
         return { online: true, latencyMs: performance.now() - started };
       } catch (error) {
         return { online: false, latencyMs: performance.now() - started, error: (error as Error).message };
