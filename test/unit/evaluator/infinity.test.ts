@@ -4,7 +4,8 @@ import { evaluateSlo } from '../../../src/evaluator/evaluate.js';
 import type { EvaluationContext } from '../../../src/evaluator/result.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
 import { NoDataError, type SliSource, SourceUnavailableError } from '../../../src/sources/types.js';
-import { openDatabase } from '../../../src/store/db.js';
+import { openSqliteStore } from '../../../src/store/sqlite/index.js';
+import { toStoredResult } from '../../../src/watch/records.js';
 
 /*
  * DESIGN §6: only an empty result or NaN is "no data"; ±Inf is a value, compared with the objective and
@@ -147,24 +148,36 @@ describe('a +Inf result survives JSON (CheckResult.value is serialized)', () => 
   });
 
   it('stored in check_results it still reads as a fail with its explanation', async () => {
-    const { createWatchStore } = await import('../../../src/store/watches.js');
-    const db = openDatabase(':memory:');
+    // The SQLite adapter itself, for its connection: the row as stored is what this pins.
+    const store = await openSqliteStore(':memory:');
     try {
       const check = await one(P95, answering(Number.POSITIVE_INFINITY));
-      db.prepare(
-        `INSERT INTO watches (id, service, version, previous_version, status, verdict, phase, started_at,
-          updated_at, ended_at, duration_ms, phases_json, reasons_json, state_json, superseded_by)
-         VALUES ('w1', 's', 'v', NULL, 'running', 'pending', 'bake', 0, 0, NULL, 1, '[]', '[]', '{}', NULL)`,
-      ).run();
-      createWatchStore(db).saveResults('w1', 1, [check]);
-      const row = db
+      await store.watches.insert({
+        id: 'w1',
+        service: 's',
+        version: 'v',
+        previousVersion: null,
+        status: 'running',
+        verdict: 'pending',
+        phase: 'bake',
+        startedAt: 0,
+        updatedAt: 0,
+        endedAt: null,
+        durationMs: 1,
+        phases: [],
+        reasons: [],
+        state: {},
+        supersededBy: null,
+      });
+      await store.watches.saveResults('w1', 1, [toStoredResult(check)]);
+      const row = store.database
         .prepare('SELECT result, value, explanation, data_json FROM check_results WHERE watch_id = ?')
         .get('w1') as { result: string; value: number | null; explanation: string; data_json: string };
       expect(row).toMatchObject({ result: 'fail', value: null });
       expect(row.explanation).toContain('+Inf: histogram_quantile answers +Inf for a quantile above 1');
       expect(JSON.parse(row.data_json)).toMatchObject({ result: 'fail', value: null });
     } finally {
-      db.close();
+      await store.close();
     }
   });
 });

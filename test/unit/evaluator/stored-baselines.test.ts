@@ -2,27 +2,48 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type SloConfig, sloSchema } from '../../../src/config/schema.js';
 import { evaluateSlo, snapshotValues } from '../../../src/evaluator/evaluate.js';
 import type { EvaluationContext } from '../../../src/evaluator/result.js';
+import { createSnapshotReader } from '../../../src/evaluator/snapshot-baselines.js';
 import type { SliSource } from '../../../src/sources/types.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
-import { createSnapshotReader, pruneSnapshots, saveSnapshots } from '../../../src/store/snapshots.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store, StoredWatchStatus } from '../../../src/store/port.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-20T10:00:00Z');
 const NOW_DEPLOY = Date.parse('2026-11-27T10:00:00Z');
 
-let db: Db;
-beforeEach(() => {
-  db = openDatabase(':memory:');
+let store: Store;
+beforeEach(async () => {
+  store = await openStore({ path: ':memory:' });
 });
-afterEach(() => db.close());
+afterEach(() => store.close());
 
-function addWatch(id: string, version: string, status: string, startedAt: number, p95At20m: number): void {
-  db.prepare(
-    `INSERT INTO watches (id, service, version, status, verdict, phase, started_at, updated_at, duration_ms, phases_json)
-     VALUES (?, 'prep-api', ?, ?, 'pass', 'bake', ?, ?, 86400000, '[]')`,
-  ).run(id, version, status, startedAt, startedAt);
-  for (const elapsedMs of [19 * MIN, 20 * MIN + 3_000, 21 * MIN]) {
-    saveSnapshots(db, {
+async function addWatch(
+  id: string,
+  version: string,
+  status: StoredWatchStatus,
+  startedAt: number,
+  p95At20m: number,
+  elapsed = [19 * MIN, 20 * MIN + 3_000, 21 * MIN],
+): Promise<void> {
+  await store.watches.insert({
+    id,
+    service: 'prep-api',
+    version,
+    previousVersion: null,
+    status,
+    verdict: 'pass',
+    phase: 'bake',
+    startedAt,
+    updatedAt: startedAt,
+    endedAt: null,
+    durationMs: 86_400_000,
+    phases: [],
+    reasons: [],
+    state: {},
+    supersededBy: null,
+  });
+  for (const elapsedMs of elapsed) {
+    await store.snapshots.save({
       watchId: id,
       service: 'prep-api',
       version,
@@ -54,25 +75,25 @@ function ctx(value: number, extra: Partial<EvaluationContext> = {}): EvaluationC
     windowMs: 5 * MIN,
     vars: { service: 'prep-api', version: '1.4.3', previousVersion: '1.4.2' },
     watchId: 'w_now',
-    snapshots: createSnapshotReader(db),
+    snapshots: createSnapshotReader(store),
     ...extra,
   };
 }
 
 describe('previous-watch and pinned baselines', () => {
   it('previous-watch compares with the last passed watch at the same elapsed time', async () => {
-    addWatch('w_old', '1.4.0', 'passed', T0, 0.1);
-    addWatch('w_prev', '1.4.1', 'passed', T0 + 86_400_000, 0.2);
-    addWatch('w_failed', '1.4.2', 'failed', T0 + 2 * 86_400_000, 5);
+    await addWatch('w_old', '1.4.0', 'passed', T0, 0.1);
+    await addWatch('w_prev', '1.4.1', 'passed', T0 + 86_400_000, 0.2);
+    await addWatch('w_failed', '1.4.2', 'failed', T0 + 2 * 86_400_000, 5);
     const [c] = await evaluateSlo(check({ from: 'previous-watch', maxIncrease: '20%' }), ctx(0.3));
     expect(c).toMatchObject({ result: 'fail', baseline: 0.2, baselineFrom: 'previous-watch' });
     expect(c?.explanation).toContain('baseline 0.2 (previous watch at +20m)');
   });
 
   it('previous-watch aggregates several watches with median or mean', async () => {
-    addWatch('w1', '1.4.0', 'passed', T0, 0.1);
-    addWatch('w2', '1.4.1', 'passed', T0 + 1000, 0.2);
-    addWatch('w3', '1.4.2', 'passed', T0 + 2000, 0.6);
+    await addWatch('w1', '1.4.0', 'passed', T0, 0.1);
+    await addWatch('w2', '1.4.1', 'passed', T0 + 1000, 0.2);
+    await addWatch('w3', '1.4.2', 'passed', T0 + 2000, 0.6);
     const [median] = await evaluateSlo(
       check({ from: 'previous-watch', count: 3, aggregate: 'median', maxIncrease: '50%' }),
       ctx(0.25),
@@ -86,29 +107,37 @@ describe('previous-watch and pinned baselines', () => {
     expect(mean?.explanation).toContain('mean of 3 previous watches');
   });
 
+  it('a passed watch that stored nothing near the elapsed time is passed over for an older one', async () => {
+    await addWatch('w_old', '1.4.0', 'passed', T0, 0.2);
+    await addWatch('w_new', '1.4.1', 'passed', T0 + 86_400_000, 0.1, [60 * MIN]);
+    const [c] = await evaluateSlo(check({ from: 'previous-watch', maxIncrease: '20%' }), ctx(0.3));
+    expect(c).toMatchObject({ result: 'fail', baseline: 0.2 });
+    expect(c?.explanation).toContain('baseline 0.2 (previous watch at +20m)');
+  });
+
   it('previous-watch with no passed watch is inconclusive', async () => {
-    addWatch('w_failed', '1.4.2', 'failed', T0, 0.2);
+    await addWatch('w_failed', '1.4.2', 'failed', T0, 0.2);
     const [c] = await evaluateSlo(check({ from: 'previous-watch', maxIncrease: '20%' }), ctx(0.3));
     expect(c?.result).toBe('inconclusive');
     expect(c?.explanation).toContain('no passed watch of prep-api stored p95-latency at +20m');
   });
 
   it('the watch being judged is never its own baseline', async () => {
-    addWatch('w_now', '1.4.3', 'passed', NOW_DEPLOY, 0.3);
+    await addWatch('w_now', '1.4.3', 'passed', NOW_DEPLOY, 0.3);
     const [c] = await evaluateSlo(check({ from: 'previous-watch', maxIncrease: '20%' }), ctx(0.3));
     expect(c?.result).toBe('inconclusive');
   });
 
   it('pinned version reads the latest watch of that version', async () => {
-    addWatch('w_a', '1.3.0', 'passed', T0, 0.15);
-    addWatch('w_b', '1.4.1', 'passed', T0 + 1000, 0.5);
+    await addWatch('w_a', '1.3.0', 'passed', T0, 0.15);
+    await addWatch('w_b', '1.4.1', 'passed', T0 + 1000, 0.5);
     const [c] = await evaluateSlo(check({ from: 'pinned', version: '1.3.0', maxIncrease: '20%' }), ctx(0.3));
     expect(c).toMatchObject({ result: 'fail', baseline: 0.15 });
     expect(c?.explanation).toContain('pinned version 1.3.0 at +20m');
   });
 
   it('pinned watch id reads that watch', async () => {
-    addWatch('w_a', '1.3.0', 'failed', T0, 0.3);
+    await addWatch('w_a', '1.3.0', 'failed', T0, 0.3);
     const [c] = await evaluateSlo(check({ from: 'pinned', watch: 'w_a', maxIncrease: '20%' }), ctx(0.3));
     expect(c).toMatchObject({ result: 'pass', baseline: 0.3 });
   });
@@ -123,7 +152,7 @@ describe('previous-watch and pinned baselines', () => {
   });
 
   it('values stored too far from the elapsed time are not used', async () => {
-    addWatch('w_prev', '1.4.1', 'passed', T0, 0.2);
+    await addWatch('w_prev', '1.4.1', 'passed', T0, 0.2);
     const [c] = await evaluateSlo(
       check({ from: 'previous-watch', maxIncrease: '20%' }),
       ctx(0.3, { at: NOW_DEPLOY + 60 * MIN }),
@@ -133,7 +162,7 @@ describe('previous-watch and pinned baselines', () => {
 });
 
 describe('snapshot repository', () => {
-  it('saving twice for the same evaluation replaces the value', () => {
+  it('saving twice for the same evaluation replaces the value', async () => {
     const batch = {
       watchId: 'w',
       service: 's',
@@ -142,13 +171,15 @@ describe('snapshot repository', () => {
       at: 1000,
       values: [{ slo: 'a', value: 1 }],
     };
-    saveSnapshots(db, batch);
-    saveSnapshots(db, { ...batch, values: [{ slo: 'a', value: 2 }] });
-    expect(db.prepare('SELECT value FROM sli_snapshots').all()).toEqual([{ value: 2 }]);
+    await store.snapshots.save(batch);
+    await store.snapshots.save({ ...batch, values: [{ slo: 'a', value: 2 }] });
+    expect(await store.snapshots.nearest('w', 'a', 60_000, 0)).toEqual({ value: 2, elapsedMs: 60_000 });
+    // One row, not two: the second save replaced the first.
+    expect(await store.snapshots.prune(Number.MAX_SAFE_INTEGER)).toBe(1);
   });
 
-  it('pruning removes snapshots older than the cutoff', () => {
-    saveSnapshots(db, {
+  it('pruning removes snapshots older than the cutoff', async () => {
+    await store.snapshots.save({
       watchId: 'w',
       service: 's',
       version: 'v',
@@ -156,7 +187,7 @@ describe('snapshot repository', () => {
       at: 1000,
       values: [{ slo: 'a', value: 1 }],
     });
-    saveSnapshots(db, {
+    await store.snapshots.save({
       watchId: 'w',
       service: 's',
       version: 'v',
@@ -164,8 +195,10 @@ describe('snapshot repository', () => {
       at: 5000,
       values: [{ slo: 'a', value: 1 }],
     });
-    expect(pruneSnapshots(db, 2000)).toBe(1);
-    expect(db.prepare('SELECT count(*) AS n FROM sli_snapshots').get()).toEqual({ n: 1 });
+    expect(await store.snapshots.prune(2000)).toBe(1);
+    expect(await store.snapshots.nearest('w', 'a', 1, 0)).toBeUndefined();
+    expect(await store.snapshots.nearest('w', 'a', 2, 0)).toEqual({ value: 1, elapsedMs: 2 });
+    expect(await store.snapshots.prune(Number.MAX_SAFE_INTEGER)).toBe(1);
   });
 
   it('snapshotValues keeps main checks with a finite value', () => {

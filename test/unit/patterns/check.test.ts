@@ -9,7 +9,8 @@ import { lintLogQuery } from '../../../src/patterns/query.js';
 import { createPatternStore, type PatternStore } from '../../../src/patterns/store.js';
 import { createLokiSource } from '../../../src/sources/loki.js';
 import { createLokiLogReader } from '../../../src/sources/loki-logs.js';
-import { openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
 import {
   keyErrorLine,
   type LokiStandIn,
@@ -46,7 +47,9 @@ const CHECK: SloConfig = sloSchema.parse({
 });
 
 let loki: LokiStandIn | undefined;
+const stores: Store[] = [];
 afterEach(async () => {
+  for (const opened of stores.splice(0)) await opened.close();
   for (const params of loki?.requests ?? []) {
     // Log reads carry a limit; the request-volume reads are instant metric queries.
     const query = params.get('query') ?? '';
@@ -60,8 +63,9 @@ async function setUp(entries: StandInEntry[], url?: string, metric?: (params: UR
   loki = await startLokiStandIn(entries, metric === undefined ? {} : { metric });
   const config = sourceSchema.parse({ url: url ?? loki.url });
   const deps = { dispatcher, resilience: { retries: 0 } };
-  const db = openDatabase(':memory:');
-  const store = createPatternStore(db);
+  const opened = await openStore({ path: ':memory:' });
+  stores.push(opened);
+  const store = createPatternStore(opened);
   const context = (
     at: number,
     watchId = 'w_1',
@@ -77,7 +81,7 @@ async function setUp(entries: StandInEntry[], url?: string, metric?: (params: UR
     patterns: { logs: createLokiLogReader(config, deps), store },
     ...extra,
   });
-  return { store, context, standIn: loki, db };
+  return { store, context, standIn: loki, opened };
 }
 
 async function check(slo: SloConfig, ctx: EvaluationContext): Promise<CheckResult> {
@@ -101,7 +105,7 @@ describe('a patterns check in a watch', () => {
     );
     expect(result.explanation).toContain(`KeyError: 'currency'`);
     expect(result.range).toEqual({ from: '2026-11-27T12:05:00.000Z', to: '2026-11-27T12:10:00.000Z' });
-    const seen = store.observations('w_1');
+    const seen = await store.observations('w_1');
     expect(seen.filter((s) => s.status === 'new').map((s) => [s.template, s.count])).toEqual([
       ['KeyError: <STR>', 10],
     ]);
@@ -141,7 +145,9 @@ describe('a patterns check in a watch', () => {
     const result = await check(CHECK, context(DEPLOYED + 10 * MIN));
     expect(result.result).toBe('warn');
     expect(result.violation).toBe('known log signature more frequent: "payment failed"');
-    expect(store.observations('w_1').find((s) => s.template === 'payment failed')?.status).toBe('changed');
+    expect((await store.observations('w_1')).find((s) => s.template === 'payment failed')?.status).toBe(
+      'changed',
+    );
   });
 
   it('is warming up until minWindow has passed since the deploy, judging only post-deploy lines', async () => {
@@ -208,7 +214,7 @@ describe('a patterns check in a watch', () => {
     const after = logs(DEPLOYED, DEPLOYED + 24 * 60 * MIN, 6, KNOWN);
     const { context, store, standIn } = await setUp([...BEFORE, ...after]);
     expect((await check(CHECK, context(DEPLOYED + 5 * MIN))).result).toBe('pass');
-    expect(store.baseline('w_1', 'new-error-signatures')).toMatchObject({
+    expect(await store.baseline('w_1', 'new-error-signatures')).toMatchObject({
       lines: 360,
       from: DEPLOYED - 60 * MIN,
       to: DEPLOYED,
@@ -281,33 +287,43 @@ describe('baseline from the previous passed watch', () => {
     ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 2, [keyError('currency')]),
   ];
 
-  function passedWatch(db: ReturnType<typeof openDatabase>, id: string, startedAt: number): void {
-    db.prepare(
-      `INSERT INTO watches (id, service, version, status, verdict, phase, started_at, updated_at, ended_at, duration_ms, phases_json)
-       VALUES (?, 'prep-api', '1.4.1', 'passed', 'pass', 'bake', ?, ?, ?, 3600000, '[]')`,
-    ).run(id, startedAt, startedAt + 3_600_000, startedAt + 3_600_000);
+  async function passedWatch(opened: Store, id: string, startedAt: number): Promise<void> {
+    await opened.watches.insert({
+      id,
+      service: 'prep-api',
+      version: '1.4.1',
+      previousVersion: null,
+      status: 'passed',
+      verdict: 'pass',
+      phase: 'bake',
+      startedAt,
+      updatedAt: startedAt + 3_600_000,
+      endedAt: startedAt + 3_600_000,
+      durationMs: 3_600_000,
+      phases: [],
+      reasons: [],
+      state: {},
+      supersededBy: null,
+    });
   }
 
   it('knows what the last passed watch saw, with no pre-deploy logs at all', async () => {
     // The previous watch (a day earlier) saw the usual errors and, once, the KeyError that an operator let pass.
     const earlier = DEPLOYED - 24 * 60 * MIN;
-    const { context, store, db, standIn } = await setUp([
+    const { context, store, opened, standIn } = await setUp([
       ...logs(earlier - 60 * MIN, earlier + 10 * MIN, 6, KNOWN),
       ...logs(earlier, earlier + 10 * MIN, 2, [keyError('amount')]),
     ]);
     const first = await check(CHECK, { ...context(earlier + 10 * MIN, 'w_0'), deployedAt: earlier });
     expect(first.result).toBe('fail');
-    passedWatch(db, 'w_0', earlier);
+    await passedWatch(opened, 'w_0', earlier);
     standIn.replace(after); // nothing before this deploy: only the stored signatures can tell
     const result = await check(PREVIOUS, context(DEPLOYED + 10 * MIN));
     expect(result.result).toBe('pass');
     expect(result.explanation).toContain('frequencies not compared (baseline from: previous-watch)');
     expect(result.baseline).toBe(4);
     expect(
-      store
-        .baseline('w_1', 'new-error-signatures')
-        ?.signatures.map((s) => s.template)
-        .sort(),
+      (await store.baseline('w_1', 'new-error-signatures'))?.signatures.map((s) => s.template).sort(),
     ).toEqual(['KeyError: <STR>', 'booking conflict', 'payment failed', 'upstream timeout']);
   });
 
@@ -327,10 +343,10 @@ describe('operator feedback', () => {
     ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 2, [keyError('currency')]),
   ];
 
-  function decide(store: PatternStore, verdict: 'ignore' | 'always-fail', template: string) {
-    const seen = store.observations('w_1').find((s) => s.template === template);
+  async function decide(store: PatternStore, verdict: 'ignore' | 'always-fail', template: string) {
+    const seen = (await store.observations('w_1')).find((s) => s.template === template);
     if (seen === undefined) throw new Error(`no ${template}`);
-    store.addFeedback({
+    await store.addFeedback({
       service: 'prep-api',
       signature: seen.id,
       verdict,
@@ -346,7 +362,7 @@ describe('operator feedback', () => {
   it('"not a risk" joins the baseline of later watches, and the explanation says so', async () => {
     const { context, store } = await setUp([...BEFORE, ...after]);
     expect((await check(CHECK, context(DEPLOYED + 10 * MIN))).result).toBe('fail');
-    decide(store, 'ignore', 'KeyError: <STR>');
+    await decide(store, 'ignore', 'KeyError: <STR>');
     const next = await check(CHECK, context(DEPLOYED + 10 * MIN, 'w_2'));
     expect(next.result).toBe('pass');
     expect(next.explanation).toContain(
@@ -357,10 +373,12 @@ describe('operator feedback', () => {
   it('"always fail" fails a later watch even on a baseline signature', async () => {
     const { context, store } = await setUp([...BEFORE, ...logs(DEPLOYED, DEPLOYED + 10 * MIN, 6, KNOWN)]);
     expect((await check(CHECK, context(DEPLOYED + 10 * MIN))).result).toBe('pass');
-    decide(store, 'always-fail', 'booking conflict');
+    await decide(store, 'always-fail', 'booking conflict');
     const next = await check(CHECK, context(DEPLOYED + 10 * MIN, 'w_2'));
     expect(next.result).toBe('fail');
     expect(next.violation).toBe('log signature marked always fail: "booking conflict"');
-    expect(store.feedbackHistory(store.feedback('prep-api')[0]?.signature ?? '')).toHaveLength(1);
+    expect(await store.feedbackHistory((await store.feedback('prep-api'))[0]?.signature ?? '')).toHaveLength(
+      1,
+    );
   });
 });

@@ -9,7 +9,7 @@ import { evaluateChecks } from '../../../src/evaluator/evaluate.js';
 import { createPatternStore } from '../../../src/patterns/store.js';
 import { createLokiSource } from '../../../src/sources/loki.js';
 import { createLokiLogReader } from '../../../src/sources/loki-logs.js';
-import { openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { WatchManager } from '../../../src/watch/manager.js';
@@ -49,15 +49,15 @@ afterAll(() => dispatcher.close());
 async function watchDeploy(after: StandInEntry[]) {
   const loki = await startLokiStandIn([...BEFORE, ...after]);
   const clock = new ManualClock(DEPLOYED);
-  const db = openDatabase(':memory:');
+  const store = await openStore({ path: ':memory:' });
   const slos = config.slos.filter((slo) => slo.name === 'new-error-signatures');
   const lokiConfig = sourceSchema.parse({ url: loki.url });
   const sourceDeps = { dispatcher, resilience: { retries: 0 } };
-  const patterns = { logs: createLokiLogReader(lokiConfig, sourceDeps), store: createPatternStore(db) };
+  const patterns = { logs: createLokiLogReader(lokiConfig, sourceDeps), store: createPatternStore(store) };
   const rollbacks: string[] = [];
   let evaluations = 0;
   const deps: WatchDeps = {
-    db,
+    store,
     clock,
     logger: silentLogger(),
     metrics: createMetrics({ version: 'test', defaultMetrics: false }),
@@ -78,14 +78,14 @@ async function watchDeploy(after: StandInEntry[]) {
       evaluations++;
       return checks;
     },
-    onFailed: (_tx, watch) => {
+    onFailed: async (_tx, watch) => {
       rollbacks.push(watch.reasons.join('; '));
       return 1;
     },
   };
   const settings = { ...watchSettings(config), durationMs: HOUR, phases: ['bake' as const] };
   const manager = new WatchManager(deps, settings);
-  const created = manager.create({ service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' });
+  const created = await manager.create({ service: 'prep-api', version: '1.4.2', previousVersion: '1.4.1' });
   if (!created.ok) throw new Error(JSON.stringify(created.problems));
   const id = created.watch.id;
   try {
@@ -98,14 +98,14 @@ async function watchDeploy(after: StandInEntry[]) {
       evaluations: () => evaluations,
     });
     return {
-      watch: manager.get(id) as WatchView,
+      watch: (await manager.get(id)) as WatchView,
       rollbacks,
-      observed: patterns.store.observations(id),
+      observed: await patterns.store.observations(id),
       requests: loki.requests,
     };
   } finally {
     await manager.stop();
-    db.close();
+    await store.close();
     await loki.close();
   }
 }
