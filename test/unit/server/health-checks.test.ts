@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { rootConfigSchema } from '../../../src/config/schema.js';
+import type { HealthCheck } from '../../../src/server/health.js';
 import {
   configWarnings,
   dependencyChecks,
@@ -14,17 +15,30 @@ import {
   READY_PATHS,
   storeCheck,
 } from '../../../src/server/health-checks.js';
-import { openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
 
 const signal = new AbortController().signal;
 
 describe('storeCheck', () => {
   test('an open store is ok and a closed one throws', async () => {
-    const db = openDatabase(':memory:');
-    const check = storeCheck(db);
+    const store = await openStore({ path: ':memory:' });
+    const check = storeCheck(store);
     expect(await check(signal)).toEqual({ status: 'ok' });
-    db.close();
+    await store.close();
     await expect(check(signal)).rejects.toThrow();
+  });
+
+  test('a store that reads but cannot commit is down, saying why', async () => {
+    const check = storeCheck({
+      watches: { get: async () => undefined },
+      checkWritable: async () => {
+        throw new Error('attempt to write a readonly database');
+      },
+    });
+    expect(await check(signal)).toEqual({
+      status: 'down',
+      error: 'the store cannot be written: attempt to write a readonly database',
+    });
   });
 });
 
@@ -132,11 +146,11 @@ describe('dependencyChecks and configWarnings', () => {
       ...extra,
     });
 
-  test('unconfigured dependencies are disabled, configured ones are checked', () => {
-    const db = openDatabase(':memory:');
+  test('unconfigured dependencies are disabled, configured ones are checked', async () => {
+    const store = await openStore({ path: ':memory:' });
     const checks = dependencyChecks(
       root({ sources: { prometheus: { url: 'http://127.0.0.1:9090' }, loki: { url: '' } } }),
-      { db },
+      { store },
     );
     expect(Object.keys(checks).sort()).toEqual(['alertmanager', 'k6', 'loki', 'prometheus', 'store']);
     expect(typeof checks.store).toBe('function');
@@ -144,8 +158,9 @@ describe('dependencyChecks and configWarnings', () => {
     expect(checks.loki).toBe('disabled');
     expect(checks.alertmanager).toBe('disabled');
     expect(checks.k6).toBe('disabled');
-    expect(typeof dependencyChecks(root({}), { db, k6Command: 'k6', searchPath: '' }).k6).toBe('function');
-    db.close();
+    expect(typeof dependencyChecks(root({}), { store, k6Command: 'k6', searchPath: '' }).k6).toBe('function');
+    expect(await (checks.store as HealthCheck)(signal)).toEqual({ status: 'ok' });
+    await store.close();
   });
 
   test.each([

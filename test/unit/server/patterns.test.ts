@@ -5,7 +5,8 @@ import { createPatternStore, type PatternStore } from '../../../src/patterns/sto
 import { buildApp } from '../../../src/server/app.js';
 import type { HealthReporter } from '../../../src/server/health.js';
 import { patternRoutes } from '../../../src/server/routes/patterns.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 
@@ -14,7 +15,7 @@ const health: HealthReporter = {
   report: async () => ({ status: 'ok', checks: {}, checkedAt: new Date(T0).toISOString() }),
 };
 
-let db: Db;
+let db: Store;
 let store: PatternStore;
 let app: FastifyInstance;
 const clock = new ManualClock(T0);
@@ -35,9 +36,9 @@ const signature = (id: string, template: string, status: 'known' | 'new', count:
 });
 
 beforeEach(async () => {
-  db = openDatabase(':memory:');
+  db = await openStore({ path: ':memory:' });
   store = createPatternStore(db);
-  store.saveObservations('w_1', 'new-error-signatures', 'prep-api', T0, [
+  await store.saveObservations('w_1', 'new-error-signatures', 'prep-api', T0, [
     signature('p0123456789ab', 'KeyError: <STR>', 'new', 14),
     signature('pba9876543210', 'payment failed', 'known', 9),
   ]);
@@ -50,7 +51,7 @@ beforeEach(async () => {
     health,
     routes: [
       patternRoutes({
-        watches: { get: (id) => (id === 'w_1' ? { service: 'prep-api' } : undefined) },
+        watches: { get: async (id) => (id === 'w_1' ? { service: 'prep-api' } : undefined) },
         store,
         clock,
       }),
@@ -60,7 +61,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await app.close();
-  db.close();
+  await db.close();
 });
 
 describe('GET /api/v1/watches/{id}/patterns', () => {
@@ -106,10 +107,10 @@ describe('POST /api/v1/patterns/{signature}/ignore · /always-fail', () => {
       url: '/api/v1/patterns/p0123456789ab/always-fail',
       payload: { reason: 'it came back' },
     });
-    expect(store.feedback('prep-api').map((f) => [f.signature, f.verdict])).toEqual([
+    expect((await store.feedback('prep-api')).map((f) => [f.signature, f.verdict])).toEqual([
       ['p0123456789ab', 'always-fail'],
     ]);
-    expect(store.feedbackHistory('p0123456789ab').map((f) => [f.verdict, f.who, f.reason])).toEqual([
+    expect((await store.feedbackHistory('p0123456789ab')).map((f) => [f.verdict, f.who, f.reason])).toEqual([
       ['ignore', 'alice (via loopback)', 'known currency backfill'],
       ['always-fail', expect.stringContaining('loopback client'), 'it came back'],
     ]);
