@@ -25,7 +25,7 @@ let h: Harness;
 let app: FastifyInstance;
 
 beforeEach(async () => {
-  h = createHarness();
+  h = await createHarness();
   app = await buildApp({
     logger: silentLogger(),
     metrics: h.metrics,
@@ -40,7 +40,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await h.manager.stop();
   await app.close();
-  h.db.close();
+  await h.store.close();
 });
 
 function securityOnly(headers: Record<string, unknown>): Record<string, unknown> {
@@ -79,19 +79,36 @@ describe('security headers', () => {
 
 describe('GET /api/v1/watches/:id/verdict without wait', () => {
   test('answers the same bytes and content type as the serialized verdict object', async () => {
-    const outcome = h.manager.create({ service: 'prep-api', version: '1.4.2' });
+    const outcome = await h.manager.create({ service: 'prep-api', version: '1.4.2' });
     if (!outcome.ok) throw new Error(JSON.stringify(outcome.problems));
     const url = `/api/v1/watches/${outcome.watch.id}/verdict`;
     for (const query of ['', '?until=complete', '?since=0']) {
       const response = await app.inject({ method: 'GET', url: `${url}${query}` });
       expect(response.statusCode).toBe(200);
       expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(response.body).toBe(JSON.stringify(h.manager.verdict(outcome.watch.id)));
+      expect(response.body).toBe(JSON.stringify(await h.manager.verdict(outcome.watch.id)));
     }
     // What a long poll that answers at once sends, through fastify's own serializer.
     const waited = await app.inject({ method: 'GET', url: `${url}?wait=30s&since=0` });
     expect(waited.body).toBe((await app.inject({ method: 'GET', url })).body);
     expect(waited.headers['content-type']).toBe('application/json; charset=utf-8');
+  });
+
+  test('a change made through the API answers at once: the cached verdict does not outlive it', async () => {
+    const outcome = await h.manager.create({ service: 'prep-api', version: '1.4.2' });
+    if (!outcome.ok) throw new Error(JSON.stringify(outcome.problems));
+    const url = `/api/v1/watches/${outcome.watch.id}/verdict`;
+    const before = await app.inject({ method: 'GET', url });
+    expect(before.json()).toMatchObject({ status: 'running' });
+    const aborted = await app.inject({
+      method: 'POST',
+      url: `/api/v1/watches/${outcome.watch.id}/abort`,
+      payload: { reason: 'bad build' },
+    });
+    expect(aborted.statusCode).toBe(200);
+    const after = await app.inject({ method: 'GET', url });
+    expect(after.json()).toMatchObject({ status: 'aborted' });
+    expect(after.body).toBe(JSON.stringify(await h.manager.verdict(outcome.watch.id)));
   });
 
   test('an unknown watch is 404 as before', async () => {

@@ -16,7 +16,7 @@ let app: FastifyInstance;
 let services: string[];
 
 beforeEach(async () => {
-  h = createHarness();
+  h = await createHarness();
   services = ['prep-api'];
   app = await buildApp({
     logger: silentLogger(),
@@ -32,7 +32,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await h.manager.stop();
   await app.close();
-  h.db.close();
+  await h.store.close();
 });
 
 async function post(url: string, payload: Record<string, unknown>) {
@@ -68,7 +68,7 @@ describe('POST /api/v1/watches input', () => {
     const { problems } = res.json() as { problems: { path: string; message: string }[] };
     expect(problems.map((p) => p.path)).toEqual([`body.${field}`]);
     expect(problems[0]?.message).toContain('letters, digits');
-    expect(h.manager.list()).toEqual([]);
+    expect(await h.manager.list()).toEqual([]);
   });
 
   test('a service that is not configured is 400 naming the known ones, and starts nothing', async () => {
@@ -78,7 +78,7 @@ describe('POST /api/v1/watches input', () => {
       error: 'bad request',
       problems: [{ path: 'body.service', message: 'unknown service "prep-worker" (configured: prep-api)' }],
     });
-    expect(h.manager.list()).toEqual([]);
+    expect(await h.manager.list()).toEqual([]);
   });
 
   test('the configured names are read per request, so a reload takes effect', async () => {
@@ -121,7 +121,7 @@ describe('operator overrides', () => {
     expect(res.statusCode).toBe(400);
     const { problems } = res.json() as { problems: { path: string }[] };
     expect(problems.map((p) => p.path)).toEqual([path]);
-    expect(h.manager.get(watch.id)?.status).toBe('running');
+    expect((await h.manager.get(watch.id))?.status).toBe('running');
   });
 });
 
