@@ -1,0 +1,191 @@
+import type { PatternFeedbackRow, PatternObservationRow, PatternRepo } from '../port.js';
+import type { Db } from './database.js';
+import type { Sync } from './sync.js';
+
+/*
+ * The log-signature tables of migration 3: baselines kept at watch start, what each watch saw, and
+ * operators' feedback (one row per decision, the latest per service and signature in force).
+ */
+
+interface BaselineRow {
+  range_from: number;
+  range_to: number;
+  lines: number;
+  sampled: number;
+  volume: number | null;
+  computed_at: number;
+  signatures_json: string;
+}
+
+interface ObservationRow {
+  check_name: string;
+  signature: string;
+  status: PatternObservationRow['status'];
+  level: string;
+  logger: string;
+  template: string;
+  count: number;
+  baseline_count: number | null;
+  first_seen: number;
+  last_seen: number;
+  examples_json: string;
+  updated_at: number;
+}
+
+const FEEDBACK_COLUMNS = 'service, signature, verdict, level, logger, template, reason, who, at';
+
+/**
+ * The pattern repository over an open database.
+ *
+ * @example createPatternRepo(db).feedback('prep-api')
+ */
+export function createPatternRepo(db: Db): Sync<PatternRepo> {
+  const getBaseline = db.prepare<[string, string], BaselineRow>(
+    `SELECT range_from, range_to, lines, sampled, volume, computed_at, signatures_json
+     FROM pattern_baselines WHERE watch_id = ? AND check_name = ?`,
+  );
+  const putBaseline = db.prepare(
+    `INSERT INTO pattern_baselines (watch_id, check_name, service, range_from, range_to, lines, sampled, volume,
+       computed_at, signatures_json)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (watch_id, check_name) DO NOTHING`,
+  );
+  const previousFirstSeen = db.prepare<[string, string], { signature: string; first_seen: number }>(
+    'SELECT signature, first_seen FROM pattern_observations WHERE watch_id = ? AND check_name = ?',
+  );
+  const clearCheck = db.prepare('DELETE FROM pattern_observations WHERE watch_id = ? AND check_name = ?');
+  const putObservation = db.prepare(
+    `INSERT INTO pattern_observations (watch_id, check_name, signature, service, status, level, logger, template,
+       count, baseline_count, first_seen, last_seen, examples_json, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const listObservations = db.prepare<[string], ObservationRow>(
+    `SELECT check_name, signature, status, level, logger, template, count, baseline_count, first_seen, last_seen,
+       examples_json, updated_at
+     FROM pattern_observations WHERE watch_id = ? ORDER BY check_name, status, count DESC, first_seen, signature`,
+  );
+  const currentFeedback = db.prepare<[string], PatternFeedbackRow>(
+    `SELECT ${FEEDBACK_COLUMNS} FROM pattern_feedback f
+     WHERE f.service = ? AND f.id = (SELECT MAX(id) FROM pattern_feedback g
+                                     WHERE g.service = f.service AND g.signature = f.signature)
+     ORDER BY f.id`,
+  );
+  const history = db.prepare<[string], PatternFeedbackRow>(
+    `SELECT ${FEEDBACK_COLUMNS} FROM pattern_feedback WHERE signature = ? ORDER BY id`,
+  );
+  const lookup = db.prepare<[string], Pick<PatternFeedbackRow, 'service' | 'level' | 'logger' | 'template'>>(
+    `SELECT service, level, logger, template FROM pattern_observations WHERE signature = ?
+     ORDER BY updated_at DESC LIMIT 1`,
+  );
+  const insertFeedback = db.prepare(
+    `INSERT INTO pattern_feedback (${FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const passedWatches = db.prepare<
+    [string, string, number],
+    { id: string; version: string; startedAt: number; endedAt: number }
+  >(
+    `SELECT id, version, started_at AS startedAt, COALESCE(ended_at, updated_at) AS endedAt FROM watches
+     WHERE service = ? AND status = 'passed' AND id != ? ORDER BY started_at DESC, id DESC LIMIT ?`,
+  );
+  const observedOf = db.prepare<
+    [string, string],
+    { signature: string; level: string; logger: string; template: string; count: number }
+  >(
+    `SELECT signature, level, logger, template, count FROM pattern_observations
+     WHERE watch_id = ? AND check_name = ? ORDER BY signature`,
+  );
+  const pruneBaselines = db.prepare('DELETE FROM pattern_baselines WHERE computed_at < ?');
+  const pruneObservations = db.prepare('DELETE FROM pattern_observations WHERE updated_at < ?');
+
+  return {
+    baseline(watchId, check) {
+      const row = getBaseline.get(watchId, check);
+      if (row === undefined) return undefined;
+      return {
+        from: row.range_from,
+        to: row.range_to,
+        lines: row.lines,
+        sampled: row.sampled === 1,
+        volume: row.volume,
+        computedAt: row.computed_at,
+        signatures: JSON.parse(row.signatures_json) as unknown[],
+      };
+    },
+    saveBaseline(watchId, check, service, b) {
+      putBaseline.run(
+        watchId,
+        check,
+        service,
+        b.from,
+        b.to,
+        b.lines,
+        b.sampled ? 1 : 0,
+        b.volume,
+        b.computedAt,
+        JSON.stringify(b.signatures),
+      );
+    },
+    replaceObservations(watchId, check, service, at, observed) {
+      const before = new Map(previousFirstSeen.all(watchId, check).map((r) => [r.signature, r.first_seen]));
+      clearCheck.run(watchId, check);
+      for (const o of observed) {
+        const firstSeen = Math.min(o.firstSeen, before.get(o.signature) ?? Number.POSITIVE_INFINITY);
+        putObservation.run(
+          watchId,
+          check,
+          o.signature,
+          service,
+          o.status,
+          o.level,
+          o.logger,
+          o.template,
+          o.count,
+          o.baselineCount,
+          firstSeen,
+          o.lastSeen,
+          JSON.stringify(o.examples),
+          at,
+        );
+      }
+    },
+    observations(watchId) {
+      return listObservations.all(watchId).map((r) => ({
+        check: r.check_name,
+        signature: r.signature,
+        status: r.status,
+        level: r.level,
+        logger: r.logger,
+        template: r.template,
+        count: r.count,
+        baselineCount: r.baseline_count,
+        firstSeen: r.first_seen,
+        lastSeen: r.last_seen,
+        examples: JSON.parse(r.examples_json) as unknown,
+        updatedAt: r.updated_at,
+      }));
+    },
+    feedback: (service) => currentFeedback.all(service).map((row) => ({ ...row })),
+    feedbackHistory: (signature) => history.all(signature).map((row) => ({ ...row })),
+    findSignature(signature) {
+      const row = lookup.get(signature);
+      return row ? { ...row } : undefined;
+    },
+    addFeedback(f) {
+      insertFeedback.run(
+        f.service,
+        f.signature,
+        f.verdict,
+        f.level,
+        f.logger,
+        f.template,
+        f.reason,
+        f.who,
+        f.at,
+      );
+    },
+    prune: (before) => pruneBaselines.run(before).changes + pruneObservations.run(before).changes,
+    passedWatches: (service, excludeWatchId, count) =>
+      passedWatches.all(service, excludeWatchId, count).map((row) => ({ ...row })),
+    observedOf: (watchId, check) => observedOf.all(watchId, check).map((row) => ({ ...row })),
+  };
+}

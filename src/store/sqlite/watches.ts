@@ -1,0 +1,211 @@
+import type { StoredCheckResult, StoredEvent, StoredWatch, StoredWatchStatus, WatchRepo } from '../port.js';
+import type { Db } from './database.js';
+import type { Sync } from './sync.js';
+
+/*
+ * The `watches`, `timeline_events` and `check_results` tables.
+ *
+ * A held watch is stored with status 'running' and `state.held` set: the v1 schema's CHECK constraint
+ * predates `held`, and SQLite can only change a CHECK by rebuilding the table, whose DROP would cascade
+ * to every timeline (foreign keys are on). A held watch is still active — resumed after a restart and
+ * superseded by the next deploy — exactly like a running one, so the storage reads it the same way. The
+ * port speaks of status 'held'; this file maps both ways.
+ */
+
+interface WatchRow {
+  id: string;
+  service: string;
+  version: string;
+  previous_version: string | null;
+  status: Exclude<StoredWatchStatus, 'held'>;
+  verdict: StoredWatch['verdict'];
+  phase: string;
+  started_at: number;
+  updated_at: number;
+  ended_at: number | null;
+  duration_ms: number;
+  phases_json: string;
+  reasons_json: string;
+  state_json: string;
+  superseded_by: string | null;
+}
+
+interface EventRow {
+  at: number;
+  type: string;
+  message: string;
+  data_json: string | null;
+}
+
+function isHeld(state: unknown): boolean {
+  return typeof state === 'object' && state !== null && Boolean((state as { held?: unknown }).held);
+}
+
+function toWatch(row: WatchRow): StoredWatch {
+  const state: unknown = JSON.parse(row.state_json);
+  return {
+    id: row.id,
+    service: row.service,
+    version: row.version,
+    previousVersion: row.previous_version,
+    status: row.status === 'running' && isHeld(state) ? 'held' : row.status,
+    verdict: row.verdict,
+    phase: row.phase,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    endedAt: row.ended_at,
+    durationMs: row.duration_ms,
+    phases: JSON.parse(row.phases_json) as unknown[],
+    reasons: JSON.parse(row.reasons_json) as string[],
+    state,
+    supersededBy: row.superseded_by,
+  };
+}
+
+function toParams(watch: StoredWatch) {
+  return {
+    id: watch.id,
+    service: watch.service,
+    version: watch.version,
+    previous_version: watch.previousVersion,
+    status: watch.status === 'held' ? 'running' : watch.status,
+    verdict: watch.verdict,
+    phase: watch.phase,
+    started_at: watch.startedAt,
+    updated_at: watch.updatedAt,
+    ended_at: watch.endedAt,
+    duration_ms: watch.durationMs,
+    phases_json: JSON.stringify(watch.phases),
+    reasons_json: JSON.stringify(watch.reasons),
+    state_json: JSON.stringify(watch.state),
+    superseded_by: watch.supersededBy,
+  };
+}
+
+const finite = (value: number | null): number | null =>
+  value !== null && Number.isFinite(value) ? value : null;
+
+/**
+ * The watch repository over an open database.
+ *
+ * @example createWatchRepo(db).insert(watch)
+ */
+export function createWatchRepo(db: Db): Sync<WatchRepo> {
+  const insertWatch = db.prepare(`
+    INSERT INTO watches (id, service, version, previous_version, status, verdict, phase, started_at, updated_at,
+      ended_at, duration_ms, phases_json, reasons_json, state_json, superseded_by)
+    VALUES (@id, @service, @version, @previous_version, @status, @verdict, @phase, @started_at, @updated_at,
+      @ended_at, @duration_ms, @phases_json, @reasons_json, @state_json, @superseded_by)`);
+  const updateWatch = db.prepare(`
+    UPDATE watches SET previous_version = @previous_version, status = @status, verdict = @verdict, phase = @phase,
+      updated_at = @updated_at, ended_at = @ended_at, phases_json = @phases_json, reasons_json = @reasons_json,
+      state_json = @state_json, superseded_by = @superseded_by
+    WHERE id = @id`);
+  const selectWatch = db.prepare<[string], WatchRow>('SELECT * FROM watches WHERE id = ?');
+  const selectRunning = db.prepare<[], WatchRow>(
+    "SELECT * FROM watches WHERE status = 'running' ORDER BY started_at, id",
+  );
+  const selectRunningForService = db.prepare<[string], WatchRow>(
+    "SELECT * FROM watches WHERE status = 'running' AND service = ? ORDER BY started_at DESC, id DESC",
+  );
+  const selectLast = db.prepare<[string], WatchRow>(
+    'SELECT * FROM watches WHERE service = ? ORDER BY started_at DESC, id DESC LIMIT 1',
+  );
+  const insertEvent = db.prepare(
+    'INSERT INTO timeline_events (watch_id, at, type, message, data_json) VALUES (?, ?, ?, ?, ?)',
+  );
+  const selectEvents = db.prepare<[string], EventRow>(
+    'SELECT at, type, message, data_json FROM timeline_events WHERE watch_id = ? ORDER BY id',
+  );
+  const insertResult = db.prepare(`
+    INSERT OR IGNORE INTO check_results (watch_id, evaluation, check_name, kind, evaluated_at, result, value,
+      baseline, explanation, data_json)
+    VALUES (@watch_id, @evaluation, @check_name, @kind, @evaluated_at, @result, @value, @baseline, @explanation,
+      @data_json)`);
+  const countResults = db.prepare<[string], { evaluations: number; rows: number }>(
+    'SELECT COUNT(DISTINCT evaluation) AS evaluations, COUNT(*) AS rows FROM check_results WHERE watch_id = ?',
+  );
+
+  const get = (id: string): StoredWatch | undefined => {
+    const row = selectWatch.get(id);
+    return row ? toWatch(row) : undefined;
+  };
+
+  return {
+    insert(watch) {
+      insertWatch.run(toParams(watch));
+    },
+    update(watch) {
+      updateWatch.run(toParams(watch));
+    },
+    get,
+    // One connection and BEGIN IMMEDIATE: a transaction holds the only write lock, so a plain read locks enough.
+    getForUpdate: get,
+    running: () => selectRunning.all().map(toWatch),
+    runningForService: (service) => selectRunningForService.all(service).map(toWatch),
+    last(service) {
+      const row = selectLast.get(service);
+      return row ? toWatch(row) : undefined;
+    },
+    list(filter) {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (filter.service) {
+        where.push('service = ?');
+        params.push(filter.service);
+      }
+      if (filter.status === 'held' || filter.status === 'running') {
+        where.push(
+          `status = 'running' AND json_extract(state_json, '$.held') IS ${filter.status === 'held' ? 'NOT ' : ''}NULL`,
+        );
+      } else if (filter.status) {
+        where.push('status = ?');
+        params.push(filter.status);
+      }
+      params.push(filter.limit ?? 100);
+      const sql = `SELECT * FROM watches ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY started_at DESC, id DESC LIMIT ?`;
+      return db
+        .prepare<(string | number)[], WatchRow>(sql)
+        .all(...params)
+        .map(toWatch);
+    },
+    appendEvent(watchId, event: StoredEvent) {
+      insertEvent.run(
+        watchId,
+        event.at,
+        event.type,
+        event.message,
+        event.data ? JSON.stringify(event.data) : null,
+      );
+    },
+    events(watchId) {
+      return selectEvents.all(watchId).map((row) => ({
+        at: row.at,
+        type: row.type,
+        message: row.message,
+        ...(row.data_json ? { data: JSON.parse(row.data_json) as Record<string, unknown> } : {}),
+      }));
+    },
+    // The UNIQUE (watch_id, evaluation, check_name) key turns a replay into a no-op.
+    saveResults(watchId, evaluation, results: readonly StoredCheckResult[]) {
+      let inserted = 0;
+      for (const result of results) {
+        inserted += insertResult.run({
+          watch_id: watchId,
+          evaluation,
+          check_name: result.name,
+          kind: result.kind,
+          evaluated_at: result.evaluatedAt,
+          result: result.result,
+          value: finite(result.value),
+          baseline: finite(result.baseline),
+          explanation: result.explanation,
+          data_json: JSON.stringify(result.data),
+        }).changes;
+      }
+      return inserted;
+    },
+    resultCounts: (watchId) => countResults.get(watchId) ?? { evaluations: 0, rows: 0 },
+  };
+}
