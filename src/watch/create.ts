@@ -1,8 +1,9 @@
 import type { Phase } from '../config/schema.js';
 import { formatDuration } from '../config/units.js';
-import type { WatchStore } from '../store/watches.js';
+import { isActive } from './effects.js';
 import { closePhases } from './overrides.js';
 import { beginPhase } from './phases.js';
+import type { WatchRecords } from './records.js';
 import {
   PHASE_ORDER,
   type TimelineEvent,
@@ -61,25 +62,31 @@ export function validateCreate(input: CreateWatchInput, settings: WatchSettings,
  * Inserts a new running watch (its first phase started) and supersedes the service's running watch,
  * recording it in both timelines. `previousVersion` defaults to the version of the service's last watch
  * that passed (or was promoted) with another version — never a failed or rolled-back one, whose
- * version served no traffic to compare with (DESIGN §6). Call inside a transaction.
+ * version served no traffic to compare with (DESIGN §6). Call with a transaction's repository: each
+ * superseded watch is read with its row locked. `awaitingLeader` marks a watch created by a replica
+ * that does not lead (the leader starts it fresh). `previousNewest` is the service's newest watch
+ * before this one (its metric series are dropped when its version differs).
  */
-export function insertWatch(
-  store: WatchStore,
+export async function insertWatch(
+  store: WatchRecords,
   input: CreateWatchInput,
   settings: WatchSettings,
   id: string,
   now: number,
-): {
+  options: { awaitingLeader?: boolean } = {},
+): Promise<{
   watch: WatchRecord;
   superseded: { before: WatchRecord; after: WatchRecord }[];
   warnings: string[];
-} {
+  previousNewest: WatchRecord | undefined;
+}> {
   const requested = input.phases ?? settings.phases;
   const phases = PHASE_ORDER.filter((p) => requested.includes(p));
   const durationMs = input.durationMs ?? settings.durationMs;
-  const previous = store
-    .list({ service: input.service, status: 'passed', limit: 50 })
-    .find((w) => w.version !== input.version);
+  const previous = (await store.list({ service: input.service, status: 'passed', limit: 50 })).find(
+    (w) => w.version !== input.version,
+  );
+  const previousNewest = await store.last(input.service);
   const warnings =
     input.previousVersion === undefined && previous === undefined
       ? [
@@ -88,7 +95,10 @@ export function insertWatch(
         ]
       : [];
   const superseded: { before: WatchRecord; after: WatchRecord }[] = [];
-  for (const old of store.runningForService(input.service)) {
+  for (const listed of await store.runningForService(input.service)) {
+    // Read again with the row locked: a replica's evaluation may have changed (or ended) it since.
+    const old = await store.getForUpdate(listed.id);
+    if (!old || !isActive(old.status)) continue;
     const before = structuredClone(old);
     const reason = `superseded by ${id} (version ${input.version})`;
     old.status = 'aborted';
@@ -97,8 +107,8 @@ export function insertWatch(
     old.supersededBy = id;
     old.reasons = [reason, ...old.reasons];
     closePhases(old, 'aborted', now, 'superseded');
-    store.update(old);
-    store.appendEvent(old.id, { at: now, type: 'superseded', message: reason, data: { by: id } });
+    await store.update(old);
+    await store.appendEvent(old.id, { at: now, type: 'superseded', message: reason, data: { by: id } });
     superseded.push({ before, after: old });
   }
   const watch: WatchRecord = {
@@ -115,7 +125,7 @@ export function insertWatch(
     durationMs,
     phases: phases.map((name) => ({ name, state: 'pending', startedAt: null, endedAt: null })),
     reasons: [],
-    state: emptyState(),
+    state: options.awaitingLeader ? { ...emptyState(), awaitingLeader: true } : emptyState(),
     supersededBy: null,
   };
   const events: TimelineEvent[] = [
@@ -133,7 +143,7 @@ export function insertWatch(
     })),
     ...beginPhase(watch, phases[0] as Phase, now),
   ];
-  store.insert(watch);
-  for (const event of events) store.appendEvent(id, event);
-  return { watch, superseded, warnings };
+  await store.insert(watch);
+  for (const event of events) await store.appendEvent(id, event);
+  return { watch, superseded, warnings, previousNewest };
 }

@@ -1,6 +1,6 @@
 import { errorMessage } from '../errors.js';
 import type { BlindCheck } from '../evaluator/accounting.js';
-import type { Db } from '../store/db.js';
+import type { StoreTx } from '../store/port.js';
 import { type Metrics, setOneHot } from '../telemetry/metrics.js';
 import { closePhases } from './overrides.js';
 import {
@@ -87,9 +87,9 @@ function trackBlindness(watch: WatchRecord, blind: readonly BlindCheck[], now: n
  * rollback hook exactly once when the watch just failed — unless the watch already has its rollback
  * (an operator's), since one watch rolls back once whatever path decided it.
  *
- * @example events.push(...settleWatch(watch, before, now, settings, deps, db));
+ * @example events.push(...(await settleWatch(watch, before, now, settings, deps, tx)));
  */
-export function settleWatch(
+export async function settleWatch(
   watch: WatchRecord,
   before: WatchRecord,
   now: number,
@@ -98,8 +98,8 @@ export function settleWatch(
     'inconclusiveLimitMs' | 'failureLimit' | 'enforce' | 'holdTimeoutMs' | 'onHoldTimeout'
   >,
   deps: Pick<WatchDeps, 'onFailed'>,
-  tx: Db,
-): TimelineEvent[] {
+  tx: StoreTx,
+): Promise<TimelineEvent[]> {
   const events: TimelineEvent[] = [];
   if (watch.status === 'running') {
     let reduced = reduceWatchVerdict(watch.state, now, settings);
@@ -143,7 +143,7 @@ export function settleWatch(
       rollback: { at: now, trigger, reason: watch.reasons.join('; ') || 'watch failed' },
     };
     if (deps.onFailed) {
-      const targets = deps.onFailed(
+      const targets = await deps.onFailed(
         tx,
         { ...toVerdict(watch), updatedAt: new Date(now).toISOString() },
         trigger,

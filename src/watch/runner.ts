@@ -1,8 +1,7 @@
 import { untilAborted } from '../abort.js';
 import { formatDuration } from '../config/units.js';
 import { errorMessage } from '../errors.js';
-import type { Db } from '../store/db.js';
-import type { WatchStore } from '../store/watches.js';
+import type { StoreTx } from '../store/port.js';
 import { closePhases } from './overrides.js';
 import {
   describeProbeFailure,
@@ -12,61 +11,77 @@ import {
   SMOKE_EVALUATION,
   smokeCheck,
 } from './phases.js';
+import { watchRecords } from './records.js';
 import type { TimelineEvent, WatchDeps, WatchRecord, WatchSettings } from './types.js';
 import { accountBake, recordPhaseResult } from './verdict.js';
+
+/** A change to one watch, inside its transaction: the timeline events to append, or null to write nothing. */
+export type WatchMutation = (
+  watch: WatchRecord,
+  tx: StoreTx,
+) => TimelineEvent[] | null | Promise<TimelineEvent[] | null>;
 
 /** What a watch loop needs from the manager: read the running watch, change it in one transaction. */
 export interface WatchControl {
   deps: WatchDeps;
   /** The settings of a service's watches, read when used: a reload applies from the next use. */
   settingsFor(service: string): WatchSettings;
-  store: WatchStore;
+  /** The stored watch, whatever its status. */
+  read(id: string): Promise<WatchRecord | undefined>;
   /** The watch while it is running; undefined once it ended or while it is held. */
-  current(id: string): WatchRecord | undefined;
+  current(id: string): Promise<WatchRecord | undefined>;
   /**
-   * Applies `mutate` to the running watch (the held one with `held: true`) in one transaction; undefined
-   * when it is no longer in that status. A null from `mutate` writes nothing.
+   * Applies `mutate` to the running watch (the held one with `held: true`) in one transaction, after
+   * every change to the watch queued before it; undefined when it is no longer in that status, or when
+   * `signal` aborted before the transaction began. A null from `mutate` writes nothing.
    */
   update(
     id: string,
-    mutate: (watch: WatchRecord, tx: Db) => TimelineEvent[] | null,
-    options?: { held?: boolean },
-  ): WatchRecord | undefined;
+    mutate: WatchMutation,
+    options?: { held?: boolean; signal?: AbortSignal },
+  ): Promise<WatchRecord | undefined>;
 }
 
 const DEFAULT_SMOKE_RETRY_MS = 15_000;
 
 /**
- * Drives one watch through its phases until it ends or `signal` aborts (supersede, override, shutdown).
- * `resumed` says the daemon restarted mid-watch, so missed evaluations are reported as downtime.
+ * Drives one watch through its phases until it ends or `signal` aborts (supersede, override, shutdown,
+ * standing down). `downtime`, when the watch is resumed (the daemon restarted, or leadership moved),
+ * says why it was not driven, so missed evaluations are reported as such ("while the daemon was down").
+ * Once `signal` aborts, the loop starts no further write.
  *
- * @example void runWatch(control, watch.id, controller.signal, { resumed: false });
+ * @example void runWatch(control, watch.id, controller.signal, {});
  */
 export async function runWatch(
-  control: WatchControl,
+  shared: WatchControl,
   id: string,
   signal: AbortSignal,
-  options: { resumed: boolean },
+  options: { downtime?: string },
 ): Promise<void> {
-  let resumed = options.resumed;
+  const control: WatchControl = {
+    ...shared,
+    update: (watchId, mutate, opts) => shared.update(watchId, mutate, { ...opts, signal }),
+  };
+  let downtime = options.downtime;
   while (!signal.aborted) {
-    const stored = control.store.get(id);
+    const stored = await control.read(id);
+    if (signal.aborted) return;
     if (stored?.status === 'held') {
       await runHold(control, id, signal);
       continue;
     }
-    const watch = control.current(id);
+    const watch = stored?.status === 'running' ? stored : undefined;
     const phase = watch?.phases.find((p) => p.state === 'running');
     if (!watch || !phase) return;
     try {
       if (phase.name === 'smoke') await runSmoke(control, watch, signal);
       else if (phase.name === 'load') await runLoad(control, watch, signal);
-      else await runBake(control, id, signal, resumed);
+      else await runBake(control, id, signal, downtime);
     } catch (error) {
       if (signal.aborted) return;
       // A bug or a store hiccup must not leave the watch running with nobody driving it: say so, retry.
       control.deps.logger.error({ watchId: id, err: error }, `watch ${phase.name} phase failed`);
-      control.update(id, () => [
+      await control.update(id, () => [
         {
           at: control.deps.clock.now(),
           type: 'phase',
@@ -76,7 +91,7 @@ export async function runWatch(
       const interval = control.settingsFor(watch.service).evaluationIntervalMs;
       await control.deps.clock.sleep(interval, signal).catch(() => undefined);
     }
-    resumed = false;
+    downtime = undefined;
   }
 }
 
@@ -87,7 +102,7 @@ export async function runWatch(
  */
 async function runHold(control: WatchControl, id: string, signal: AbortSignal): Promise<void> {
   const { deps } = control;
-  const watch = control.store.get(id);
+  const watch = await control.read(id);
   const held = watch?.state.held;
   if (watch?.status !== 'held' || !held) return;
   const now = deps.clock.now();
@@ -95,7 +110,7 @@ async function runHold(control: WatchControl, id: string, signal: AbortSignal): 
     await deps.clock.sleep(held.until - now, signal).catch(() => undefined);
     return;
   }
-  control.update(
+  await control.update(
     id,
     (w) => {
       const since = w.state.held?.since ?? now;
@@ -130,12 +145,12 @@ async function runSmoke(control: WatchControl, watch: WatchRecord, signal: Abort
     if (signal.aborted) return;
     const at = deps.clock.now();
     if (results.length === 0 && attempt === 1) {
-      control.update(id, (w) => endPhase(w, 'skipped', at, settings, 'no smoke probes configured'));
+      await control.update(id, (w) => endPhase(w, 'skipped', at, settings, 'no smoke probes configured'));
       return;
     }
     const failing = results.filter((r) => !r.success);
     const giveUp = failing.length > 0 && at + retryMs > deadline;
-    control.update(id, (w) => {
+    await control.update(id, async (w, tx) => {
       for (const result of results) {
         const check = result.success
           ? smokeCheck(result, 'pass', `passed in ${Math.round(result.durationMs)} ms (attempt ${attempt})`)
@@ -154,7 +169,7 @@ async function runSmoke(control: WatchControl, watch: WatchRecord, signal: Abort
       }
       if (failing.length > 0 && !giveUp) return [];
       const checks = Object.values(w.state.results).filter((c) => c.name.startsWith('smoke:'));
-      control.store.saveResults(id, SMOKE_EVALUATION, checks);
+      await watchRecords(tx.watches).saveResults(id, SMOKE_EVALUATION, checks);
       return giveUp
         ? endPhase(
             w,
@@ -177,7 +192,7 @@ async function runLoad(control: WatchControl, watch: WatchRecord, signal: AbortS
   const settings = control.settingsFor(service);
   if (!settings.loadProfile || !deps.runLoad) {
     const reason = !settings.loadProfile ? 'no loadProfile configured' : 'no load-test runner available';
-    control.update(id, (w) => endPhase(w, 'skipped', deps.clock.now(), settings, reason));
+    await control.update(id, (w) => endPhase(w, 'skipped', deps.clock.now(), settings, reason));
     return;
   }
   let check: Awaited<ReturnType<NonNullable<WatchDeps['runLoad']>>>;
@@ -188,10 +203,15 @@ async function runLoad(control: WatchControl, watch: WatchRecord, signal: AbortS
       signal,
       (line) => {
         if (signal.aborted) return;
-        control.update(id, (w) => {
-          w.state = { ...w.state, progress: line };
-          return [{ at: deps.clock.now(), type: 'progress', message: line }];
-        });
+        // Not awaited (k6 reports while it runs); the manager applies a watch's changes in order.
+        void control
+          .update(id, (w) => {
+            w.state = { ...w.state, progress: line };
+            return [{ at: deps.clock.now(), type: 'progress', message: line }];
+          })
+          .catch((error: unknown) =>
+            deps.logger.warn({ watchId: id, err: errorMessage(error) }, 'load progress not recorded'),
+          );
       },
       service,
     );
@@ -206,10 +226,10 @@ async function runLoad(control: WatchControl, watch: WatchRecord, signal: AbortS
   }
   if (signal.aborted) return;
   const at = deps.clock.now();
-  control.update(id, (w) => {
+  await control.update(id, async (w, tx) => {
     const { progress: _finished, ...rest } = w.state;
     w.state = recordPhaseResult(rest, check);
-    control.store.saveResults(id, LOAD_EVALUATION, [check]);
+    await watchRecords(tx.watches).saveResults(id, LOAD_EVALUATION, [check]);
     const state =
       check.result === 'fail' ? 'failed' : check.result === 'inconclusive' ? 'inconclusive' : 'passed';
     return endPhase(w, state, at, settings, check.result === 'pass' ? undefined : check.explanation);
@@ -220,12 +240,12 @@ async function runBake(
   control: WatchControl,
   id: string,
   signal: AbortSignal,
-  resumed: boolean,
+  downtime: string | undefined,
 ): Promise<void> {
   const { deps } = control;
-  let afterRestart = resumed;
+  let afterRestart = downtime;
   for (;;) {
-    const watch = control.current(id);
+    const watch = await control.current(id);
     if (!watch || signal.aborted) return;
     // Read every round: a reload applies its settings from the next evaluation on — all but the
     // interval, which numbers the watch's evaluations and so stays what the bake started with.
@@ -237,7 +257,7 @@ async function runBake(
     if (next === null) {
       // Evaluations inside initialDelay still run and are recorded; the accounting does not count them.
       const first = Math.floor(elapsed / interval);
-      control.update(id, (w) => {
+      await control.update(id, (w) => {
         w.state = { ...w.state, nextEvaluation: first, evaluationIntervalMs: interval };
         return [];
       });
@@ -246,14 +266,12 @@ async function runBake(
     const lastIndex = Math.ceil(watch.durationMs / interval) - 1;
     const due = Math.min(Math.floor(elapsed / interval), lastIndex + 1);
     if (due > next) {
-      const reason = afterRestart
-        ? 'while the daemon was down'
-        : 'because evaluations overran their interval';
-      control.update(id, (w) => recordGap(w, next, due - 1, interval, now, reason, settings));
+      const reason = afterRestart ?? 'because evaluations overran their interval';
+      await control.update(id, (w) => recordGap(w, next, due - 1, interval, now, reason, settings));
     }
-    afterRestart = false;
+    afterRestart = undefined;
     if (elapsed >= watch.durationMs) {
-      control.update(id, (w) => {
+      await control.update(id, (w) => {
         const blind = w.state.blind;
         return endPhase(
           w,
@@ -356,17 +374,17 @@ async function evaluateOnce(
     );
   }
   if (signal.aborted) return;
-  control.update(watch.id, (w, tx) => {
+  await control.update(watch.id, async (w, tx) => {
     w.state = { ...w.state, nextEvaluation: evaluation + 1 };
     // A replayed evaluation (already stored before a crash) must not be counted twice.
-    if (control.store.saveResults(w.id, evaluation, results) === 0) return [];
+    if ((await watchRecords(tx.watches).saveResults(w.id, evaluation, results)) === 0) return [];
     const outcome = accountBake(w.state, results, { at, deployedAt: w.startedAt, settings });
     w.state = outcome.state;
     const values = results
       .filter((r) => r.kind === 'slo' && r.value !== null && Number.isFinite(r.value))
       .map((r) => ({ slo: r.name, value: r.value as number }));
     if (values.length > 0) {
-      deps.saveSnapshots?.(tx, {
+      await deps.saveSnapshots?.(tx, {
         watchId: w.id,
         service: w.service,
         version: w.version,

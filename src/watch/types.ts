@@ -3,7 +3,7 @@ import type { Enforcement, Phase } from '../config/schema.js';
 import type { CheckState } from '../evaluator/accounting.js';
 import type { CheckResult } from '../evaluator/types.js';
 import type { ProbeResult } from '../prober/types.js';
-import type { Db } from '../store/db.js';
+import type { Store, StoreTx } from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -50,6 +50,11 @@ export interface WatchState {
   override?: { action: OverrideAction; who: string; reason: string };
   /** Latest live progress of the running load phase (k6), shown by `vigil wait`. */
   progress?: string;
+  /**
+   * Set by a replica that created the watch without leading (DESIGN §13): no loop has driven it yet, so
+   * the leader starts it fresh instead of resuming it. Cleared when the leader takes it up.
+   */
+  awaitingLeader?: true;
 }
 
 /** A span of blindness: from when its checks stopped giving answers to when they came back (null: still blind). */
@@ -180,7 +185,8 @@ export interface EvaluationContext {
  * main.ts; tests pass small in-memory ones.
  */
 export interface WatchDeps {
-  db: Db;
+  /** Where watches live; the engine reads and writes it only through src/watch/records.ts. */
+  store: Store;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -207,9 +213,9 @@ export interface WatchDeps {
     onProgress: (line: string) => void,
     service: string,
   ): Promise<CheckResult>;
-  /** Stores SLI values by elapsed time, inside the evaluation's transaction (src/store/snapshots.ts). */
+  /** Stores SLI values by elapsed time, inside the evaluation's transaction (the store's snapshots). */
   saveSnapshots?(
-    tx: Db,
+    tx: StoreTx,
     snapshot: {
       watchId: string;
       service: string;
@@ -218,23 +224,28 @@ export interface WatchDeps {
       at: number;
       values: { slo: string; value: number }[];
     },
-  ): void;
+  ): Promise<void>;
   /**
    * Fires the rollback actions. Called exactly once per failed watch, inside the transaction that marks
    * it failed (a failing check, or a hold that timed out); returns the number of rollback targets.
    */
-  onFailed?(tx: Db, watch: Verdict, trigger: Exclude<RollbackTrigger, 'operator'>): number | undefined;
+  onFailed?(
+    tx: StoreTx,
+    watch: Verdict,
+    trigger: Exclude<RollbackTrigger, 'operator'>,
+  ): Promise<number | undefined>;
   /** Operator-requested rollback, inside the transaction that records it. */
   manualRollback?(
-    tx: Db,
+    tx: StoreTx,
     watch: Verdict,
     request: { who: string; reason: string },
-  ):
+  ): Promise<
     | {
         /** The watch's one rollback when it already had one (decided before this state knew of it). */
         existing?: { at: number; trigger: RollbackTrigger; who: string | null; reason: string | null };
       }
-    | undefined;
+    | undefined
+  >;
   /** Notification webhooks; called after commit. Must not throw (errors are logged). */
   onEvent?(event: WatchEventName, watch: Verdict): void;
   alerts?: { fire(alert: WatchAlert): void; resolve(alert: WatchAlert): void };
