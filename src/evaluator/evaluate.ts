@@ -59,7 +59,7 @@ export async function evaluateChecks(
  * The SLI values of an evaluation worth storing as snapshots (for later `previous-watch`/`pinned`
  * baselines): main SLO checks with a value, keyed by SLO name.
  *
- * @example saveSnapshots(tx, { watchId, service, version, elapsedMs, at, values: snapshotValues(checks) })
+ * @example await tx.snapshots.save({ watchId, service, version, elapsedMs, at, values: snapshotValues(checks) })
  */
 export function snapshotValues(checks: readonly CheckResult[]): { slo: string; value: number }[] {
   return checks.flatMap((c) =>
