@@ -1,15 +1,6 @@
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
-import {
-  type HeldAlert,
-  listHeld,
-  markHeldSent,
-  resolveExpiredHeld,
-  resolveHeld,
-  resolveHeldByLabels,
-  upsertFiring,
-} from '../store/alerts.js';
-import type { Db } from '../store/db.js';
+import type { HeldAlert, Store } from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import {
@@ -20,9 +11,12 @@ import {
 } from './alertmanager.js';
 
 /**
- * Alert state: `fire`/`resolve` record what should be true (in the `alerts` table, synchronously);
- * a ticker makes Alertmanager agree. Nothing here ever blocks or throws into the evaluation that
- * called fire/resolve: an unreachable Alertmanager only delays the next tick's post.
+ * Alert state: `fire`/`resolve` record what should be true (the store's held alerts); a ticker makes
+ * Alertmanager agree. fire/resolve return at once: their writes go, in call order, through one promise
+ * chain (a failed write is logged), and `settled()` waits for those queued so far. Nothing here ever
+ * blocks or throws into the evaluation that called fire/resolve: an unreachable Alertmanager, or store,
+ * only delays the next tick's post. The held alerts are the whole state, keyed and started as stored,
+ * so a replica that takes the lead resumes posting the same alerts.
  */
 
 /** A firing alert tells Alertmanager it ends this many resend intervals out unless re-sent. */
@@ -33,7 +27,7 @@ export const ENDS_AT_RESEND_FACTOR = 4;
  * when never sent or last sent a resend interval ago, and carry `endsAt = now + 4 × resendInterval`,
  * so if Vigil dies Alertmanager resolves them by itself soon after. Resolved ones are due until sent.
  *
- * @example planAlertPosts(listHeld(db), clock.now(), 60_000) // [{ held, alert: { labels, …, endsAt } }]
+ * @example planAlertPosts(await store.alerts.list(), clock.now(), 60_000) // [{ held, alert: { labels, …, endsAt } }]
  */
 export function planAlertPosts(
   held: readonly HeldAlert[],
@@ -70,7 +64,7 @@ export interface FireOptions {
 }
 
 export interface AlertState {
-  /** Holds the alert as firing under `key`; sent on the next tick. Never throws for Alertmanager trouble. */
+  /** Holds the alert as firing under `key`; sent on the next tick. Never throws (queued write). */
   fire(key: string, alert: VigilAlert, options?: FireOptions): void;
   /** Resolves the alert held under `key` (no-op when none); the resolution is sent on the next tick. */
   resolve(key: string): void;
@@ -78,16 +72,20 @@ export interface AlertState {
   resolveWatch(watchId: string): void;
   /** Resolves every firing alert whose labels include all of `match`. */
   resolveMatching(match: Readonly<Record<string, string>>): void;
-  /** The alerts currently held (firing, or resolved and not yet sent). */
-  held(): HeldAlert[];
-  /** Posts what is due now. Resolves when done; never rejects. */
+  /** Resolves once the fire/resolve writes queued so far are done (failed ones were logged); never rejects. */
+  settled(): Promise<void>;
+  /** The alerts currently held (firing, or resolved and not yet sent), after the writes queued so far. */
+  held(): Promise<HeldAlert[]>;
+  /** Posts what is due now, after the writes queued so far. Resolves when done; never rejects. */
   tick(): Promise<void>;
+  /** Starts the ticker (the leader posts); again after a stop. No-op while running. */
   start(): void;
+  /** Stops the ticker, waiting for a post in flight; queued writes still land (see settled). */
   stop(): Promise<void>;
 }
 
 export interface AlertStateDeps {
-  db: Db;
+  store: Pick<Store, 'alerts'>;
   /** null when no Alertmanager is configured: fire/resolve are then no-ops. */
   client: AlertmanagerClient | null;
   runbookBaseUrl: string;
@@ -100,30 +98,32 @@ export interface AlertStateDeps {
 }
 
 /**
- * Creates the alert state manager over the `alerts` table.
+ * Creates the alert state manager over the store's held alerts.
  *
  * @example
- *   const alerts = createAlertState({ db, client, runbookBaseUrl, resendIntervalMs: 60_000, clock, logger, metrics });
+ *   const alerts = createAlertState({ store, client, runbookBaseUrl, resendIntervalMs: 60_000, clock, logger, metrics });
  *   alerts.start();
  *   alerts.fire(`watch-failed:${verdict.id}`, watchFailedAlert(verdict));
  */
 export function createAlertState(deps: AlertStateDeps): AlertState {
   const tickIntervalMs = deps.tickIntervalMs ?? Math.min(5_000, deps.resendIntervalMs);
   let ticking: Promise<void> | undefined;
-  let loop: Promise<void> | undefined;
-  let stopping = false;
-  const stopController = new AbortController();
+  /** The ticker of the current start; `halted` ends its loop. */
+  let ticker: { halted: boolean; stop: AbortController; loop: Promise<void> } | undefined;
+  /** The tail of the write chain: every fire/resolve runs after the previous one. */
+  let writes: Promise<void> = Promise.resolve();
 
-  async function send(): Promise<void> {
+  async function send(signal: AbortSignal): Promise<void> {
     const client = deps.client;
     if (!client) return;
+    await writes;
     const now = deps.clock.now();
-    resolveExpiredHeld(deps.db, now);
-    const plan = planAlertPosts(listHeld(deps.db), now, deps.resendIntervalMs);
+    await deps.store.alerts.resolveExpired(now);
+    const plan = planAlertPosts(await deps.store.alerts.list(), now, deps.resendIntervalMs);
     if (plan.length === 0) return;
     const result = await client.postAlerts(
       plan.map((p) => p.alert),
-      stopController.signal,
+      signal,
     );
     const outcome = result.ok ? 'sent' : result.kind === 'rejected' ? 'rejected' : 'error';
     for (const { held } of plan) {
@@ -134,8 +134,7 @@ export function createAlertState(deps: AlertStateDeps): AlertState {
       });
     }
     if (result.ok) {
-      markHeldSent(
-        deps.db,
+      await deps.store.alerts.markSent(
         plan.map((p) => p.held),
         deps.clock.now(),
       );
@@ -145,8 +144,7 @@ export function createAlertState(deps: AlertStateDeps): AlertState {
     if (result.kind === 'rejected') {
       // Retrying the same bytes cannot succeed; take them as sent so we retry at the resend pace, not every tick.
       deps.logger.error(log, 'Alertmanager rejected alerts');
-      markHeldSent(
-        deps.db,
+      await deps.store.alerts.markSent(
         plan.map((p) => p.held),
         deps.clock.now(),
       );
@@ -156,7 +154,9 @@ export function createAlertState(deps: AlertStateDeps): AlertState {
   }
 
   function tick(): Promise<void> {
-    ticking ??= send()
+    // A stopping ticker aborts its own post; a manual tick (tests, flush) runs to the end.
+    const signal = ticker && !ticker.halted ? ticker.stop.signal : new AbortController().signal;
+    ticking ??= send(signal)
       .catch((error: unknown) => deps.logger.error({ err: errorMessage(error) }, 'alert tick failed'))
       .finally(() => {
         ticking = undefined;
@@ -164,55 +164,77 @@ export function createAlertState(deps: AlertStateDeps): AlertState {
     return ticking;
   }
 
-  function guarded(what: string, fn: () => void): void {
+  /**
+   * Queues one write after the previous ones. `now` and the content are taken at the call, so a write
+   * that waits its turn records the moment it was asked for.
+   */
+  function queued(what: string, write: (now: number) => Promise<unknown>): void {
     if (!deps.client) return;
-    try {
-      fn();
-    } catch (error) {
-      // Never let alert bookkeeping break the evaluation that triggered it.
-      deps.logger.error({ err: errorMessage(error) }, `alert ${what} failed`);
-    }
+    const now = deps.clock.now();
+    writes = writes
+      .then(() => write(now))
+      .then(
+        () => undefined,
+        // Never let alert bookkeeping break the evaluation that triggered it.
+        (error: unknown) => deps.logger.error({ err: errorMessage(error) }, `alert ${what} failed`),
+      );
   }
 
   return {
     fire(key, alert, options) {
-      guarded('fire', () => {
-        const { labels, annotations } = toAlertContent(alert, deps.runbookBaseUrl);
-        upsertFiring(deps.db, {
+      let content: ReturnType<typeof toAlertContent>;
+      try {
+        content = toAlertContent(alert, deps.runbookBaseUrl);
+      } catch (error) {
+        deps.logger.error({ err: errorMessage(error) }, 'alert fire failed');
+        return;
+      }
+      queued('fire', (now) =>
+        deps.store.alerts.upsertFiring({
           key,
-          labels,
-          annotations,
+          labels: content.labels,
+          annotations: content.annotations,
           // Alertmanager refuses the whole batch (422) for one generatorURL that is not a URI.
           generatorUrl: alert.generatorUrl && URL.canParse(alert.generatorUrl) ? alert.generatorUrl : null,
-          now: deps.clock.now(),
+          now,
           autoResolveAt: options?.autoResolveAt ?? null,
-        });
-      });
+        }),
+      );
     },
     resolve(key) {
-      guarded('resolve', () => resolveHeld(deps.db, key, deps.clock.now()));
+      queued('resolve', (now) => deps.store.alerts.resolve(key, now));
     },
     resolveWatch(watchId) {
-      guarded('resolve', () => resolveHeldByLabels(deps.db, { watch_id: watchId }, deps.clock.now()));
+      queued('resolve', (now) => deps.store.alerts.resolveByLabels({ watch_id: watchId }, now));
     },
     resolveMatching(match) {
-      guarded('resolve', () => resolveHeldByLabels(deps.db, match, deps.clock.now()));
+      const copy = { ...match };
+      queued('resolve', (now) => deps.store.alerts.resolveByLabels(copy, now));
     },
-    held: () => listHeld(deps.db),
+    settled: () => writes,
+    async held() {
+      await writes;
+      return deps.store.alerts.list();
+    },
     tick,
     start() {
-      if (loop || !deps.client) return;
-      loop = (async () => {
-        while (!stopping) {
+      if (!deps.client || (ticker && !ticker.halted)) return;
+      const current = { halted: false, stop: new AbortController(), loop: Promise.resolve() };
+      ticker = current;
+      current.loop = (async () => {
+        while (!current.halted) {
           await tick();
-          await deps.clock.sleep(tickIntervalMs, stopController.signal).catch(() => undefined);
+          await deps.clock.sleep(tickIntervalMs, current.stop.signal).catch(() => undefined);
         }
       })();
     },
     async stop() {
-      stopping = true;
-      stopController.abort();
-      await loop;
+      const current = ticker;
+      if (current) {
+        current.halted = true;
+        current.stop.abort();
+        await current.loop;
+      }
       await ticking;
     },
   };

@@ -3,15 +3,7 @@ import { fullJitterGenerator, type IExponentialBackoffOptions } from 'cockatiel'
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
-import type { Db } from '../store/db.js';
-import {
-  claimDelivery,
-  type DeliveryRow,
-  failDelivery,
-  listDue,
-  nextDueAt,
-  recordAttempt,
-} from '../store/outbox.js';
+import type { DeliveryRow, Store } from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { sendRequest } from './http.js';
@@ -26,7 +18,7 @@ export interface BackoffOptions {
 }
 
 export interface DeliveryWorkerDeps {
-  db: Db;
+  store: Pick<Store, 'outbox'>;
   /** The current enabled targets; a getter so a config reload takes effect on the next attempt. */
   targets: () => readonly WebhookTarget[];
   clock: Clock;
@@ -34,13 +26,13 @@ export interface DeliveryWorkerDeps {
   logger: Logger;
   metrics: Pick<Metrics, 'webhookDeliveries'>;
   /** The service a delivery is about (its watch's), for the `service` label; '' when unknown. */
-  serviceOf?: (watchId: string | null) => string;
+  serviceOf?: (watchId: string | null) => Promise<string>;
   /** How long a delivery is retried before it is given up (`actions.maxAge`); a getter for reloads. */
   maxAgeMs: number | (() => number);
   userAgent: string;
   onAttempt?: AttemptHook;
-  /** Called once when a delivery is given up (the facade raises VigilActionFailed). */
-  onGiveUp?: (delivery: DeliveryRow, lastError: string) => void;
+  /** Called once when a delivery is given up (the facade raises VigilActionFailed); awaited, never thrown. */
+  onGiveUp?: (delivery: DeliveryRow, lastError: string) => void | Promise<void>;
   backoff?: Partial<BackoffOptions>;
   /** Upper bound of the idle wait between scans. Default 1s. */
   pollIntervalMs?: number;
@@ -49,35 +41,49 @@ export interface DeliveryWorkerDeps {
 
 /** Sends what the outbox holds; see createDeliveryWorker. */
 export interface DeliveryWorker {
-  /** Sends every delivery due now (concurrently) and resolves when all attempts are recorded. */
+  /**
+   * Claims every delivery due now, sends them (concurrently) and resolves when all attempts are
+   * recorded. Sends nothing between `stop()` and the next `start()` (a replica that lost leadership).
+   */
   runDue(): Promise<number>;
-  /** Starts the background loop. */
+  /** Starts the background loop; again after a stop (leadership regained). No-op while running. */
   start(): void;
-  /** Makes the loop scan now (after an enqueue) instead of at its next poll. */
+  /** Makes the loop scan now (after an enqueue, here or on another replica) instead of at its next poll. */
   wake(): void;
   /**
    * Stops the loop and waits up to `deadlineMs` (real time) for attempts in flight; then aborts them.
-   * An aborted attempt is not recorded: its lease runs out and it is retried after the restart.
+   * An aborted attempt is not recorded: its lease runs out and it is retried (here after a start, or by
+   * the replica that leads next). Nothing is sent from the call on.
    */
   stop(deadlineMs: number): Promise<void>;
+}
+
+/** One start of the worker: stopping it halts its loop and, past the deadline, aborts its sends. */
+interface Run {
+  halted: boolean;
+  sends: AbortController;
+  wake: AbortController;
+  loop?: Promise<void>;
 }
 
 /** Beyond the request timeout, how long a claimed delivery stays reserved for the worker that claimed it. */
 const LEASE_MARGIN_MS = 5_000;
 
 /**
- * The outbox delivery worker: claims due deliveries, signs and sends them with the target's timeout,
+ * The outbox delivery worker: claims due deliveries (each with a lease, so no other worker of any replica
+ * takes it while this one sends it), signs and sends them with the target's timeout,
  * records every attempt (status, latency, error), retries failures with exponential backoff and full
  * jitter (cockatiel's generator) until `maxAgeMs` after the enqueue, then gives up. Any 2xx is delivered.
  * The backoff state is just the stored attempt count, so it survives restarts.
  *
  * @example
- *   const worker = createDeliveryWorker({ db, targets: () => targets, clock, dispatcher, logger, metrics,
+ *   const worker = createDeliveryWorker({ store, targets: () => targets, clock, dispatcher, logger, metrics,
  *     maxAgeMs: 3_600_000, userAgent: 'vigil/0.1.0' });
  *   worker.start(); … await worker.stop(10_000);
  */
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
-  const serviceOf = (row: DeliveryRow): string => deps.serviceOf?.(row.watchId) || '';
+  const serviceOf = async (row: DeliveryRow): Promise<string> =>
+    (await deps.serviceOf?.(row.watchId).catch(() => '')) || '';
   const backoff: IExponentialBackoffOptions<number> = {
     generator: fullJitterGenerator,
     initialDelay: deps.backoff?.initialDelayMs ?? 1_000,
@@ -87,10 +93,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const pollIntervalMs = deps.pollIntervalMs ?? 1_000;
   const batchSize = deps.batchSize ?? 16;
   const inFlight = new Map<string, Promise<void>>();
-  const abortSends = new AbortController();
-  let wakeController = new AbortController();
-  let loop: Promise<void> | undefined;
-  let stopping = false;
+  /** The current run; before the first start it is not halted, so runDue works for tests and the demo. */
+  let run: Run = { halted: false, sends: new AbortController(), wake: new AbortController() };
 
   function report(event: DeliveryAttemptEvent): void {
     if (!deps.onAttempt) return;
@@ -101,10 +105,18 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
   }
 
-  async function attempt(row: DeliveryRow, target: WebhookTarget): Promise<void> {
+  async function giveUp(row: DeliveryRow, lastError: string): Promise<void> {
+    try {
+      await deps.onGiveUp?.(row, lastError);
+    } catch (error) {
+      deps.logger.error({ err: errorMessage(error) }, 'onGiveUp hook threw');
+    }
+  }
+
+  async function attempt(row: DeliveryRow, target: WebhookTarget, current: Run): Promise<void> {
     const at = deps.clock.now();
     if (row.dryRun && target.template && !target.template.usesDryRun) {
-      skipDryRun(row, at);
+      await skipDryRun(row, at);
       return;
     }
     const headers = buildSignedHeaders({
@@ -123,9 +135,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       headers,
       body: row.body,
       timeoutMs: target.timeoutMs,
-      signal: abortSends.signal,
+      signal: current.sends.signal,
     });
-    if (abortSends.signal.aborted) return; // stopping: leave the lease, retry after the restart
+    if (current.sends.signal.aborted) return; // stopped: leave the lease, retried when it runs out
     const delivered = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const error = delivered
       ? null
@@ -136,7 +148,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const [waitMs] = fullJitterGenerator(row.attempts, backoff);
     const outcome = delivered ? 'delivered' : now >= giveUpAt ? 'failed' : 'retrying';
     const nextAttemptAt = outcome === 'retrying' ? Math.min(now + waitMs, giveUpAt) : now;
-    const attemptNo = recordAttempt(deps.db, {
+    const attemptNo = await deps.store.outbox.recordAttempt({
       deliveryId: row.id,
       at,
       statusCode: result.statusCode,
@@ -146,7 +158,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       nextAttemptAt,
     });
     const metricResult = outcome === 'retrying' ? 'retried' : outcome;
-    deps.metrics.webhookDeliveries.inc({ service: serviceOf(row), event: row.event, result: metricResult });
+    deps.metrics.webhookDeliveries.inc({
+      service: await serviceOf(row),
+      event: row.event,
+      result: metricResult,
+    });
     const log = deps.logger.child({
       deliveryId: row.id,
       watchId: row.watchId,
@@ -173,15 +189,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       dryRun: row.dryRun,
       manual: row.manual,
     });
-    if (outcome === 'failed') deps.onGiveUp?.(row, error ?? 'failed');
+    if (outcome === 'failed') await giveUp(row, error ?? 'failed');
   }
 
   /**
    * A dry run must perform nothing, but a templated body without {{dryRun}} (an Argo abort, say) would
    * act for real: such a delivery is recorded as done without calling the target.
    */
-  function skipDryRun(row: DeliveryRow, at: number): void {
-    const attemptNo = recordAttempt(deps.db, {
+  async function skipDryRun(row: DeliveryRow, at: number): Promise<void> {
+    const attemptNo = await deps.store.outbox.recordAttempt({
       deliveryId: row.id,
       at,
       statusCode: null,
@@ -190,7 +206,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       status: 'delivered',
       nextAttemptAt: at,
     });
-    deps.metrics.webhookDeliveries.inc({ service: serviceOf(row), event: row.event, result: 'skipped' });
+    deps.metrics.webhookDeliveries.inc({
+      service: await serviceOf(row),
+      event: row.event,
+      result: 'skipped',
+    });
     deps.logger.info(
       { deliveryId: row.id, target: row.target },
       'dry run: target not called, its bodyTemplate does not carry {{dryRun}}',
@@ -213,22 +233,33 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   }
 
   async function runDue(): Promise<number> {
+    const current = run;
+    if (current.halted) return 0;
     const now = deps.clock.now();
     const targets = new Map(deps.targets().map((t) => [t.key, t]));
+    // The lease: the target's timeout and a margin, so the attempt is recorded before anyone may retry it.
+    const leaseUntil = (row: DeliveryRow): number =>
+      now + (targets.get(row.target)?.timeoutMs ?? 0) + LEASE_MARGIN_MS;
+    const claimed = await deps.store.outbox.claimDue(now, batchSize, leaseUntil);
+    // Stopped while claiming: send nothing; the leases run out and the rows are retried.
+    if (current.halted) return 0;
     const started: Promise<void>[] = [];
-    for (const row of listDue(deps.db, now, batchSize)) {
+    for (const row of claimed) {
       if (inFlight.has(row.id)) continue;
       const target = targets.get(row.target);
       if (!target) {
         const reason = `target ${row.target} is no longer configured (or its url is empty)`;
-        failDelivery(deps.db, row.id, reason);
-        deps.metrics.webhookDeliveries.inc({ service: serviceOf(row), event: row.event, result: 'failed' });
+        await deps.store.outbox.fail(row.id, reason);
+        deps.metrics.webhookDeliveries.inc({
+          service: await serviceOf(row),
+          event: row.event,
+          result: 'failed',
+        });
         deps.logger.error({ deliveryId: row.id, target: row.target }, reason);
-        deps.onGiveUp?.(row, reason);
+        await giveUp(row, reason);
         continue;
       }
-      if (!claimDelivery(deps.db, row.id, now, now + target.timeoutMs + LEASE_MARGIN_MS)) continue;
-      const job = attempt(row, target)
+      const job = attempt(row, target, current)
         .catch((error: unknown) => {
           deps.logger.error({ deliveryId: row.id, err: errorMessage(error) }, 'delivery attempt crashed');
         })
@@ -240,25 +271,28 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     return started.length;
   }
 
-  function nextWaitMs(): number {
-    const next = nextDueAt(deps.db);
+  async function nextWaitMs(): Promise<number> {
+    const next = await deps.store.outbox.nextDueAt();
     if (next === null) return pollIntervalMs;
     return Math.max(10, Math.min(pollIntervalMs, next - deps.clock.now()));
   }
 
-  async function run(): Promise<void> {
-    while (!stopping) {
+  async function loop(current: Run): Promise<void> {
+    while (!current.halted) {
+      let waitMs = pollIntervalMs;
       try {
         await runDue();
+        if (current.halted) break;
+        waitMs = await nextWaitMs();
       } catch (error) {
-        // A store error (disk full, locked) must not kill the loop; the rows stay for the next scan.
+        // A store error (disk full, locked, the database away) must not kill the loop; the rows stay.
         deps.logger.error({ err: errorMessage(error) }, 'outbox scan failed');
       }
-      if (stopping) break;
+      if (current.halted) break;
       try {
-        await deps.clock.sleep(nextWaitMs(), wakeController.signal);
+        await deps.clock.sleep(waitMs, current.wake.signal);
       } catch {
-        wakeController = new AbortController();
+        current.wake = new AbortController();
       }
     }
   }
@@ -266,24 +300,27 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   return {
     runDue,
     start() {
-      if (loop || stopping) return;
-      loop = run();
+      if (run.loop && !run.halted) return;
+      run = { halted: false, sends: new AbortController(), wake: new AbortController() };
+      run.loop = loop(run);
     },
     wake() {
-      wakeController.abort();
+      run.wake.abort();
     },
     async stop(deadlineMs) {
-      stopping = true;
-      wakeController.abort();
-      const pending = Promise.allSettled([loop, ...inFlight.values()]);
+      const stopped = run;
+      stopped.halted = true;
+      stopped.wake.abort();
+      const inFlightNow = [...inFlight.values()];
+      const pending = Promise.allSettled([stopped.loop, ...inFlightNow]);
       const timer = new AbortController();
       await Promise.race([
         pending,
         delay(deadlineMs, undefined, { signal: timer.signal }).catch(() => undefined),
       ]);
       timer.abort();
-      abortSends.abort();
-      await Promise.allSettled([loop, ...inFlight.values()]);
+      stopped.sends.abort();
+      await pending;
     },
   };
 }

@@ -1,10 +1,15 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { AlertmanagerConfig } from '../config/schema.js';
-import { ConfigError, type ConfigProblem } from '../errors.js';
-import type { Db } from '../store/db.js';
-import { type DeliveryView, listDeliveries } from '../store/outbox.js';
-import { getRollback, type RollbackRecord, type RollbackTrigger } from '../store/rollbacks.js';
+import { ConfigError, type ConfigProblem, errorMessage } from '../errors.js';
+import type {
+  DeliveryView,
+  RollbackRecord,
+  StoredRollbackTrigger as RollbackTrigger,
+  Store,
+  StoreTx,
+} from '../store/port.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { type AlertState, createAlertState } from './alert-state.js';
@@ -46,7 +51,7 @@ const EVENT_ALERT_TTL_MS = 24 * 3_600_000;
 export type FleetActions = ActionsConfig | ReadonlyMap<string, ActionsConfig>;
 
 export interface ActionsDeps {
-  db: Db;
+  store: Store;
   /** The service label when a delivery's watch is unknown (the first configured service). */
   service: string;
   actions: FleetActions;
@@ -67,32 +72,46 @@ export interface ActionsDeps {
   alertTickIntervalMs?: number;
 }
 
-/** What the watch engine and the API call. All enqueue methods are synchronous and transaction-safe. */
+/**
+ * What the watch engine, the API and the daemon call. Rollbacks and failures write inside the caller's
+ * transaction; every committed enqueue wakes this replica's worker and is told to the other replicas
+ * (`store.publish({ kind: 'outbox' })`), whose daemon calls `wake()` on the leader.
+ */
 export interface Actions {
   /**
    * Rolls a watch back, once, whichever path asks (DESIGN §6): records the decision and enqueues one
    * delivery per rollback target keyed `<watch id>:rollback`. When the watch was already rolled back,
-   * enqueues nothing and returns the first rollback as `existing` (the API answers 409 naming it). Call it INSIDE the transaction that decides the rollback.
+   * enqueues nothing and returns the first rollback as `existing` (the API answers 409 naming it). Call
+   * it INSIDE the transaction that decides the rollback: a transaction that rolls back leaves no row and
+   * wakes nobody.
    */
-  rollback(watch: WatchRef, verdict: VerdictObject, request: RollbackRequest): RollbackOutcome;
+  rollback(
+    tx: StoreTx,
+    watch: WatchRef,
+    verdict: VerdictObject,
+    request: RollbackRequest,
+  ): Promise<RollbackOutcome>;
   /** The watch's rollback (when, which path, who), or undefined when it was never rolled back. */
-  rollbackOf(watchId: string): RollbackRecord | undefined;
+  rollbackOf(watchId: string): Promise<RollbackRecord | undefined>;
   /**
    * A watch failed on its own (a failing check; `hold-timeout`: a hold with no decision in time): its
-   * rollback (through `rollback`, so a no-op when any path already rolled it back), its `watch.failed` notifications, VigilWatchFailed, and the end of its
-   * condition alerts. Call it INSIDE the transaction that marks the watch failed.
+   * rollback (through `rollback`, so a no-op when any path already rolled it back), its `watch.failed`
+   * notifications, and once committed VigilWatchFailed and the end of its condition alerts. Call it
+   * INSIDE the transaction that marks the watch failed.
    */
   onWatchFailed(
+    tx: StoreTx,
     watch: WatchRef,
     verdict: VerdictObject,
     trigger?: Exclude<RollbackTrigger, 'operator'>,
-  ): EnqueuedDelivery[];
+  ): Promise<EnqueuedDelivery[]>;
   /**
-   * A lifecycle event for notify targets. Terminal events also resolve the watch's condition alerts;
-   * `watch.failed` fires VigilWatchFailed too, but never a rollback: that is decided, once, in the
-   * transaction that ended the watch.
+   * A lifecycle event for notify targets, after the commit that made it (its own transaction). Terminal
+   * events also resolve the watch's condition alerts; `watch.failed` fires VigilWatchFailed too, but
+   * never a rollback: that is decided, once, in the transaction that ended the watch. The alert writes
+   * are queued at the call; a failed enqueue is logged and rejects.
    */
-  onWatchEvent(event: NotifyEvent, watch: WatchRef, verdict: VerdictObject): EnqueuedDelivery[];
+  onWatchEvent(event: NotifyEvent, watch: WatchRef, verdict: VerdictObject): Promise<EnqueuedDelivery[]>;
   /** Call when a watch is aborted or superseded: resolves its SLO and blind alerts. */
   onWatchEnded(watchId: string): void;
   alerts: AlertState;
@@ -103,31 +122,43 @@ export interface Actions {
    */
   reload(actions: FleetActions): void;
   /** Every delivery of a watch with its attempts (for the watch API). */
-  listDeliveries(watchId: string): DeliveryView[];
+  listDeliveries(watchId: string): Promise<DeliveryView[]>;
   /** Keys of targets that are off (empty url), for /health warnings. */
   disabledTargets(): string[];
   /** Whether an Alertmanager url is configured. */
   alertmanagerEnabled(): boolean;
   /** The `alertmanager` entry of `/health`: `disabled` without a url, else a `/-/ready` probe. */
   alertmanagerHealth(signal?: AbortSignal): Promise<DependencyHealth | { status: 'disabled' }>;
-  /** Starts the delivery worker and the alert ticker. */
+  /**
+   * Starts the delivery worker and the alert ticker: the leader's work (a lone daemon always leads).
+   * Again after a stop, when a replica regains leadership.
+   */
   start(): void;
-  /** Stops both, waiting up to `deadlineMs` for deliveries in flight; the outbox stays intact. */
+  /**
+   * Stops both (shutdown, or leadership lost): nothing is sent from the call on; waits up to
+   * `deadlineMs` for deliveries in flight and for the enqueues and alert writes asked for so far. The
+   * outbox stays intact: an unrecorded attempt is retried when its lease runs out.
+   */
   stop(deadlineMs: number): Promise<void>;
-  /** Sends what is due now (tests, the demo). */
+  /** Makes the worker scan now: another replica enqueued (its `outbox` change). */
+  wake(): void;
+  /** Resolves once the event enqueues started and the alert writes queued so far are done; never rejects. */
+  settled(): Promise<void>;
+  /** Sends what is due now (tests, the demo), after the enqueues and alert writes asked for so far. */
   flush(): Promise<void>;
 }
 
 /**
  * Builds the actions layer: webhook targets from `actions`, the outbox worker, the Alertmanager client
  * and alert state. Throws ConfigError when a target is misconfigured (short secret, bad template).
+ * Reads and writes only through the store port.
  *
  * @example
- *   const actions = createActions({ db, service: root.service, actions: root.actions,
+ *   const actions = createActions({ store, service: root.service, actions: root.actions,
  *     alertmanager: root.alertmanager, clock: systemClock, dispatcher, logger, metrics, userAgent: 'vigil/0.1.0',
  *     onAttempt: (a) => watches.recordDelivery(a) });
  *   actions.start();
- *   db.transaction(() => { markFailed(watch); actions.onWatchFailed(watch, verdict); })();
+ *   await store.transaction(async (tx) => { await markFailed(tx, watch); await actions.onWatchFailed(tx, watch, verdict); });
  */
 export function createActions(deps: ActionsDeps): Actions {
   let resolved = checkedTargets(deps.actions, deps.configFile);
@@ -139,7 +170,7 @@ export function createActions(deps: ActionsDeps): Actions {
       ? createAlertmanagerClient({ config: am, dispatcher: deps.dispatcher, userAgent: deps.userAgent })
       : null;
   const alerts = createAlertState({
-    db: deps.db,
+    store: deps.store,
     client,
     runbookBaseUrl: am?.runbookBaseUrl ?? '',
     resendIntervalMs: am?.resendInterval ?? 60_000,
@@ -149,28 +180,26 @@ export function createActions(deps: ActionsDeps): Actions {
     ...(deps.alertTickIntervalMs ? { tickIntervalMs: deps.alertTickIntervalMs } : {}),
   });
 
-  function watchLabels(watchId: string | null): { service: string; version?: string } {
+  async function watchLabels(watchId: string | null): Promise<{ service: string; version?: string }> {
     if (watchId === null) return { service: deps.service };
-    // The watches table belongs to the watch engine; read-only, and tolerant of it changing shape.
+    // The watch belongs to the watch engine; read-only, and a delivery outliving its watch still names a service.
     try {
-      const row = deps.db.prepare('SELECT service, version FROM watches WHERE id = ?').get(watchId) as
-        | { service: string; version: string }
-        | undefined;
-      return row ?? { service: deps.service };
+      const watch = await deps.store.watches.get(watchId);
+      return watch ? { service: watch.service, version: watch.version } : { service: deps.service };
     } catch {
       return { service: deps.service };
     }
   }
 
   const worker = createDeliveryWorker({
-    db: deps.db,
+    store: deps.store,
     targets: () => resolved.all,
     clock: deps.clock,
     dispatcher: deps.dispatcher,
     logger: deps.logger,
     metrics: deps.metrics,
     maxAgeMs: () => maxAgeMs,
-    serviceOf: (watchId) => watchLabels(watchId).service,
+    serviceOf: async (watchId) => (await watchLabels(watchId)).service,
     userAgent: deps.userAgent,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
     ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}),
@@ -180,8 +209,8 @@ export function createActions(deps: ActionsDeps): Actions {
       }
       deps.onAttempt?.(attempt);
     },
-    onGiveUp(delivery, lastError) {
-      const labels = watchLabels(delivery.watchId);
+    async onGiveUp(delivery, lastError) {
+      const labels = await watchLabels(delivery.watchId);
       alerts.fire(
         alertKeys.actionFailed(delivery.watchId ?? delivery.id, delivery.event),
         actionFailedAlert({
@@ -196,6 +225,39 @@ export function createActions(deps: ActionsDeps): Actions {
     },
   });
 
+  /** Transactions that already wake the worker and tell the replicas once they commit. */
+  const announcing = new WeakSet<StoreTx>();
+
+  /** Once `tx` commits with a new row: wake this worker, and tell the other replicas (their leader's worker). */
+  function wakeAfterCommit(tx: StoreTx, deliveries: readonly EnqueuedDelivery[]): void {
+    if (!deliveries.some((d) => d.created) || announcing.has(tx)) return;
+    announcing.add(tx);
+    tx.afterCommit(() => {
+      worker.wake();
+      deps.store.publish({ kind: 'outbox', id: '' }).catch((error: unknown) => {
+        deps.logger.warn({ err: errorMessage(error) }, 'cannot tell the other replicas about an enqueue');
+      });
+    });
+  }
+
+  /** Event enqueues running in their own transactions, for settled(). */
+  const enqueuing = new Set<Promise<void>>();
+
+  function tracked<T>(work: Promise<T>, what: string): Promise<T> {
+    const done = work.then(
+      () => undefined,
+      (error: unknown) => deps.logger.error({ err: errorMessage(error) }, `${what} failed`),
+    );
+    enqueuing.add(done);
+    void done.finally(() => enqueuing.delete(done));
+    return work;
+  }
+
+  async function settled(): Promise<void> {
+    await Promise.all([...enqueuing]);
+    await alerts.settled();
+  }
+
   function endConditions(watchId: string): void {
     alerts.resolveMatching({ watch_id: watchId, alertname: 'VigilSLOViolation' });
     alerts.resolveMatching({ watch_id: watchId, alertname: 'VigilBlind' });
@@ -209,47 +271,57 @@ export function createActions(deps: ActionsDeps): Actions {
     clock: deps.clock,
   });
 
-  /** `watch.failed` for notify targets, VigilWatchFailed, and the end of the watch's condition alerts. */
-  function announceFailure(watch: WatchRef, verdict: VerdictObject): EnqueuedDelivery[] {
-    const deliveries = enqueueNotification(deps.db, input(watch, verdict), 'watch.failed');
+  /** The alerts of a failure: VigilWatchFailed, and the end of the watch's condition alerts. */
+  function failureAlerts(watch: WatchRef, verdict: VerdictObject): void {
     endConditions(watch.id);
     // A newer watch of the service, or a day, resolves it (see onWatchEvent('watch.started')).
     alerts.fire(alertKeys.watchFailed(watch.id), watchFailedAlert(verdict), {
       autoResolveAt: deps.clock.now() + EVENT_ALERT_TTL_MS,
     });
+  }
+
+  async function notify(
+    tx: StoreTx,
+    event: NotifyEvent,
+    watch: WatchRef,
+    verdict: VerdictObject,
+  ): Promise<EnqueuedDelivery[]> {
+    const deliveries = await enqueueNotification(tx, input(watch, verdict), event);
+    wakeAfterCommit(tx, deliveries);
     return deliveries;
   }
 
-  function rollback(watch: WatchRef, verdict: VerdictObject, request: RollbackRequest): RollbackOutcome {
-    const outcome = enqueueRollback(deps.db, input(watch, verdict), request);
-    if (outcome.enqueued > 0) worker.wake();
+  async function rollback(
+    tx: StoreTx,
+    watch: WatchRef,
+    verdict: VerdictObject,
+    request: RollbackRequest,
+  ): Promise<RollbackOutcome> {
+    const outcome = await enqueueRollback(tx, input(watch, verdict), request);
+    wakeAfterCommit(tx, outcome.deliveries);
     return outcome;
   }
 
   return {
     rollback,
-    rollbackOf: (watchId) => getRollback(deps.db, watchId),
-    onWatchFailed(watch, verdict, trigger = 'automatic') {
-      const deliveries = deps.db.transaction(() => [
-        ...rollback(watch, verdict, { trigger }).deliveries,
-        ...announceFailure(watch, verdict),
-      ])();
-      worker.wake();
-      return deliveries;
+    rollbackOf: (watchId) => deps.store.rollbacks.get(watchId),
+    async onWatchFailed(tx, watch, verdict, trigger = 'automatic') {
+      const rolledBack = await rollback(tx, watch, verdict, { trigger });
+      const notified = await notify(tx, 'watch.failed', watch, verdict);
+      tx.afterCommit(() => failureAlerts(watch, verdict));
+      return [...rolledBack.deliveries, ...notified];
     },
     onWatchEvent(event, watch, verdict) {
-      if (event === 'watch.failed') {
-        const deliveries = announceFailure(watch, verdict);
-        worker.wake();
-        return deliveries;
-      }
-      const deliveries = enqueueNotification(deps.db, input(watch, verdict), event);
+      // The event follows a commit: its alerts are queued now, in call order with the engine's own.
+      if (event === 'watch.failed') failureAlerts(watch, verdict);
       if (event === 'watch.started') {
         alerts.resolveMatching({ service: watch.service, alertname: 'VigilWatchFailed' });
       }
       if (event === 'watch.passed' || event === 'watch.inconclusive') endConditions(watch.id);
-      worker.wake();
-      return deliveries;
+      return tracked(
+        deps.store.transaction((tx) => notify(tx, event, watch, verdict)),
+        `enqueueing ${event} of ${watch.id}`,
+      );
     },
     onWatchEnded: endConditions,
     alerts,
@@ -259,7 +331,7 @@ export function createActions(deps: ActionsDeps): Actions {
       maxAgeMs = maxAgeOf(actions);
       warnDisabled(next.disabled, deps.logger);
     },
-    listDeliveries: (watchId) => listDeliveries(deps.db, watchId),
+    listDeliveries: (watchId) => deps.store.outbox.listForWatch(watchId),
     disabledTargets: () => [...resolved.disabled],
     alertmanagerEnabled: () => client !== null,
     alertmanagerHealth: async (signal) => (client ? client.health(signal) : { status: 'disabled' }),
@@ -268,9 +340,18 @@ export function createActions(deps: ActionsDeps): Actions {
       alerts.start();
     },
     async stop(deadlineMs) {
-      await Promise.all([worker.stop(deadlineMs), alerts.stop()]);
+      const timer = new AbortController();
+      const writes = Promise.race([
+        settled(),
+        delay(deadlineMs, undefined, { signal: timer.signal }).catch(() => undefined),
+      ]);
+      await Promise.all([worker.stop(deadlineMs), alerts.stop(), writes]);
+      timer.abort();
     },
+    wake: () => worker.wake(),
+    settled,
     async flush() {
+      await settled();
       await worker.runDue();
       await alerts.tick();
     },
@@ -325,7 +406,7 @@ function warnDisabled(disabled: readonly string[], logger: Logger): void {
   for (const key of disabled) logger.warn({ target: key }, 'webhook target has an empty url: it is off');
 }
 
-export type { RollbackRecord, RollbackTrigger } from '../store/rollbacks.js';
+export type { RollbackRecord, StoredRollbackTrigger as RollbackTrigger } from '../store/port.js';
 export type { RollbackOutcome, RollbackRequest } from './outbox.js';
 export { signPayload, verifySignature } from './sign.js';
 export type {

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
-import { insertDelivery, listDeliveries } from '../store/outbox.js';
-import { type RollbackRecord, type RollbackTrigger, recordRollback } from '../store/rollbacks.js';
+import type { RollbackRecord, StoredRollbackTrigger, StoreRepos } from '../store/port.js';
 import type { EnqueuedDelivery, ManualTrigger, NotifyEvent, VerdictObject, WatchRef } from './types.js';
 import { buildPayload, notifyKey, renderBody, rollbackKey, type WebhookTarget } from './webhook.js';
 
 /**
- * Enqueueing into the durable outbox. Every function here is synchronous and safe inside the caller's
- * `db.transaction(...)`: it only writes rows (better-sqlite3 turns a nested transaction into a savepoint).
- * Nothing is sent here — the delivery worker picks the rows up after the transaction commits.
+ * Enqueueing into the durable outbox. Every function here writes through the repositories it is given —
+ * the caller's transaction (`StoreTx`), so the rows commit or roll back with the caller's own writes.
+ * Nothing is sent here: the delivery worker picks the rows up after the transaction commits.
  */
 
 export interface EnqueueInput {
@@ -24,7 +22,7 @@ export interface EnqueueInput {
 
 /** Who asked for a rollback and through which path (DESIGN §6: a failing check, a hold timeout, an operator). */
 export interface RollbackRequest {
-  trigger: RollbackTrigger;
+  trigger: StoredRollbackTrigger;
   /** The operator (for `operator`); recorded and sent in the body's `manual`. */
   who?: string;
   reason?: string;
@@ -48,44 +46,46 @@ export interface RollbackOutcome {
  * fires a second webhook. An operator's rollback carries `manual: {who, reason}` in its body.
  *
  * @example
- *   db.transaction(() => {
- *     markWatchFailed(db, watch.id, verdict);                                           // the watch engine's own write
- *     enqueueRollback(db, { targets, watch, verdict, clock }, { trigger: 'automatic' }); // same transaction
- *   })();
+ *   await store.transaction(async (tx) => {
+ *     await tx.watches.update(failed);                                                        // the watch engine's own write
+ *     await enqueueRollback(tx, { targets, watch, verdict, clock }, { trigger: 'automatic' }); // same transaction
+ *   });
  */
-export function enqueueRollback(db: Db, input: EnqueueInput, request: RollbackRequest): RollbackOutcome {
-  return db.transaction((): RollbackOutcome => {
-    const { record, created } = recordRollback(db, {
-      watchId: input.watch.id,
-      at: input.clock.now(),
-      trigger: request.trigger,
-      who: request.who ?? null,
-      reason: request.reason ?? null,
-    });
-    if (!created) return { enqueued: 0, deliveries: rollbackDeliveries(db, input), existing: record };
-    const manual =
-      request.trigger === 'operator'
-        ? { who: request.who ?? 'operator', reason: request.reason ?? '' }
-        : undefined;
-    const deliveries = enqueue(
-      db,
-      input,
-      'rollback',
-      rollbackKey(input.watch.id),
-      manual,
-      (t) => t.kind === 'rollback',
-    );
-    return { enqueued: deliveries.filter((d) => d.created).length, deliveries };
-  })();
+export async function enqueueRollback(
+  tx: StoreRepos,
+  input: EnqueueInput,
+  request: RollbackRequest,
+): Promise<RollbackOutcome> {
+  const { record, created } = await tx.rollbacks.record({
+    watchId: input.watch.id,
+    at: input.clock.now(),
+    trigger: request.trigger,
+    who: request.who ?? null,
+    reason: request.reason ?? null,
+  });
+  if (!created) return { enqueued: 0, deliveries: await rollbackDeliveries(tx, input), existing: record };
+  const manual =
+    request.trigger === 'operator'
+      ? { who: request.who ?? 'operator', reason: request.reason ?? '' }
+      : undefined;
+  const deliveries = await enqueue(
+    tx,
+    input,
+    'rollback',
+    rollbackKey(input.watch.id),
+    manual,
+    (t) => t.kind === 'rollback',
+  );
+  return { enqueued: deliveries.filter((d) => d.created).length, deliveries };
 }
 
 /** The rollback deliveries already in the outbox for a watch, in target order, as a no-op enqueue reports them. */
-function rollbackDeliveries(db: Db, input: EnqueueInput): EnqueuedDelivery[] {
+async function rollbackDeliveries(tx: StoreRepos, input: EnqueueInput): Promise<EnqueuedDelivery[]> {
   const order = (target: string): number => {
     const index = input.targets.findIndex((t) => t.key === target);
     return index === -1 ? input.targets.length : index;
   };
-  return listDeliveries(db, input.watch.id)
+  return (await tx.outbox.listForWatch(input.watch.id))
     .filter((d) => d.event === 'rollback')
     .sort((a, b) => order(a.target) - order(b.target))
     .map((d) => ({
@@ -103,12 +103,16 @@ function rollbackDeliveries(db: Db, input: EnqueueInput): EnqueuedDelivery[] {
  * Enqueues a notification to every `notify` target subscribed to the event. One per watch and event
  * (`watch.phase`: one per phase), so a replayed event is a no-op.
  *
- * @example enqueueNotification(db, { targets, watch, verdict, clock }, 'watch.passed')
+ * @example await enqueueNotification(tx, { targets, watch, verdict, clock }, 'watch.passed')
  */
-export function enqueueNotification(db: Db, input: EnqueueInput, event: NotifyEvent): EnqueuedDelivery[] {
+export function enqueueNotification(
+  tx: StoreRepos,
+  input: EnqueueInput,
+  event: NotifyEvent,
+): Promise<EnqueuedDelivery[]> {
   const key = notifyKey(input.watch.id, event, input.verdict.phase);
   return enqueue(
-    db,
+    tx,
     input,
     event,
     key,
@@ -117,50 +121,51 @@ export function enqueueNotification(db: Db, input: EnqueueInput, event: NotifyEv
   );
 }
 
-function enqueue(
-  db: Db,
+/** One row per accepted target, in target order (one insert after another, inside the caller's transaction). */
+async function enqueue(
+  tx: StoreRepos,
   input: EnqueueInput,
   event: EnqueuedDelivery['event'],
   idempotencyKey: string,
   manual: ManualTrigger | undefined,
   accepts: (target: WebhookTarget) => boolean,
-): EnqueuedDelivery[] {
+): Promise<EnqueuedDelivery[]> {
   const newId = input.newId ?? (() => `d_${randomUUID()}`);
   const now = input.clock.now();
   const triggeredAt = new Date(now).toISOString();
-  return db.transaction(() =>
-    input.targets.filter(accepts).map((target): EnqueuedDelivery => {
-      const deliveryId = newId();
-      const payload = buildPayload({
-        event,
-        deliveryId,
-        dryRun: target.dryRun,
-        watch: input.watch,
-        verdict: input.verdict,
-        triggeredAt,
-        ...(manual ? { manual } : {}),
-      });
-      const { row, created } = insertDelivery(db, {
-        id: deliveryId,
-        watchId: input.watch.id,
-        event,
-        target: target.key,
-        url: target.url,
-        idempotencyKey,
-        body: renderBody(target, payload),
-        dryRun: target.dryRun,
-        manual: manual !== undefined,
-        createdAt: now,
-      });
-      return {
-        deliveryId: row.id,
-        target: target.key,
-        event,
-        idempotencyKey,
-        created,
-        dryRun: row.dryRun,
-        manual: row.manual,
-      };
-    }),
-  )();
+  const enqueued: EnqueuedDelivery[] = [];
+  for (const target of input.targets.filter(accepts)) {
+    const deliveryId = newId();
+    const payload = buildPayload({
+      event,
+      deliveryId,
+      dryRun: target.dryRun,
+      watch: input.watch,
+      verdict: input.verdict,
+      triggeredAt,
+      ...(manual ? { manual } : {}),
+    });
+    const { row, created } = await tx.outbox.insert({
+      id: deliveryId,
+      watchId: input.watch.id,
+      event,
+      target: target.key,
+      url: target.url,
+      idempotencyKey,
+      body: renderBody(target, payload),
+      dryRun: target.dryRun,
+      manual: manual !== undefined,
+      createdAt: now,
+    });
+    enqueued.push({
+      deliveryId: row.id,
+      target: target.key,
+      event,
+      idempotencyKey,
+      created,
+      dryRun: row.dryRun,
+      manual: row.manual,
+    });
+  }
+  return enqueued;
 }

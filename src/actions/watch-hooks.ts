@@ -68,24 +68,26 @@ const WATCH_ALERTS = {
  * Every hook is idempotent, so a replayed failure or event after a restart sends nothing twice.
  *
  * @example
- *   const watches = new WatchManager({ db, clock, logger, metrics, ..., ...createWatchHooks(actions, clock) }, settings);
+ *   const watches = new WatchManager({ store, clock, logger, metrics, ..., ...createWatchHooks(actions, clock) }, settings);
  */
 export function createWatchHooks(
   actions: Actions,
   clock: Clock,
 ): Required<Pick<WatchDeps, 'onFailed' | 'manualRollback' | 'onEvent' | 'alerts'>> {
   return {
-    // `tx` is the same better-sqlite3 connection as the actions' db, so these writes join its transaction.
+    // In the engine's transaction: the rollback and the watch.failed rows commit with the failure, or neither.
     // Returns the number of rollback targets (of the first rollback, when the watch already had one).
-    onFailed: (_tx, watch, trigger) =>
-      actions.onWatchFailed(watch, watch, trigger ?? 'automatic').filter((d) => d.event === 'rollback')
-        .length,
+    onFailed: async (tx, watch, trigger) =>
+      (await actions.onWatchFailed(tx, watch, watch, trigger ?? 'automatic')).filter(
+        (d) => d.event === 'rollback',
+      ).length,
     // Returns the RollbackOutcome (`existing` when the watch already had its rollback), for an engine
     // that wants to answer 409 from the actions' record; the WatchDeps signature may ignore it.
-    manualRollback: (_tx, watch, request) =>
-      actions.rollback(watch, watch, { trigger: 'operator', who: request.who, reason: request.reason }),
+    manualRollback: (tx, watch, request) =>
+      actions.rollback(tx, watch, watch, { trigger: 'operator', who: request.who, reason: request.reason }),
     onEvent: (event, watch) => {
-      actions.onWatchEvent(event, watch, watch);
+      // After commit, fire-and-forget: onWatchEvent logs its own failure; settled() waits for it.
+      actions.onWatchEvent(event, watch, watch).catch(() => undefined);
     },
     alerts: {
       fire(alert) {
