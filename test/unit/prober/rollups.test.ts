@@ -1,27 +1,29 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createProbeSource, formatProbeQuery, parseProbeQuery } from '../../../src/sources/probes.js';
-import { NoDataError, QueryError } from '../../../src/sources/types.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
 import {
   bucketIndex,
   createProbeRollups,
   LATENCY_BUCKETS_MS,
   latencyQuantileMs,
   type ProbeRollups,
-} from '../../../src/store/rollups.js';
+} from '../../../src/prober/rollups.js';
+import { createProbeSource, formatProbeQuery, parseProbeQuery } from '../../../src/sources/probes.js';
+import { NoDataError, QueryError } from '../../../src/sources/types.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
+import { storedMinutes } from './rollup-store.js';
 
 const T0 = Date.parse('2026-11-27T10:00:00Z');
 const MIN = 60_000;
 const DAY = 86_400_000;
 
-let db: Db;
+let store: Store;
 let rollups: ProbeRollups;
 
-beforeEach(() => {
-  db = openDatabase(':memory:');
-  rollups = createProbeRollups(db);
+beforeEach(async () => {
+  store = await openStore({ path: ':memory:' });
+  rollups = createProbeRollups(store);
 });
-afterEach(() => db.close());
+afterEach(() => store.close());
 
 describe('latency buckets', () => {
   it.each([0.01, 0.1, 0.5, 1, 12.3, 480, 499, 510, 30_000])(
@@ -54,31 +56,34 @@ describe('latency buckets', () => {
 });
 
 describe('probe rollups', () => {
-  it('sums runs per minute and answers any window', () => {
+  it('sums runs per minute and answers any window', async () => {
     for (let m = 0; m < 10; m++) {
       for (let k = 0; k < 4; k++)
-        rollups.record('health', T0 + m * MIN + k * 15_000, !(m === 3 && k === 0), 100 + m);
+        await rollups.record('health', T0 + m * MIN + k * 15_000, !(m === 3 && k === 0), 100 + m);
     }
-    rollups.record('other', T0, false, 5);
-    expect(rollups.window('health', T0, T0 + 10 * MIN)).toMatchObject({ successes: 39, total: 40 });
-    expect(rollups.window('health', T0 + 5 * MIN, T0 + 10 * MIN)).toMatchObject({ successes: 20, total: 20 });
-    expect(rollups.window('health', T0 + 5 * MIN, T0 + 10 * MIN).latencySumMs).toBe(
+    await rollups.record('other', T0, false, 5);
+    expect(await rollups.window('health', T0, T0 + 10 * MIN)).toMatchObject({ successes: 39, total: 40 });
+    expect(await rollups.window('health', T0 + 5 * MIN, T0 + 10 * MIN)).toMatchObject({
+      successes: 20,
+      total: 20,
+    });
+    expect((await rollups.window('health', T0 + 5 * MIN, T0 + 10 * MIN)).latencySumMs).toBe(
       4 * (105 + 106 + 107 + 108 + 109),
     );
-    expect(rollups.window('health', T0 - 10 * MIN, T0).total).toBe(0);
-    expect(db.prepare('SELECT count(*) AS n FROM probe_rollups').get()).toEqual({ n: 11 });
+    expect((await rollups.window('health', T0 - 10 * MIN, T0)).total).toBe(0);
+    expect(await storedMinutes(store, '', ['health', 'other'])).toHaveLength(11);
   });
 
-  it('keeps 30 days queryable and prunes what is older', () => {
-    rollups.record('health', T0 - 31 * DAY, true, 10);
-    rollups.record('health', T0 - 29 * DAY, true, 10);
-    rollups.record('health', T0, true, 10);
-    expect(rollups.window('health', T0 - 30 * DAY, T0 + MIN).total).toBe(2);
-    expect(rollups.prune(T0 - 30 * DAY)).toBe(1);
-    expect(rollups.window('health', 0, T0 + MIN).total).toBe(2);
+  it('keeps 30 days queryable and prunes what is older', async () => {
+    await rollups.record('health', T0 - 31 * DAY, true, 10);
+    await rollups.record('health', T0 - 29 * DAY, true, 10);
+    await rollups.record('health', T0, true, 10);
+    expect((await rollups.window('health', T0 - 30 * DAY, T0 + MIN)).total).toBe(2);
+    expect(await rollups.prune(T0 - 30 * DAY)).toBe(1);
+    expect((await rollups.window('health', 0, T0 + MIN)).total).toBe(2);
   });
 
-  it('records a ProbeResult at its start time with its duration', () => {
+  it('records a ProbeResult at its start time with its duration', async () => {
     rollups.recordResult({
       probe: 'health',
       kind: 'smoke',
@@ -90,7 +95,7 @@ describe('probe rollups', () => {
       assertions: [],
       steps: [],
     });
-    const w = rollups.window('health', T0, T0 + MIN);
+    const w = await rollups.window('health', T0, T0 + MIN);
     expect(w).toMatchObject({ successes: 1, total: 1, latencySumMs: 42 });
     expect(w.histogram[bucketIndex(42)]).toBe(1);
   });
@@ -98,7 +103,8 @@ describe('probe rollups', () => {
 
 describe('the probes SLI source', () => {
   it('answers success ratio and latency quantiles (seconds) over a window', async () => {
-    for (let i = 0; i < 100; i++) rollups.record('health', T0 + i * 3000, i % 20 !== 0, i < 95 ? 50 : 900);
+    for (let i = 0; i < 100; i++)
+      await rollups.record('health', T0 + i * 3000, i % 20 !== 0, i < 95 ? 50 : 900);
     const source = createProbeSource({ rollups, defaultWindowMs: 5 * MIN });
     const at = T0 + 5 * MIN;
     expect((await source.query('health:successRatio', at)).value).toBeCloseTo(0.95, 5);
@@ -108,7 +114,9 @@ describe('the probes SLI source', () => {
     const p99 = (await source.query('health:latencyP99[5m]', at)).value;
     expect(p99).toBeGreaterThan(0.9 / 1.19);
     expect(p99).toBeLessThan(0.9 * 1.19);
-    expect(source.measure({ probe: 'health', measure: 'successRatio' }, MIN, T0 + MIN).value).toBe(19 / 20);
+    expect((await source.measure({ probe: 'health', measure: 'successRatio' }, MIN, T0 + MIN)).value).toBe(
+      19 / 20,
+    );
   });
 
   it('throws NoDataError when the window has no runs, and QueryError on a malformed query', async () => {
@@ -119,7 +127,7 @@ describe('the probes SLI source', () => {
   });
 
   it('gives a range of samples where there are runs', async () => {
-    for (let m = 0; m < 10; m++) rollups.record('health', T0 + m * MIN, m !== 4, 10);
+    for (let m = 0; m < 10; m++) await rollups.record('health', T0 + m * MIN, m !== 4, 10);
     const source = createProbeSource({ rollups, defaultWindowMs: 5 * MIN });
     const samples = await source.queryRange('health:successRatio[1m]', T0 + MIN, T0 + 10 * MIN, MIN);
     expect(samples.map((s) => s.value)).toEqual([1, 1, 1, 1, 0, 1, 1, 1, 1, 1]);

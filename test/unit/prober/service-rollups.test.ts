@@ -1,18 +1,19 @@
 import { Writable } from 'node:stream';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { probeSchema, rootConfigSchema, type VigilConfig } from '../../../src/config/schema.js';
 import { createDaemon } from '../../../src/daemon/index.js';
+import { createProbeRollups } from '../../../src/prober/rollups.js';
 import { createScheduler } from '../../../src/prober/scheduler.js';
 import { createProber, FLUSH_BATCH_RUNS, type Prober, type ProberDeps } from '../../../src/prober/service.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
-import { createProbeRollups } from '../../../src/store/rollups.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
 import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { eventually, writeDaemonConfig } from '../../helpers/daemon.js';
 import { onlyService } from '../../helpers/service.js';
+import { refusable, storedMinutes } from './rollup-store.js';
 import { type Running, startHttp } from './servers.js';
 
 /*
@@ -76,15 +77,23 @@ async function nextRun(clock: ManualClock, prober: Prober): Promise<void> {
   await eventually(2_000, () => (prober.scheduler.latest()[0]?.startedAt !== before ? true : undefined));
 }
 
-const rowsIn = (db: Db | Database.Database, service = ''): number =>
+/** The runs stored for the probes of configFor(), whatever their minute. */
+const rowsIn = async (store: Store, service = ''): Promise<number> =>
   (
-    db.prepare('SELECT coalesce(sum(total), 0) AS n FROM probe_rollups WHERE service = ?').get(service) as {
-      n: number;
-    }
-  ).n;
+    await storedMinutes(store, service, [
+      'health',
+      ...Array.from({ length: FLUSH_BATCH_RUNS + 100 }, (_, i) => `health-${i}`),
+    ])
+  ).reduce((sum, minute) => sum + minute.total, 0);
 
-function proberOn(db: Db, clock: ManualClock, extra: Partial<ProberDeps> = {}) {
-  const rollups = createProbeRollups(db);
+async function memoryStore(): Promise<Store> {
+  const store = await openStore({ path: ':memory:' });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+function proberOn(store: Store, clock: ManualClock, extra: Partial<ProberDeps> = {}) {
+  const rollups = createProbeRollups(store);
   const prober = createProber({
     config: onlyService(configFor()),
     clock,
@@ -99,65 +108,55 @@ function proberOn(db: Db, clock: ManualClock, extra: Partial<ProberDeps> = {}) {
 describe('the prober writes its rollups in batches', () => {
   it('a run is readable at once, written by the next timed flush', async () => {
     const clock = new ManualClock(T0);
-    const db = openDatabase(':memory:');
-    cleanups.push(() => {
-      db.close();
-    });
-    const { rollups, prober } = proberOn(db, clock, { flushIntervalMs: 20_000 });
+    const store = await memoryStore();
+    const { rollups, prober } = proberOn(store, clock, { flushIntervalMs: 20_000 });
     prober.start();
     cleanups.push(() => prober.stop());
     await prober.scheduler.runOnce();
-    expect(rowsIn(db)).toBe(0);
-    expect(rollups.window('health', T0, clock.now() + 60_000).total).toBe(1);
+    expect(await rowsIn(store)).toBe(0);
+    expect((await rollups.window('health', T0, clock.now() + 60_000)).total).toBe(1);
     await clock.advance(20_000); // the flush falls due; the next run has not reported yet
-    expect(rowsIn(db)).toBeGreaterThanOrEqual(1);
+    expect(await rowsIn(store)).toBeGreaterThanOrEqual(1);
   });
 
   it('stop writes what is pending, after the last run in flight has reported', async () => {
     const clock = new ManualClock(T0);
-    const db = openDatabase(':memory:');
-    cleanups.push(() => {
-      db.close();
-    });
-    const { prober } = proberOn(db, clock, { flushIntervalMs: 3_600_000 });
+    const store = await memoryStore();
+    const { prober } = proberOn(store, clock, { flushIntervalMs: 3_600_000 });
     prober.start();
     await prober.scheduler.runOnce();
     await prober.scheduler.runOnce();
-    expect(rowsIn(db)).toBe(0);
+    expect(await rowsIn(store)).toBe(0);
     await prober.stop();
-    expect(rowsIn(db)).toBe(2);
+    expect(await rowsIn(store)).toBe(2);
   });
 
   it(`${FLUSH_BATCH_RUNS} pending runs are written without waiting for the interval; a refused write is logged once`, async () => {
     const clock = new ManualClock(T0);
-    const db = openDatabase(':memory:');
-    cleanups.push(() => {
-      db.close();
-    });
+    const store = await memoryStore();
+    const writes = refusable(store);
     const lines: { msg: string; pendingRuns?: number }[] = [];
     const prober = createProber({
       config: onlyService(configFor(1, FLUSH_BATCH_RUNS + 100)),
       clock,
       metrics: createMetrics({ version: 't', defaultMetrics: false }),
       logger: createLogger({ level: 'error', destination: linesInto(lines) }),
-      rollups: createProbeRollups(db),
+      rollups: createProbeRollups(writes.store),
       flushIntervalMs: 3_600_000,
     });
     prober.start();
     cleanups.push(() => prober.stop());
     await prober.scheduler.runOnce();
-    expect(rowsIn(db)).toBe(FLUSH_BATCH_RUNS);
+    expect(await rowsIn(store)).toBe(FLUSH_BATCH_RUNS);
 
-    db.exec(
-      "CREATE TRIGGER refuse BEFORE UPDATE ON probe_rollups BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-    );
+    writes.refuse('disk full');
     await prober.scheduler.runOnce();
     // The size trigger tried once, at 500 pending; the 200 runs after it did not ask the store again.
     expect(lines.map((l) => l.msg)).toEqual(['cannot store the probe rollups']);
     expect(lines[0]?.pendingRuns).toBe(FLUSH_BATCH_RUNS); // 100 left from the first round, 400 of this one
-    db.exec('DROP TRIGGER refuse');
+    writes.allow();
     await prober.stop(); // nothing refused was lost
-    expect(rowsIn(db)).toBe(2 * (FLUSH_BATCH_RUNS + 100));
+    expect(await rowsIn(store)).toBe(2 * (FLUSH_BATCH_RUNS + 100));
   });
 
   it("the daemon's stop writes the rollups before it closes the store", async () => {
@@ -182,13 +181,12 @@ describe('the prober writes its rollups in batches', () => {
     await daemon.start();
     // Run now, without moving the clock: no timed flush falls due before the stop.
     await (prober as Prober).scheduler.runOnce();
-    const reader = new Database(files.dbPath, { readonly: true });
-    cleanups.push(() => {
-      reader.close();
-    });
-    expect(rowsIn(reader, 'prep-api')).toBe(0);
+    // A second connection to the daemon's store, as another process would read it.
+    const reader = await openStore({ path: files.dbPath });
+    cleanups.push(() => reader.close());
+    expect(await rowsIn(reader, 'prep-api')).toBe(0);
     await daemon.stop(1_000);
-    expect(rowsIn(reader, 'prep-api')).toBe(1);
+    expect(await rowsIn(reader, 'prep-api')).toBe(1);
   });
 });
 

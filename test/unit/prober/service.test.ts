@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { probeSchema, rootConfigSchema, type VigilConfig } from '../../../src/config/schema.js';
+import { createProbeRollups } from '../../../src/prober/rollups.js';
 import { createProber } from '../../../src/prober/service.js';
 import { createProbeSource } from '../../../src/sources/probes.js';
-import { openDatabase } from '../../../src/store/db.js';
-import { createProbeRollups } from '../../../src/store/rollups.js';
+import { openStore } from '../../../src/store/open.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { onlyService } from '../../helpers/service.js';
@@ -25,8 +25,8 @@ describe('the daemon prober', () => {
   it('runs probes on schedule, updates the §8 metrics and fills the rollups the probes source reads', async () => {
     const T0 = Date.parse('2026-11-27T10:00:00Z');
     const clock = new ManualClock(T0);
-    const db = openDatabase(':memory:');
-    const rollups = createProbeRollups(db);
+    const store = await openStore({ path: ':memory:' });
+    const rollups = createProbeRollups(store);
     const metrics = createMetrics({ version: 't', defaultMetrics: false });
     const config: VigilConfig = {
       file: '/etc/vigil/vigil.yaml',
@@ -78,6 +78,6 @@ describe('the daemon prober', () => {
     );
     expect(text).toContain('vigil_probe_schedule_lag_seconds_count 8');
     expect(prober.scheduler.states().health?.health).toBe('up');
-    db.close();
+    await store.close();
   });
 });
