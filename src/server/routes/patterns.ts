@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { ObservedSignature, PatternStore } from '../../patterns/store.js';
 import { parseBody, parseParams, sendError } from '../problems.js';
-import { auditedDecisionBody, requester } from './watches.js';
+import { auditedDecisionBody, requester, watchIdParams } from './watches.js';
 
 /*
  * Log signature routes (DESIGN §3, issue 19): what a watch's patterns checks saw, and operators' feedback
@@ -11,7 +11,6 @@ import { auditedDecisionBody, requester } from './watches.js';
  * any watch that logs it). Every decision is a row of the store's feedback audit.
  */
 
-const idParams = z.object({ id: z.string().min(1).max(64) });
 const signatureParams = z.object({
   signature: z
     .string()
@@ -53,7 +52,7 @@ function listed(o: ObservedSignature): Listed {
 export function patternRoutes(deps: PatternRouteDeps): FastifyPluginAsync {
   return async (app) => {
     app.get('/watches/:id/patterns', async (request, reply) => {
-      const { id } = parseParams(idParams, request);
+      const { id } = parseParams(watchIdParams, request);
       const watch = await deps.watches.get(id);
       if (watch === undefined) return sendError(reply, 404, `no watch ${id}`);
       const byCheck = new Map<string, ObservedSignature[]>();

@@ -43,6 +43,12 @@ const time = z.union([z.string(), z.number()]).transform((input, ctx) => {
 const label = z.string().trim().min(1).max(128);
 
 /**
+ * Text that reaches the store as is: PostgreSQL's text type cannot hold a NUL character (it refuses
+ * the statement, a 500 here), and no id, service or reason has one, so it is bad input at the edge.
+ */
+const storedText = z.string().regex(/^[^\0]*$/, 'no NUL characters');
+
+/**
  * A version is a label value, a query template value (`{{version}}`, regex-escaped inside `=~"…"`) and a
  * webhook field: plain characters only, so none of them needs to trust an escape.
  */
@@ -61,7 +67,7 @@ const createBody = z.strictObject({
 });
 
 const listQuery = z.object({
-  service: z.string().min(1).optional(),
+  service: storedText.min(1).optional(),
   status: z.enum(WATCH_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
@@ -73,10 +79,11 @@ const verdictQuery = z.object({
   since: time.optional(),
 });
 
-const idParams = z.object({ id: z.string().min(1).max(64) });
+/** A watch id in a path. */
+export const watchIdParams = z.object({ id: storedText.min(1).max(64) });
 /** An operator's decision, audited: why, and who (`vigil watch … --who`, or the token holder). */
 export const auditedDecisionBody = z.strictObject({
-  reason: z.string().trim().min(1, 'say why').max(1000),
+  reason: storedText.trim().min(1, 'say why').max(1000),
   // Printable text only: it is shown in the timeline and in alerts.
   who: z
     .string()
@@ -148,13 +155,13 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
     });
 
     app.get('/watches/:id', async (request, reply) => {
-      const { id } = parseParams(idParams, request);
+      const { id } = parseParams(watchIdParams, request);
       const watch = await watches.get(id);
       return watch ?? notFound(reply, id);
     });
 
     app.get('/watches/:id/verdict', async (request, reply) => {
-      const { id } = parseParams(idParams, request);
+      const { id } = parseParams(watchIdParams, request);
       const query = parseQuery(verdictQuery, request);
       const timeoutMs = Math.min(query.wait ?? 0, MAX_WAIT_MS);
       // A plain read (no wait) answers with the current verdict whatever `until` and `since` say, as
@@ -178,7 +185,7 @@ export function watchRoutes(watches: WatchApi, options: WatchRouteOptions = {}):
 
     for (const action of ['abort', 'promote', 'rollback'] as const) {
       app.post(`/watches/:id/${action}`, async (request, reply) => {
-        const { id } = parseParams(idParams, request);
+        const { id } = parseParams(watchIdParams, request);
         const { reason, who } = parseBody(auditedDecisionBody, request);
         const outcome = await watches.override(id, action, { who: requester(request, who), reason });
         if (outcome.ok) return outcome.watch;

@@ -125,6 +125,42 @@ describe('operator overrides', () => {
   });
 });
 
+describe('text the store cannot hold', () => {
+  test.each([
+    { name: 'a watch id', method: 'GET' as const, url: '/api/v1/watches/w_%00', path: 'params.id' },
+    { name: 'a verdict id', method: 'GET' as const, url: '/api/v1/watches/w_%00/verdict', path: 'params.id' },
+    {
+      name: 'a service filter',
+      method: 'GET' as const,
+      url: '/api/v1/watches?service=prep%00',
+      path: 'query.service',
+    },
+    {
+      name: 'an override reason',
+      method: 'POST' as const,
+      url: '/api/v1/watches/WATCH/abort',
+      payload: { reason: 'bad\u0000build' },
+      path: 'body.reason',
+    },
+  ])(
+    'a NUL character in $name is 400 at $path (PostgreSQL text cannot hold one)',
+    async ({ method, url, payload, path }) => {
+      const watch = (
+        await post('/api/v1/watches', { service: 'prep-api', version: '1.4.2' })
+      ).json() as WatchView;
+      const res = await app.inject({
+        method,
+        url: url.replace('WATCH', watch.id),
+        ...(payload ? { payload } : {}),
+      });
+      expect(res.statusCode).toBe(400);
+      const { problems } = res.json() as { problems: { path: string; message: string }[] };
+      expect(problems).toEqual([{ path, message: 'no NUL characters' }]);
+      expect((await h.manager.get(watch.id))?.status).toBe('running');
+    },
+  );
+});
+
 describe('rate limit budgets', () => {
   async function limited(max: number): Promise<FastifyInstance> {
     await app.close();
