@@ -21,15 +21,15 @@ export async function driveWatch(options: {
   during?: (elapsedMs: number) => Promise<void>;
 }): Promise<void> {
   const { clock, manager, id, intervalMs } = options;
-  const running = (): boolean => manager.get(id)?.status === 'running';
+  const running = async (): Promise<boolean> => (await manager.get(id))?.status === 'running';
   for (let elapsed = 0; elapsed <= options.untilMs; elapsed += intervalMs) {
     await options.during?.(elapsed);
     const target = elapsed / intervalMs + 1;
-    for (let i = 0; i < 400 && options.evaluations() < target && running(); i++) {
+    for (let i = 0; i < 400 && options.evaluations() < target && (await running()); i++) {
       await clock.advance(0);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    if (!running()) return;
+    if (!(await running())) return;
     await clock.advance(intervalMs);
   }
 }

@@ -250,6 +250,50 @@ describe('deploy/kubernetes: the config files come from the vigil-files ConfigMa
   });
 });
 
+describe('deploy/kubernetes/vigil-ha.yaml: two replicas on PostgreSQL', () => {
+  const ha = parseAllDocuments(readFileSync(join(DEPLOY, 'kubernetes', 'vigil-ha.yaml'), 'utf8')).map(
+    (d) => d.toJS() as Doc,
+  );
+  const kind = (k: string, name?: string): Doc => {
+    const doc = ha.find((d) => d.kind === k && (name === undefined || get(d, 'metadata', 'name') === name));
+    if (!doc) throw new Error(`no ${k} ${name ?? ''} in vigil-ha.yaml`);
+    return doc;
+  };
+  const vigil = (): Doc => {
+    const containers = get(kind('Deployment'), 'spec', 'template', 'spec', 'containers') as Doc[];
+    return containers.find((c) => c.name === 'vigil') as Doc;
+  };
+
+  test('runs two replicas that a drain never takes both of, spread over nodes', () => {
+    expect(get(kind('Deployment'), 'spec', 'replicas')).toBe(2);
+    expect(get(kind('PodDisruptionBudget'), 'spec', 'minAvailable')).toBe(1);
+    expect(get(kind('Deployment'), 'spec', 'strategy', 'type')).toBe('RollingUpdate');
+    expect(get(kind('Deployment'), 'spec', 'template', 'spec', 'affinity', 'podAntiAffinity')).toBeDefined();
+    // No SQLite volume: a ReadWriteOnce claim cannot be shared by two pods.
+    expect(ha.some((d) => d.kind === 'PersistentVolumeClaim')).toBe(false);
+  });
+
+  test('gives each replica the database URL from its Secret and its pod name as the instance', () => {
+    const secret = kind('Secret', 'vigil-postgres');
+    expect(get(secret, 'stringData', 'VIGIL_DATABASE_URL')).toMatch(/^postgres:\/\//);
+    const envFrom = (get(vigil(), 'envFrom') as Doc[]).map((e) => get(e, 'secretRef', 'name'));
+    expect(envFrom).toContain('vigil-postgres');
+    const env = get(vigil(), 'env') as Doc[];
+    const instance = env.find((e) => e.name === 'VIGIL_INSTANCE');
+    expect(get(instance, 'valueFrom', 'fieldRef', 'fieldPath')).toBe('metadata.name');
+    for (const name of ['VIGIL_DATABASE_URL', 'VIGIL_INSTANCE']) expect(inEnvExample(name)).toBe(true);
+  });
+
+  test('the shipped vigil.yaml reads the database URL from VIGIL_DATABASE_URL', async () => {
+    const config = await loadConfig(join(REPO_ROOT, 'vigil.yaml'), {
+      VIGIL_DATABASE_URL: 'postgres://vigil:secret@db.internal:5432/vigil',
+    });
+    expect(config.root.storage.url).toBe('postgres://vigil:secret@db.internal:5432/vigil');
+    const sqlite = await loadConfig(join(REPO_ROOT, 'vigil.yaml'), {});
+    expect(sqlite.root.storage.url).toBeUndefined();
+  });
+});
+
 describe('deploy/docker-compose.yml', () => {
   const compose = parseYaml(readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8')) as {
     services: Record<string, { build?: string; environment?: Record<string, string>; volumes?: string[] }>;
@@ -268,10 +312,26 @@ describe('deploy/docker-compose.yml', () => {
     expect(existsSync(join(resolve(DEPLOY, compose.services.vigil?.build ?? '?'), 'Dockerfile'))).toBe(true);
   });
 
-  test('the vigil service sets only variables Vigil reads', () => {
-    const names = Object.keys(compose.services.vigil?.environment ?? {});
-    expect(names.length).toBeGreaterThan(0);
-    expect(names.filter((n) => !inEnvExample(n))).toEqual([]);
+  test('the vigil services set only variables Vigil reads', () => {
+    for (const service of ['vigil', 'vigil-replica']) {
+      const names = Object.keys(compose.services[service]?.environment ?? {});
+      expect(names.length).toBeGreaterThan(0);
+      expect(names.filter((n) => !inEnvExample(n))).toEqual([]);
+    }
+  });
+
+  test('the postgres profile adds PostgreSQL and a second replica on the same database URL', () => {
+    const services = compose.services as Record<
+      string,
+      { profiles?: string[]; environment?: Record<string, string> }
+    >;
+    expect(services.postgres?.profiles).toEqual(['postgres']);
+    expect(services['vigil-replica']?.profiles).toEqual(['postgres']);
+    expect(services.vigil?.environment?.VIGIL_DATABASE_URL).toContain('VIGIL_DATABASE_URL');
+    expect(services['vigil-replica']?.environment?.VIGIL_DATABASE_URL).toContain('VIGIL_DATABASE_URL');
+    expect(services.vigil?.environment?.VIGIL_INSTANCE).not.toBe(
+      services['vigil-replica']?.environment?.VIGIL_INSTANCE,
+    );
   });
 
   test('Grafana gets the dashboard where its provisioning looks, and Prometheus gets the rules it loads', () => {
