@@ -40,7 +40,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await h.manager.stop();
   await app.close();
-  await h.store.close();
+  await h.close();
 });
 
 function securityOnly(headers: Record<string, unknown>): Record<string, unknown> {

@@ -32,7 +32,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await h.manager.stop();
   await app.close();
-  await h.store.close();
+  await h.close();
 });
 
 async function post(url: string, payload: Record<string, unknown>) {
