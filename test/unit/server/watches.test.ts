@@ -5,7 +5,7 @@ import type { HealthReporter } from '../../../src/server/health.js';
 import { watchRoutes } from '../../../src/server/routes/watches.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import type { WatchView } from '../../../src/watch/types.js';
-import { createHarness, type Harness, T0 } from '../watch/harness.js';
+import { advance, createHarness, type Harness, MINUTE, T0 } from '../watch/harness.js';
 
 const health: HealthReporter = {
   report: async () => ({ status: 'ok', checks: {}, checkedAt: new Date(T0).toISOString() }),
@@ -159,6 +159,63 @@ describe('text the store cannot hold', () => {
       expect((await h.manager.get(watch.id))?.status).toBe('running');
     },
   );
+});
+
+describe('a follower replica (DESIGN §13)', () => {
+  test('serves the API from the shared store: creates, reads and overrides, and runs nothing', async () => {
+    const follower = await createHarness({ store: h.store, clock: h.clock, manager: { leading: false } });
+    const api = await buildApp({
+      logger: silentLogger(),
+      metrics: follower.metrics,
+      apiToken: () => '',
+      rateLimit: { max: 1000, windowMs: 60_000 },
+      isReady: () => true,
+      health,
+      leadership: () => ({ leader: false, instance: 'vigil-b', leaderInstance: 'vigil-a', reason: null }),
+      routes: [watchRoutes(follower.manager, { services: () => services })],
+    });
+    try {
+      const created = await api.inject({
+        method: 'POST',
+        url: '/api/v1/watches',
+        payload: { service: 'prep-api', version: '1.4.2' },
+      });
+      expect(created.statusCode).toBe(201);
+      const { id } = created.json() as WatchView;
+      // The same request on the leader's API starts the watch's smoke phase; the follower's does not.
+      // (Another service: a new deploy of prep-api would supersede the follower's watch.)
+      services = ['prep-api', 'prep-worker'];
+      expect((await post('/api/v1/watches', { service: 'prep-worker', version: '2.0.0' })).statusCode).toBe(
+        201,
+      );
+      await advance(h.clock, 2 * MINUTE, MINUTE);
+      expect(h.smokeRuns).toBeGreaterThan(0);
+      expect(follower.smokeRuns).toBe(0);
+
+      const read = await api.inject({ method: 'GET', url: `/api/v1/watches/${id}` });
+      expect(read.statusCode).toBe(200);
+      expect((read.json() as WatchView).version).toBe('1.4.2');
+      const verdict = await api.inject({ method: 'GET', url: `/api/v1/watches/${id}/verdict` });
+      expect(verdict.json()).toMatchObject({ id, status: 'running' });
+      expect((await api.inject({ method: 'GET', url: '/ready' })).json()).toEqual({
+        status: 'ok',
+        leader: false,
+      });
+
+      const aborted = await api.inject({
+        method: 'POST',
+        url: `/api/v1/watches/${id}/abort`,
+        payload: { reason: 'bad build', who: 'alice' },
+      });
+      expect(aborted.statusCode).toBe(200);
+      expect((aborted.json() as WatchView).status).toBe('aborted');
+      // Written to the store the replicas share: the leader reads the operator's decision.
+      expect((await h.manager.get(id))?.status).toBe('aborted');
+    } finally {
+      await follower.manager.stop();
+      await api.close();
+    }
+  });
 });
 
 describe('rate limit budgets', () => {
