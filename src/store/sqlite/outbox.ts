@@ -7,6 +7,7 @@ import type {
   RollbackRepo,
   StoredRollbackTrigger,
 } from '../port.js';
+import { redactUrl } from '../redact-url.js';
 import type { Db } from './database.js';
 import type { Sync } from './sync.js';
 
@@ -94,20 +95,6 @@ function toRow(raw: RawDelivery): DeliveryRow {
     deliveredAt: raw.delivered_at,
     lastError: raw.last_error,
   };
-}
-
-/**
- * Scheme, host and path only: a token in the query or user info never reaches an API answer.
- *
- * @example redactUrl('https://user:pw@hooks.example/x?token=1') // 'https://hooks.example/x'
- */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '[invalid url]';
-  }
 }
 
 /**
