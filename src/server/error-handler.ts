@@ -10,12 +10,13 @@ import { BadRequestError, type RequestProblem, sendError } from './problems.js';
 
 /**
  * Error codes that mean the store, not the request, is at fault: SQLite result codes (better-sqlite3's
- * SqliteError.code), and PostgreSQL SQLSTATEs (pg's DatabaseError.code) of a lost connection (class 08),
+ * SqliteError.code); PostgreSQL SQLSTATEs (pg's DatabaseError.code) of a lost connection (class 08),
  * exhausted resources — disk full, too many connections (class 53) —, a server shutting down or starting
- * (57P01-57P03) and a read-only standby (25006).
+ * (57P01-57P03) and a read-only standby (25006); and a database server that cannot be reached (the
+ * socket's ECONNREFUSED, ECONNRESET: the store is the only thing a route talks to over the network).
  */
 const STORE_UNAVAILABLE =
-  /^(SQLITE_(FULL|IOERR|READONLY|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB)|08[0-9A-Z]{3}$|53[0-9A-Z]{3}$|57P0[1-3]$|25006$)/;
+  /^(SQLITE_(FULL|IOERR|READONLY|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB)|(08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[1-3]|25006|ECONNREFUSED|ECONNRESET)$)/;
 
 function statusOf(error: Partial<FastifyError>): number {
   const status = error.statusCode;

@@ -468,6 +468,7 @@ describe('a store that cannot be used', () => {
     { code: '53300', status: 503 }, // too many connections
     { code: '57P01', status: 503 }, // admin shutdown
     { code: '25006', status: 503 }, // read-only SQL transaction (a standby)
+    { code: 'ECONNREFUSED', status: 503 }, // the database server is down
     { code: 'SQLITE_CONSTRAINT_UNIQUE', status: 500 }, // a bug, not an outage
     { code: '23505', status: 500 }, // PostgreSQL unique violation: a bug too
     { code: '080061', status: 500 }, // not a SQLSTATE
