@@ -1,0 +1,97 @@
+import pg from 'pg';
+
+/*
+ * How the repositories reach PostgreSQL: an executor bound either to the pool (each statement commits on
+ * its own; `atomic` checks a client out for BEGIN … COMMIT) or to one transaction's client (`atomic` just
+ * runs inline: the caller's transaction is already atomic).
+ */
+
+export interface Sql {
+  /** Runs a statement and returns its rows. */
+  rows<Row>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Runs a statement and returns how many rows it touched. */
+  run(text: string, params?: readonly unknown[]): Promise<number>;
+  /** Runs several statements atomically: a transaction of their own, or the caller's. */
+  atomic<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  /** True inside a transaction (row locks hold until it ends). */
+  readonly inTransaction: boolean;
+}
+
+/** pg's type ids of the results this adapter reads (pg_type.oid). */
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * Result types: BIGINT (epoch ms, counts) and NUMERIC (sums) come back as JS numbers, not strings. Every
+ * BIGINT this store keeps is an epoch-ms time or a count, far below 2^53.
+ */
+export const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+async function query<Row>(db: Queryable, text: string, params: readonly unknown[] = []) {
+  return db.query<Row & pg.QueryResultRow>(text, params as unknown[]);
+}
+
+/**
+ * Runs `fn` in a transaction on one pooled client: BEGIN, `fn`, COMMIT; ROLLBACK when it throws. A client
+ * whose ROLLBACK fails (its connection is gone) is destroyed rather than returned to the pool.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+    } catch (rollbackError) {
+      broken = rollbackError as Error;
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** The executor of statements that commit one by one. */
+export function poolSql(pool: pg.Pool): Sql {
+  const sql: Sql = {
+    inTransaction: false,
+    async rows<Row>(text: string, params?: readonly unknown[]) {
+      return (await query<Row>(pool, text, params)).rows;
+    },
+    async run(text, params) {
+      return (await query(pool, text, params)).rowCount ?? 0;
+    },
+    atomic: (fn) => inTransaction(pool, (client) => fn(clientSql(client))),
+  };
+  return sql;
+}
+
+/** The executor bound to one transaction's client. */
+export function clientSql(client: pg.PoolClient): Sql {
+  const sql: Sql = {
+    inTransaction: true,
+    async rows<Row>(text: string, params?: readonly unknown[]) {
+      return (await query<Row>(client, text, params)).rows;
+    },
+    async run(text, params) {
+      return (await query(client, text, params)).rowCount ?? 0;
+    },
+    atomic: (fn) => fn(sql),
+  };
+  return sql;
+}
+
+/** Keeps a number column's NULL and drops NaN and ±Infinity (as SQLite's adapter does). */
+export const finite = (value: number | null): number | null =>
+  value !== null && Number.isFinite(value) ? value : null;
