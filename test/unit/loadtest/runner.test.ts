@@ -9,9 +9,10 @@ import { profileFingerprint } from '../../../src/loadtest/invocation.js';
 import type { LoadProgress } from '../../../src/loadtest/progress.js';
 import { createRunQueue } from '../../../src/loadtest/queue.js';
 import { createLoadRunner, type LoadRunnerDeps } from '../../../src/loadtest/runner.js';
+import { createLoadRunStore } from '../../../src/loadtest/runs.js';
 import { parseSummaryText } from '../../../src/loadtest/summary.js';
-import { openDatabase } from '../../../src/store/db.js';
-import { createLoadRunStore } from '../../../src/store/loadtests.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
 import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { REPO_ROOT } from '../../helpers/cli.js';
@@ -34,17 +35,21 @@ const SCENARIOS = [
 ];
 
 let dir: string;
+const stores: Store[] = [];
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-runner-test-'));
   // The fake picks its behaviour from the script's name; the text only feeds the fingerprint.
   for (const name of SCENARIOS)
     writeFileSync(join(dir, `${name}.js`), `// ${name}\nexport default function () {}\n`);
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  for (const store of stores.splice(0)) await store.close();
+});
 
 const recordOf = (profile: string) => join(dir, `${profile}.record.json`);
 
-function setup(
+async function setup(
   overrides: Partial<LoadRunnerDeps> & { compare?: Record<string, unknown>; timeout?: string } = {},
 ) {
   const profiles = Object.fromEntries(
@@ -60,13 +65,14 @@ function setup(
       }),
     ]),
   );
-  const db = openDatabase(':memory:');
+  const store = await openStore({ path: ':memory:' });
+  stores.push(store);
   const metrics = createMetrics({ version: 'test', defaultMetrics: false });
   const deps: LoadRunnerDeps = {
     k6Path: FAKE_K6,
     profiles,
     targetBaseUrl: 'http://127.0.0.1:18181/',
-    db,
+    store,
     service: 'prep-api',
     clock: systemClock,
     logger: silentLogger(),
@@ -77,7 +83,7 @@ function setup(
     baseEnv: { PATH: process.env.PATH ?? '', FAKE_K6_FIXTURES: FIXTURES },
     ...overrides,
   };
-  return { runner: createLoadRunner(deps), db, metrics, profiles };
+  return { runner: createLoadRunner(deps), store, metrics, profiles };
 }
 
 /** Waits (bounded) until the fake k6 of `profile` has started and recorded its invocation. */
@@ -130,7 +136,7 @@ describe('load runner: k6 endings', () => {
       /^k6 exited 0 \(every threshold held\) but too many checks failed; checks 80 % < 99 %: 'status is 200' failed 10 of 50;/,
     ],
   ])('%s → %s', async (scenario, result, ending, explanation) => {
-    const { runner, metrics, db } = setup();
+    const { runner, metrics, store } = await setup();
     const run = await runner.run(scenario, { watchId: 'w_1' });
     expect(run.check.result).toBe(result);
     expect(run.ending).toBe(ending);
@@ -141,13 +147,13 @@ describe('load runner: k6 endings', () => {
     expect(counted.values).toEqual([
       { labels: { service: 'prep-api', profile: scenario, result }, value: 1 },
     ]);
-    const stored = createLoadRunStore(db).get(run.runId);
+    const stored = await createLoadRunStore(store).get(run.runId);
     expect(stored).toMatchObject({ profile: scenario, watchId: 'w_1', trigger: 'watch', result });
     expect(stored?.endedAt).not.toBeNull();
   });
 
   it('invokes k6 against the configured target only, with secrets kept out of its arguments', async () => {
-    const { runner } = setup();
+    const { runner } = await setup();
     await runner.run('pass');
     const record = JSON.parse(readFileSync(recordOf('pass'), 'utf8')) as {
       argv: string[];
@@ -176,7 +182,7 @@ describe('load runner: k6 endings', () => {
       script: 'pass.js',
       env: { BASE_URL: 'http://evil.example', FAKE_K6_RECORD: recordOf('pass') },
     });
-    const { runner } = setup({ profiles: { pass: profile } });
+    const { runner } = await setup({ profiles: { pass: profile } });
     await runner.run('pass');
     const record = JSON.parse(readFileSync(recordOf('pass'), 'utf8')) as {
       flags: { env: Record<string, string> };
@@ -190,30 +196,30 @@ describe('load runner: k6 endings', () => {
     ['a missing path', '/nonexistent/bin/k6', ''],
     ['a bare name not on PATH', 'k6', '/nonexistent-dir'],
   ])('k6 absent (%s) makes the check inconclusive, never a pass', async (_name, k6Path, searchPath) => {
-    const { runner, db } = setup({ k6Path, searchPath });
+    const { runner, store } = await setup({ k6Path, searchPath });
     const run = await runner.run('pass');
     expect(run.check.result).toBe('inconclusive');
     expect(run.check.explanation).toBe('k6 not found (set VIGIL_K6_PATH)');
-    expect(createLoadRunStore(db).get(run.runId)?.result).toBe('inconclusive');
+    expect((await createLoadRunStore(store).get(run.runId))?.result).toBe('inconclusive');
     expect(await runner.health()).toEqual({ status: 'down', error: 'k6 not found (set VIGIL_K6_PATH)' });
   });
 
   it('reports the k6 version for /health, and disabled with no profiles', async () => {
-    const { runner } = setup();
+    const { runner } = await setup();
     expect(await runner.health()).toMatchObject({ status: 'ok', version: 'v0.49.0', path: FAKE_K6 });
-    const none = setup({ profiles: {} }).runner;
+    const none = (await setup({ profiles: {} })).runner;
     expect(await none.health()).toEqual({ status: 'disabled' });
   });
 
   it('refuses an unknown profile', async () => {
-    const { runner } = setup();
+    const { runner } = await setup();
     await expect(runner.run('nightly')).rejects.toThrow(/unknown load profile "nightly"/);
   });
 });
 
 describe('load runner: stopping k6', () => {
   async function started(clock: Clock, scenario: string, signal?: AbortSignal) {
-    const ctx = setup({ clock });
+    const ctx = await setup({ clock });
     const pending = ctx.runner.run(scenario, signal ? { signal } : {});
     await untilStarted(scenario);
     return { ...ctx, pending };
@@ -264,7 +270,7 @@ describe('load runner: stopping k6', () => {
 
 describe('load runner: one run at a time', () => {
   it('a second run waits for the first, and can leave the queue', async () => {
-    const { runner } = setup();
+    const { runner } = await setup();
     const first = new AbortController();
     const firstRun = runner.run('external-abort', { signal: first.signal });
     await untilStarted('external-abort');
@@ -295,16 +301,20 @@ describe('load runner: one run at a time', () => {
 
 describe('load runner: one k6 per service, and a cap shared by all services', () => {
   /** Two services' runners on one daemon-wide queue of one turn. */
-  function twoServices() {
+  async function twoServices() {
     const shared = createRunQueue(1);
-    return { shared, a: setup({ sharedQueue: shared }).runner, b: setup({ sharedQueue: shared }).runner };
+    return {
+      shared,
+      a: (await setup({ sharedQueue: shared })).runner,
+      b: (await setup({ sharedQueue: shared })).runner,
+    };
   }
   const queuedAt = (progress: LoadProgress[]) =>
     progress.filter((p) => p.state === 'queued').map((p) => p.queuePosition);
   const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
   it('two runners run one after the other, and one runner never runs two at once', async () => {
-    const { shared, a, b } = twoServices();
+    const { shared, a, b } = await twoServices();
     const stopA = new AbortController();
     const aFirst = a.run('external-abort', { signal: stopA.signal });
     await untilStarted('external-abort');
@@ -337,7 +347,7 @@ describe('load runner: one k6 per service, and a cap shared by all services', ()
   });
 
   it('a run that leaves the shared line gives its own turn back to the next run of its service', async () => {
-    const { shared, a, b } = twoServices();
+    const { shared, a, b } = await twoServices();
     const stopA = new AbortController();
     const aRun = a.run('external-abort', { signal: stopA.signal });
     await untilStarted('external-abort');
@@ -365,7 +375,7 @@ describe('load runner: one k6 per service, and a cap shared by all services', ()
 
 describe('load runner: comparison with the previous run', () => {
   it('states that there is no previous run, without failing', async () => {
-    const { runner } = setup({ compare: { p95: '20%' } });
+    const { runner } = await setup({ compare: { p95: '20%' } });
     const run = await runner.run('pass');
     expect(run.check.result).toBe('pass');
     expect(run.comparison?.result).toBe('none');
@@ -373,7 +383,7 @@ describe('load runner: comparison with the previous run', () => {
   });
 
   it('compares with the stored previous passed run of the same profile', async () => {
-    const { runner } = setup({ compare: { p95: '20%', failedRate: 0.01, throughput: '10%' } });
+    const { runner } = await setup({ compare: { p95: '20%', failedRate: 0.01, throughput: '10%' } });
     const first = await runner.run('pass');
     const second = await runner.run('pass');
     expect(second.comparison?.previous?.runId).toBe(first.runId);
@@ -385,15 +395,15 @@ describe('load runner: comparison with the previous run', () => {
   });
 
   it('fails a passing k6 run that regressed past the tolerance against a stored run', async () => {
-    const { runner, db, profiles } = setup({ compare: { p95: '10%', throughput: '10%' } });
-    const store = createLoadRunStore(db, 'prep-api');
+    const { runner, store: opened, profiles } = await setup({ compare: { p95: '10%', throughput: '10%' } });
+    const store = createLoadRunStore(opened, 'prep-api');
     const parsed = parseSummaryText(readFileSync(join(FIXTURES, 'handle-summary-pass.json'), 'utf8'));
     if (!parsed.ok) throw new Error(parsed.error);
     const better = { ...parsed.summary, latencyMs: { avg: 0.3, p95: 0.5, p99: null, max: 1 } };
     const profile = profiles.pass;
     if (!profile) throw new Error('no pass profile');
-    store.insert({ id: 'lr_old', watchId: null, profile: 'pass', trigger: 'schedule', startedAt: 1 });
-    store.finish('lr_old', {
+    await store.insert({ id: 'lr_old', watchId: null, profile: 'pass', trigger: 'schedule', startedAt: 1 });
+    await store.finish('lr_old', {
       endedAt: 2,
       exitCode: 0,
       result: 'pass',
@@ -415,7 +425,7 @@ describe('load runner: comparison with the previous run', () => {
 describe('load runner: live progress', () => {
   it('reports progress from the k6 REST API every interval of clock time', async () => {
     const clock = new ManualClock(1_000_000);
-    const { runner, metrics } = setup({ clock, progressIntervalMs: 5_000, timeout: '1h' });
+    const { runner, metrics } = await setup({ clock, progressIntervalMs: 5_000, timeout: '1h' });
     const seen: LoadProgress[] = [];
     const controller = new AbortController();
     const pending = runner.run('external-abort', {
@@ -471,7 +481,7 @@ describe('load runner: what k6 v0.49 cannot parse, and failed checks', () => {
   it("a script using ?. is inconclusive with k6's own SyntaxError, not a pass (the fake parses like k6 v0.49)", async () => {
     writeFileSync(join(dir, 'modern.js'), '// pass\nexport default function () { const a = {}.b?.c; }\n');
     const profile = loadProfileSchema.parse({ script: 'modern.js', env: { FAKE_K6_SCENARIO: 'pass' } });
-    const { runner } = setup({ profiles: { modern: profile } });
+    const { runner } = await setup({ profiles: { modern: profile } });
     const run = await runner.run('modern');
     expect(run).toMatchObject({ ending: 'script-error', exitCode: 107 });
     expect(run.check.result).toBe('inconclusive');
@@ -489,7 +499,7 @@ describe('load runner: what k6 v0.49 cannot parse, and failed checks', () => {
       "import { rate } from './lib/env.js';\nexport default function () { return rate; }\n",
     );
     const profile = loadProfileSchema.parse({ script: 'main.js', env: { FAKE_K6_SCENARIO: 'pass' } });
-    const { runner } = setup({ profiles: { main: profile } });
+    const { runner } = await setup({ profiles: { main: profile } });
     const run = await runner.run('main');
     expect(run.check.result).toBe('inconclusive');
     expect(run.check.explanation).toContain(
@@ -504,7 +514,7 @@ describe('load runner: what k6 v0.49 cannot parse, and failed checks', () => {
         script: join(REPO_ROOT, 'loadtests', `${name}.js`),
         env: { FAKE_K6_SCENARIO: 'pass' },
       });
-      const { runner } = setup({ profiles: { [name]: profile } });
+      const { runner } = await setup({ profiles: { [name]: profile } });
       const run = await runner.run(name);
       expect(run.check.explanation).toMatch(/^k6 exited 0 \(every threshold held\)/);
       expect(run.check.result).toBe('pass');
@@ -516,7 +526,7 @@ describe('load runner: what k6 v0.49 cannot parse, and failed checks', () => {
     ['81%', 'fail'],
   ])("the profile's checks: %s decides a run with 40 of 50 checks passed → %s", async (checks, result) => {
     const profile = loadProfileSchema.parse({ script: 'checks-failed.js', checks });
-    const { runner } = setup({ profiles: { 'checks-failed': profile } });
+    const { runner } = await setup({ profiles: { 'checks-failed': profile } });
     const run = await runner.run('checks-failed');
     expect(run.check.result).toBe(result);
     if (result === 'fail') {
@@ -528,7 +538,7 @@ describe('load runner: what k6 v0.49 cannot parse, and failed checks', () => {
 
   it('names the k6 version found, and warns (once) about a k6 older than the supported minimum', async () => {
     const { logger, lines } = capturingLogger();
-    const { runner } = setup({
+    const { runner } = await setup({
       logger,
       baseEnv: {
         PATH: process.env.PATH ?? '',
@@ -546,7 +556,7 @@ describe('load runner: what k6 v0.49 cannot parse, and failed checks', () => {
   });
 
   it('a current k6 is no warning', async () => {
-    const { runner } = setup({
+    const { runner } = await setup({
       baseEnv: {
         PATH: process.env.PATH ?? '',
         FAKE_K6_FIXTURES: FIXTURES,

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLoadRunStore } from '../../../src/loadtest/runs.js';
 import { parseSummaryText } from '../../../src/loadtest/summary.js';
-import { openDatabase } from '../../../src/store/db.js';
-import { createLoadRunStore } from '../../../src/store/loadtests.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store, StoredWatchStatus } from '../../../src/store/port.js';
 
 const parsed = parseSummaryText(
   readFileSync(join(import.meta.dirname, '../../fixtures/k6/handle-summary-pass.json'), 'utf8'),
@@ -11,27 +12,44 @@ const parsed = parseSummaryText(
 if (!parsed.ok) throw new Error(parsed.error);
 const summary = parsed.summary;
 
-function seed() {
-  const db = openDatabase(':memory:');
-  const addWatch = (id: string, status: string) =>
-    db
-      .prepare(
-        `INSERT INTO watches (id, service, version, status, verdict, phase, started_at, updated_at, duration_ms, phases_json)
-         VALUES (?, 'prep-api', '1.0', ?, 'pending', 'bake', 0, 0, 1, '[]')`,
-      )
-      .run(id, status);
-  addWatch('w_passed', 'passed');
-  addWatch('w_failed', 'failed');
+const opened: Store[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
+
+async function seed() {
+  const db = await openStore({ path: ':memory:' });
+  opened.push(db);
+  const addWatch = (id: string, status: StoredWatchStatus) =>
+    db.watches.insert({
+      id,
+      service: 'prep-api',
+      version: '1.0',
+      previousVersion: null,
+      status,
+      verdict: 'pending',
+      phase: 'bake',
+      startedAt: 0,
+      updatedAt: 0,
+      endedAt: null,
+      durationMs: 1,
+      phases: [],
+      reasons: [],
+      state: {},
+      supersededBy: null,
+    });
+  await addWatch('w_passed', 'passed');
+  await addWatch('w_failed', 'failed');
   const store = createLoadRunStore(db, 'prep-api');
-  const add = (
+  const add = async (
     id: string,
     startedAt: number,
     watchId: string | null,
     result: 'pass' | 'fail',
     fingerprint = 'fp1',
   ) => {
-    store.insert({ id, watchId, profile: 'smoke', trigger: watchId ? 'watch' : 'schedule', startedAt });
-    store.finish(id, {
+    await store.insert({ id, watchId, profile: 'smoke', trigger: watchId ? 'watch' : 'schedule', startedAt });
+    await store.finish(id, {
       endedAt: startedAt + 1,
       exitCode: 0,
       result,
@@ -44,12 +62,18 @@ function seed() {
   return { db, store, add };
 }
 
-describe('loadtest_runs repository', () => {
-  it("compares within a service: another service's run of a profile of the same name is never the baseline", () => {
-    const { db, store, add } = seed();
+describe('the load runs of a service', () => {
+  it("compares within a service: another service's run of a profile of the same name is never the baseline", async () => {
+    const { db, store, add } = await seed();
     const worker = createLoadRunStore(db, 'prep-worker');
-    worker.insert({ id: 'lr_worker', watchId: null, profile: 'smoke', trigger: 'schedule', startedAt: 50 });
-    worker.finish('lr_worker', {
+    await worker.insert({
+      id: 'lr_worker',
+      watchId: null,
+      profile: 'smoke',
+      trigger: 'schedule',
+      startedAt: 50,
+    });
+    await worker.finish('lr_worker', {
       endedAt: 51,
       exitCode: 0,
       result: 'pass',
@@ -58,37 +82,62 @@ describe('loadtest_runs repository', () => {
       comparison: null,
       fingerprint: 'fp1',
     });
-    expect(store.findPrevious('smoke', { fingerprint: 'fp1' })).toBeUndefined();
-    add('lr_api', 10, null, 'pass');
-    expect(store.findPrevious('smoke', { fingerprint: 'fp1' })?.id).toBe('lr_api');
-    expect(worker.findPrevious('smoke', { fingerprint: 'fp1' })?.id).toBe('lr_worker');
-    expect(worker.list().map((r) => r.id)).toEqual(['lr_worker']);
+    expect(await store.findPrevious('smoke', { fingerprint: 'fp1' })).toBeUndefined();
+    await add('lr_api', 10, null, 'pass');
+    expect((await store.findPrevious('smoke', { fingerprint: 'fp1' }))?.id).toBe('lr_api');
+    expect((await worker.findPrevious('smoke', { fingerprint: 'fp1' }))?.id).toBe('lr_worker');
+    expect((await worker.list()).map((r) => r.id)).toEqual(['lr_worker']);
   });
 
-  it("prefers the last passed watch's run over a newer scheduled one", () => {
-    const { store, add } = seed();
-    add('lr_watch', 10, 'w_passed', 'pass');
-    add('lr_sched', 20, null, 'pass');
-    expect(store.findPrevious('smoke', { fingerprint: 'fp1' })?.id).toBe('lr_watch');
+  it("prefers the last passed watch's run over a newer scheduled one", async () => {
+    const { store, add } = await seed();
+    await add('lr_watch', 10, 'w_passed', 'pass');
+    await add('lr_sched', 20, null, 'pass');
+    expect((await store.findPrevious('smoke', { fingerprint: 'fp1' }))?.id).toBe('lr_watch');
   });
 
-  it('falls back to the latest passed run, never one of a failed watch, a failed run or another definition', () => {
-    const { store, add } = seed();
-    add('lr_old', 10, null, 'pass');
-    add('lr_failed_watch', 20, 'w_failed', 'pass');
-    add('lr_failed_run', 30, null, 'fail');
-    add('lr_other_script', 40, null, 'pass', 'fp2');
-    expect(store.findPrevious('smoke', { fingerprint: 'fp1' })?.id).toBe('lr_old');
-    expect(store.findPrevious('smoke', { fingerprint: 'fp1', excludeId: 'lr_old' })).toBeUndefined();
+  it('falls back to the latest passed run, never one of a failed watch, a failed run or another definition', async () => {
+    const { store, add } = await seed();
+    await add('lr_old', 10, null, 'pass');
+    await add('lr_failed_watch', 20, 'w_failed', 'pass');
+    await add('lr_failed_run', 30, null, 'fail');
+    await add('lr_other_script', 40, null, 'pass', 'fp2');
+    expect((await store.findPrevious('smoke', { fingerprint: 'fp1' }))?.id).toBe('lr_old');
+    expect(await store.findPrevious('smoke', { fingerprint: 'fp1', excludeId: 'lr_old' })).toBeUndefined();
   });
 
-  it('round-trips the summary and closes runs a stopped daemon left open', () => {
-    const { store, add } = seed();
-    add('lr_done', 10, null, 'pass');
-    store.insert({ id: 'lr_open', watchId: null, profile: 'smoke', trigger: 'manual', startedAt: 50 });
-    expect(store.get('lr_done')?.summary).toEqual(summary);
-    expect(store.closeInterrupted(99)).toBe(1);
-    expect(store.get('lr_open')).toMatchObject({ endedAt: 99, result: 'inconclusive' });
-    expect(store.list({ profile: 'smoke' }).map((r) => r.id)).toEqual(['lr_open', 'lr_done']);
+  it('round-trips the summary and closes runs a stopped daemon left open', async () => {
+    const { store, add } = await seed();
+    await add('lr_done', 10, null, 'pass');
+    await store.insert({ id: 'lr_open', watchId: null, profile: 'smoke', trigger: 'manual', startedAt: 50 });
+    expect((await store.get('lr_done'))?.summary).toEqual(summary);
+    expect(await store.closeInterrupted(99)).toBe(1);
+    expect(await store.get('lr_open')).toMatchObject({
+      endedAt: 99,
+      result: 'inconclusive',
+      explanation: 'the daemon stopped while this k6 run was in progress',
+    });
+    expect((await store.list({ profile: 'smoke' })).map((r) => r.id)).toEqual(['lr_open', 'lr_done']);
+  });
+
+  it('reads a run whose document an older build wrote, or that is damaged, as having no summary', async () => {
+    const { db, store } = await seed();
+    await db.loadRuns.insert({
+      id: 'lr_odd',
+      service: 'prep-api',
+      watchId: null,
+      profile: 'smoke',
+      trigger: 'manual',
+      startedAt: 5,
+    });
+    await db.loadRuns.finish('lr_odd', {
+      endedAt: 6,
+      exitCode: 0,
+      result: 'pass',
+      explanation: 'x',
+      document: { summary: 'not an object', fingerprint: 42 },
+    });
+    expect(await store.get('lr_odd')).toMatchObject({ summary: null, comparison: null, fingerprint: null });
+    expect(await store.findPrevious('smoke', { fingerprint: 'fp1' })).toBeUndefined();
   });
 });
