@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPatternStore } from '../../../src/patterns/store.js';
-import { openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
 import { runInProcess } from '../../helpers/cli.js';
 import {
   keyErrorLine,
@@ -106,8 +106,8 @@ describe('vigil logs diff', () => {
     const config = await setUp(loki.url);
     const first = JSON.parse((await diff(config, '--json')).stdout);
     const id = first.checks[0].signatures.new[0].id as string;
-    const db = openDatabase(join(dir as string, 'vigil.db'));
-    createPatternStore(db).addFeedback({
+    const store = await openStore({ path: join(dir as string, 'vigil.db') });
+    await createPatternStore(store).addFeedback({
       service: 'prep-api',
       signature: id,
       verdict: 'ignore',
@@ -118,7 +118,7 @@ describe('vigil logs diff', () => {
       who: 'alice',
       at: DEPLOYED,
     });
-    db.close();
+    await store.close();
     expect((await diff(config)).code).toBe(0);
   });
 

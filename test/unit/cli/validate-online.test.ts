@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ValidateReport } from '../../../src/cli/validate.js';
-import { openDatabase } from '../../../src/store/db.js';
-import { createProbeRollups } from '../../../src/store/rollups.js';
+import { createProbeRollups } from '../../../src/prober/rollups.js';
+import { openStore } from '../../../src/store/open.js';
 import { runInProcess } from '../../helpers/cli.js';
 import {
   OpenMetricsWriter,
@@ -194,11 +194,13 @@ describe('vigil validate --online: probes checks read the daemon store', () => {
   });
 
   it("with the daemon's store, a probe with recent runs returns data and one without has no series now", async () => {
-    const db = openDatabase(join(dir, 'data.db'));
-    const rollups = createProbeRollups(db);
+    const store = await openStore({ path: join(dir, 'data.db') });
+    // As the daemon writes them: under the service's name.
+    const rollups = createProbeRollups(store, 'prep-api');
     const now = Date.now();
-    for (let minute = 1; minute <= 4; minute++) rollups.record('health', now - minute * 60_000, true, 12);
-    db.close();
+    for (let minute = 1; minute <= 4; minute++)
+      await rollups.record('health', now - minute * 60_000, true, 12);
+    await store.close();
     const run = await runInProcess(['validate', '-c', join(dir, 'vigil.yaml'), '--online', '--json']);
     const report = JSON.parse(run.stdout) as ValidateReport;
     expect(report.checks.map((c) => [c.name, c.status])).toEqual([
