@@ -67,6 +67,7 @@ export async function runServe(ctx: Parameters<Command>[0], signals: SignalSourc
       logger,
       searchPath: ctx.env.PATH ?? '',
       ...(ctx.env.HOME ? { home: ctx.env.HOME } : {}),
+      ...(ctx.env.VIGIL_INSTANCE ? { instance: ctx.env.VIGIL_INSTANCE } : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -118,7 +119,7 @@ export async function runServe(ctx: Parameters<Command>[0], signals: SignalSourc
       reloading = reloading.then(async () => {
         try {
           const next = await loadConfigForDaemon(file, ctx.env);
-          daemon.reload(next);
+          await daemon.reload(next);
           daemon.metrics.configLastReloadSuccessful.set(1);
         } catch (error) {
           daemon.metrics.configLastReloadSuccessful.set(0);

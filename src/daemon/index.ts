@@ -28,7 +28,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
 import { WatchManager } from '../watch/manager.js';
 import type { WatchDeps, WatchSettings } from '../watch/types.js';
-import { createServiceRuntime, type ServiceRuntime, type SharedParts } from './service-runtime.js';
+import { createServiceRuntime, type LastWatch, type ServiceRuntime, type SharedParts } from './service-runtime.js';
 import { watchSettings } from './settings.js';
 import { resolveStaleSloAlerts } from './slo-alerts.js';
 
@@ -246,7 +246,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     if (!leading) return;
     actions.start();
     // SLOs removed or renamed while no one led: no evaluation will ever resolve their alerts.
-    resolveStaleSloAlerts(actions.alerts, config);
+    await resolveStaleSloAlerts(actions.alerts, config);
     for (const runtime of runtimes.values()) runtime.start();
     void retentionLoop(leaderLoops.signal);
     // Finds k6 and asks its version now: one older than the supported minimum is a startup warning.
@@ -453,7 +453,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         }
       }
       await watches.reconfigure(fleetWatchSettings(next));
-      const resolvedAlerts = leading ? resolveStaleSloAlerts(actions.alerts, next, previous) : [];
+      const resolvedAlerts = leading ? await resolveStaleSloAlerts(actions.alerts, next, previous) : [];
       logger.info(
         {
           services: nextServices.length,

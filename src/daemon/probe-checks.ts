@@ -107,13 +107,18 @@ function rangeFrom(input: ProbeCheckInput): number {
 }
 
 /**
- * The probe's runs counted over the check's range. A rollup minute holds every run that started in it:
+ * Where the probe's runs are counted from. A rollup minute holds every run that started in it:
  * count from the minute the range starts in, or from the next one when that minute began before the
  * deploy, so the old version's runs never count.
  */
-async function countedRuns(probe: ProbeConfig, input: ProbeCheckInput): Promise<RollupWindow | undefined> {
+function countFromOf(input: ProbeCheckInput): number {
   const firstMinute = Math.floor(rangeFrom(input) / MINUTE_MS) * MINUTE_MS;
-  const countFrom = firstMinute >= input.deployedAt ? firstMinute : firstMinute + MINUTE_MS;
+  return firstMinute >= input.deployedAt ? firstMinute : firstMinute + MINUTE_MS;
+}
+
+/** The probe's runs over the check's range, from the rollups. */
+async function countedRuns(probe: ProbeConfig, input: ProbeCheckInput): Promise<RollupWindow | undefined> {
+  const countFrom = countFromOf(input);
   return input.rollups && countFrom < input.at
     ? input.rollups.window(probe.name, countFrom, input.at)
     : undefined;
@@ -180,7 +185,7 @@ function probeCheck(
 
   const counts =
     counted && counted.total > 0
-      ? `; ${counted.total - counted.successes} of ${counted.total} runs failed since ${clockTime(countFrom)}`
+      ? `; ${counted.total - counted.successes} of ${counted.total} runs failed since ${clockTime(countFromOf(input))}`
       : '';
   const value = last.success ? 1 : 0;
   // Settling takes at most threshold runs; a probe still unsettled after that flaps, and is not warm-up.

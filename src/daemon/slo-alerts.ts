@@ -53,17 +53,17 @@ export function raiseSloAlerts(
  * service that `config` no longer alerts on, and otherwise ends with its watch. Returns the `slo`
  * labels it resolved.
  *
- * @example resolveStaleSloAlerts(actions.alerts, next, current) // ['old-name'] after renaming old-name
+ * @example await resolveStaleSloAlerts(actions.alerts, next, current) // ['old-name'] after renaming old-name
  */
-export function resolveStaleSloAlerts(
+export async function resolveStaleSloAlerts(
   alerts: Pick<AlertState, 'held' | 'resolve'>,
   config: VigilConfig,
   previous?: VigilConfig,
-): string[] {
+): Promise<string[]> {
   const alerting = alertingChecks(config);
   const gone = new Set(previous ? [...alertingChecks(previous)].filter((id) => !alerting.has(id)) : []);
   const resolved: string[] = [];
-  for (const held of alerts.held()) {
+  for (const held of await alerts.held()) {
     const { slo, service = '' } = held.labels;
     if (held.state !== 'firing' || held.labels.alertname !== 'VigilSLOViolation' || slo === undefined)
       continue;
