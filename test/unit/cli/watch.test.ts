@@ -295,7 +295,7 @@ describe('end to end against the real routes', () => {
   let url: string;
 
   beforeEach(async () => {
-    h = createHarness();
+    h = await createHarness();
     app = await buildApp({
       logger: silentLogger(),
       metrics: h.metrics,
@@ -311,11 +311,11 @@ describe('end to end against the real routes', () => {
   afterEach(async () => {
     await h.manager.stop();
     await app.close();
-    h.db.close();
+    await h.close();
   });
 
   test('abort records who and how the request came, and a second abort is refused with why', async () => {
-    const created = h.manager.create({ service: 'prep-api', version: '1.4.2' });
+    const created = await h.manager.create({ service: 'prep-api', version: '1.4.2' });
     if (!created.ok) throw new Error('watch not created');
     const id = created.watch.id;
     const first = await runInProcess(
@@ -324,7 +324,7 @@ describe('end to end against the real routes', () => {
     );
     expect(first.code).toBe(0);
     expect(first.stderr).toContain(`aborted: ${id} prep-api 1.4.2: aborted`);
-    const override = h.manager.get(id)?.timeline.find((e) => e.type === 'override');
+    const override = (await h.manager.get(id))?.timeline.find((e) => e.type === 'override');
     expect(override?.message).toBe('abort by alice (via loopback): wrong build');
     const second = await runInProcess(['watch', 'abort', id, '--reason', 'again', '--server', url], {});
     expect(second.code).toBe(1);
