@@ -1,10 +1,11 @@
 import { ManualClock } from '../../../src/clock.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
 import type { ProbeResult } from '../../../src/prober/types.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store, StoreTx, WatchRepo } from '../../../src/store/port.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../../../src/telemetry/metrics.js';
-import { WatchManager } from '../../../src/watch/manager.js';
+import { WatchManager, type WatchManagerOptions } from '../../../src/watch/manager.js';
 import type {
   EvaluationContext,
   Verdict,
@@ -68,10 +69,14 @@ export function probeResult(probe: string, success: boolean): ProbeResult {
 
 export interface Harness {
   clock: ManualClock;
-  db: Db;
+  /** The store the manager was given: the opened one, recording which evaluations it stored. */
+  store: Store;
+  /** Closes the store (once). */
+  close(): Promise<void>;
   metrics: Metrics;
   manager: WatchManager;
   deps: WatchDeps;
+  /** `inTransaction`: the hook was handed a transaction, which then committed. */
   failed: { watch: Verdict; inTransaction: boolean }[];
   manualRollbacks: { who: string; reason: string }[];
   events: string[];
@@ -91,16 +96,27 @@ export interface HarnessOptions {
   smoke?: (attempt: number) => ProbeResult[];
   runLoad?: WatchDeps['runLoad'];
   withActions?: boolean;
+  /** The manager's options (e.g. a follower replica: `{ leading: false }`). */
+  manager?: WatchManagerOptions;
+  /** Another harness's store (a second replica on the same database): not closed by this one. */
+  store?: Store;
 }
 
 /** A WatchManager over an in-memory (or file) store with in-test deps that record what they were asked. */
-export function createHarness(options: HarnessOptions = {}): Harness {
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = options.clock ?? new ManualClock(T0);
-  const db = openDatabase(options.dbPath ?? ':memory:');
+  const shared = options.store;
+  const store = shared ?? recording(await openStore({ path: options.dbPath ?? ':memory:' }));
+  let closed = shared !== undefined;
   const metrics = createMetrics({ version: 'test', defaultMetrics: false });
   const harness = {
     clock,
-    db,
+    store,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await store.close();
+    },
     metrics,
     failed: [],
     manualRollbacks: [],
@@ -113,7 +129,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const evaluate = options.evaluate ?? (() => [check('error-rate', 'pass', 0.002)]);
   const smoke = options.smoke ?? (() => [probeResult('health', true)]);
   const deps: WatchDeps = {
-    db,
+    store,
     clock,
     logger: silentLogger(),
     metrics,
@@ -138,18 +154,79 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   };
   if (options.runLoad) deps.runLoad = options.runLoad;
   if (options.withActions !== false) {
-    deps.onFailed = (tx, watch) => {
-      harness.failed.push({ watch, inTransaction: tx.inTransaction });
+    deps.onFailed = async (tx, watch) => {
+      const entry = { watch, inTransaction: false };
+      harness.failed.push(entry);
+      tx.afterCommit(() => {
+        entry.inTransaction = true;
+      });
       return 1; // one rollback target, as the actions layer reports it
     };
-    deps.manualRollback = (_tx, _watch, request) => {
+    deps.manualRollback = async (_tx, _watch, request) => {
       harness.manualRollbacks.push(request);
       return undefined;
     };
   }
   harness.deps = deps;
-  harness.manager = new WatchManager(deps, { ...SETTINGS, ...options.settings });
+  harness.manager = new WatchManager(deps, { ...SETTINGS, ...options.settings }, options.manager);
   return harness;
+}
+
+/**
+ * Bake, smoke and load evaluations whose results a store committed, by watch id (ids are unique, so
+ * one map serves every store of a test, a store reopened after a "crash" included).
+ */
+const committedEvaluations = new Map<string, Set<number>>();
+
+function recordCommitted(watchId: string, evaluation: number): void {
+  const seen = committedEvaluations.get(watchId) ?? new Set<number>();
+  seen.add(evaluation);
+  committedEvaluations.set(watchId, seen);
+}
+
+/** The watch repository, noting each evaluation whose results were new rows once they are committed. */
+function recordingWatches(repo: WatchRepo, afterCommit: (fn: () => void) => void): WatchRepo {
+  return new Proxy(repo, {
+    get(target, property) {
+      if (property === 'saveResults') {
+        const save: WatchRepo['saveResults'] = async (watchId, evaluation, results) => {
+          const stored = await target.saveResults(watchId, evaluation, results);
+          if (stored > 0) afterCommit(() => recordCommitted(watchId, evaluation));
+          return stored;
+        };
+        return save;
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The store, with its watch repositories (the store's and each transaction's) recording stored evaluations. */
+function recording(store: Store): Store {
+  const watches = recordingWatches(store.watches, (fn) => fn());
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'watches') return watches;
+      if (property === 'transaction') {
+        const transaction: Store['transaction'] = (fn) =>
+          target.transaction((tx) => {
+            const txWatches = recordingWatches(tx.watches, (after) => tx.afterCommit(after));
+            const wrapped = new Proxy(tx, {
+              get(inner, name) {
+                if (name === 'watches') return txWatches;
+                const value: unknown = Reflect.get(inner, name, inner);
+                return typeof value === 'function' ? value.bind(inner) : value;
+              },
+            }) as StoreTx;
+            return fn(wrapped);
+          });
+        return transaction;
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Advances virtual time in steps so every loop gets to run between them. */
@@ -157,13 +234,7 @@ export async function advance(clock: ManualClock, ms: number, stepMs = HOUR): Pr
   for (let done = 0; done < ms; done += stepMs) await clock.advance(Math.min(stepMs, ms - done));
 }
 
-/** Rows in check_results for a watch. */
-export function storedEvaluations(db: Db, watchId: string): number[] {
-  return (
-    db
-      .prepare(
-        'SELECT DISTINCT evaluation FROM check_results WHERE watch_id = ? AND evaluation >= 0 ORDER BY evaluation',
-      )
-      .all(watchId) as { evaluation: number }[]
-  ).map((r) => r.evaluation);
+/** The bake evaluations stored (committed) for a watch, ascending; smoke and load (negative) left out. */
+export function storedEvaluations(watchId: string): number[] {
+  return [...(committedEvaluations.get(watchId) ?? [])].filter((e) => e >= 0).sort((a, b) => a - b);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
-import { createWatchStore } from '../../../src/store/watches.js';
+import { watchRecords } from '../../../src/watch/records.js';
 import {
   advance,
   check,
@@ -26,7 +26,7 @@ beforeEach(() => {
 afterEach(async () => {
   for (const h of open) {
     await h.manager.stop();
-    if (h.db.open) h.db.close();
+    await h.close();
   }
   open = [];
   rmSync(dir, { recursive: true, force: true });
@@ -36,17 +36,17 @@ afterEach(async () => {
 async function crashAndRestart(options: HarnessOptions, crashAt: number, downMs: number) {
   const clock = new ManualClock(T0);
   const dbPath = join(dir, 'vigil.db');
-  const first = createHarness({ ...options, clock, dbPath });
+  const first = await createHarness({ ...options, clock, dbPath });
   open.push(first);
-  const outcome = first.manager.create({ service: 'prep-api', version: '2.0.0' });
+  const outcome = await first.manager.create({ service: 'prep-api', version: '2.0.0' });
   if (!outcome.ok) throw new Error('not created');
   await advance(clock, crashAt, MINUTE);
   await first.manager.stop();
-  first.db.close();
+  await first.close();
   await clock.advance(downMs);
-  const second = createHarness({ ...options, clock, dbPath });
+  const second = await createHarness({ ...options, clock, dbPath });
   open.push(second);
-  expect(second.manager.resume()).toBe(1);
+  expect(await second.manager.resume()).toBe(1);
   return { id: outcome.watch.id, first, second, clock };
 }
 
@@ -60,14 +60,14 @@ describe('resume after a crash', () => {
       10 * MINUTE,
     );
     await advance(clock, 24 * HOUR);
-    const evaluations = storedEvaluations(second.db, id);
+    const evaluations = storedEvaluations(id);
     expect(evaluations.slice(0, 32)).toEqual([...Array.from({ length: 31 }, (_, i) => i), 40]);
     expect(evaluations).toHaveLength(24 * 60 - 9);
-    expect(createWatchStore(second.db).resultCounts(id)).toEqual({
+    expect(await watchRecords(second.store.watches).resultCounts(id)).toEqual({
       evaluations: 24 * 60 - 9,
       rows: 24 * 60 - 9,
     });
-    const watch = second.manager.get(id);
+    const watch = await second.manager.get(id);
     const gaps = watch?.timeline.filter((e) => e.type === 'gap') ?? [];
     expect(gaps).toHaveLength(1);
     expect(gaps[0]).toMatchObject({
@@ -92,7 +92,7 @@ describe('resume after a crash', () => {
     );
     expect(first.failed).toHaveLength(0);
     await advance(clock, HOUR, MINUTE);
-    const verdict = second.manager.verdict(id);
+    const verdict = await second.manager.verdict(id);
     expect(verdict).toMatchObject({
       status: 'failed',
       endedAt: new Date(T0 + 40 * MINUTE + 30_000).toISOString(),
@@ -108,7 +108,7 @@ describe('resume after a crash', () => {
       2 * HOUR,
     );
     await clock.advance(MINUTE);
-    const watch = second.manager.get(id);
+    const watch = await second.manager.get(id);
     // 29 minutes without an evaluation is longer than inconclusiveLimit (15m): blind, never a clean pass.
     expect(watch).toMatchObject({ status: 'inconclusive', verdict: 'inconclusive' });
     expect(watch?.blindSpans).toEqual([
@@ -119,7 +119,7 @@ describe('resume after a crash', () => {
         reason: 'no evaluation ran: 29 evaluation(s) missed while the daemon was down',
       },
     ]);
-    expect(storedEvaluations(second.db, id)).toHaveLength(31);
+    expect(storedEvaluations(id)).toHaveLength(31);
     expect(watch?.timeline.find((e) => e.type === 'gap')).toMatchObject({ missed: 29 });
     expect(second.evaluations).toHaveLength(0);
   });
@@ -128,19 +128,29 @@ describe('resume after a crash', () => {
     const clock = new ManualClock(T0);
     const dbPath = join(dir, 'smoke.db');
     const settings = { phases: ['smoke' as const, 'bake' as const] };
-    const first = createHarness({ clock, dbPath, settings, smoke: () => [probeResult('health', false)] });
+    const first = await createHarness({
+      clock,
+      dbPath,
+      settings,
+      smoke: () => [probeResult('health', false)],
+    });
     open.push(first);
-    const outcome = first.manager.create({ service: 'prep-api', version: '3' });
+    const outcome = await first.manager.create({ service: 'prep-api', version: '3' });
     if (!outcome.ok) throw new Error('not created');
     await advance(clock, 4 * MINUTE, 5_000);
     await first.manager.stop();
-    first.db.close();
+    await first.close();
     await clock.advance(MINUTE);
-    const second = createHarness({ clock, dbPath, settings, smoke: (n) => [probeResult('health', n >= 3)] });
+    const second = await createHarness({
+      clock,
+      dbPath,
+      settings,
+      smoke: (n) => [probeResult('health', n >= 3)],
+    });
     open.push(second);
-    second.manager.resume();
+    await second.manager.resume();
     await advance(clock, 2 * MINUTE, 5_000);
-    const watch = second.manager.get(outcome.watch.id);
+    const watch = await second.manager.get(outcome.watch.id);
     expect(second.smokeRuns).toBe(3);
     expect(watch).toMatchObject({ status: 'running', phase: 'bake' });
     expect(watch?.timeline.find((e) => e.type === 'resumed')?.message).toContain(
@@ -149,10 +159,10 @@ describe('resume after a crash', () => {
   });
 
   it('stop() does not wait for a smoke probe stuck until its own timeout; the watch stays running to resume', async () => {
-    const h = createHarness({ dbPath: join(dir, 'stop.db') });
+    const h = await createHarness({ dbPath: join(dir, 'stop.db') });
     open.push(h);
     h.deps.runSmokeProbes = () => new Promise(() => {});
-    const outcome = h.manager.create({ service: 'prep-api', version: '1' });
+    const outcome = await h.manager.create({ service: 'prep-api', version: '1' });
     if (!outcome.ok) throw new Error('not created');
     await h.clock.advance(1000);
     let stopped = false;
@@ -162,17 +172,17 @@ describe('resume after a crash', () => {
     await new Promise((resolve) => setImmediate(resolve));
     await stopping;
     expect(stopped).toBe(true);
-    expect(h.manager.verdict(outcome.watch.id)?.status).toBe('running');
+    expect((await h.manager.verdict(outcome.watch.id))?.status).toBe('running');
   });
 
-  it('a replayed evaluation is a no-op in the store', () => {
-    const h = createHarness({ dbPath: join(dir, 'replay.db') });
+  it('a replayed evaluation is a no-op in the store', async () => {
+    const h = await createHarness({ dbPath: join(dir, 'replay.db') });
     open.push(h);
-    const outcome = h.manager.create({ service: 'prep-api', version: '1' });
+    const outcome = await h.manager.create({ service: 'prep-api', version: '1' });
     if (!outcome.ok) throw new Error('not created');
-    const store = createWatchStore(h.db);
+    const store = watchRecords(h.store.watches);
     const results = [check('error-rate', 'pass', 0.001), check('p95', 'pass', 0.2)];
-    expect(store.saveResults(outcome.watch.id, 7, results)).toBe(2);
-    expect(store.saveResults(outcome.watch.id, 7, results)).toBe(0);
+    expect(await store.saveResults(outcome.watch.id, 7, results)).toBe(2);
+    expect(await store.saveResults(outcome.watch.id, 7, results)).toBe(0);
   });
 });

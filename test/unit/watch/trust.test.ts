@@ -11,17 +11,17 @@ import { advance, check, createHarness, type Harness, HOUR, MINUTE, SETTINGS, T0
 let current: Harness | undefined;
 afterEach(async () => {
   await current?.manager.stop();
-  current?.db.close();
+  await current?.close();
   current = undefined;
 });
 
-function start(options: Parameters<typeof createHarness>[0] = {}): Harness {
-  current = createHarness({ ...options, settings: { phases: ['bake'], ...options.settings } });
+async function start(options: Parameters<typeof createHarness>[0] = {}): Promise<Harness> {
+  current = await createHarness({ ...options, settings: { phases: ['bake'], ...options.settings } });
   return current;
 }
 
-function created(h: Harness, input: { version: string; previousVersion?: string } = { version: '2' }) {
-  const out = h.manager.create({ service: 'prep-api', ...input });
+async function created(h: Harness, input: { version: string; previousVersion?: string } = { version: '2' }) {
+  const out = await h.manager.create({ service: 'prep-api', ...input });
   if (!out.ok) throw new Error(JSON.stringify(out.problems));
   return out.watch.id;
 }
@@ -36,10 +36,10 @@ const blindFrom4hTo14h = (minute: number): CheckResult[] => [
 
 describe('blindness is part of the verdict', () => {
   it('a watch blind for 10 of its 24 hours ends inconclusive with the span, not passed', async () => {
-    const h = start({ evaluate: blindFrom4hTo14h });
-    const id = created(h);
+    const h = await start({ evaluate: blindFrom4hTo14h });
+    const id = await created(h);
     await advance(h.clock, 24 * HOUR);
-    const watch = h.manager.get(id);
+    const watch = await h.manager.get(id);
     expect(watch).toMatchObject({ status: 'inconclusive', verdict: 'inconclusive' });
     expect(watch?.blindSpans).toEqual([
       {
@@ -50,7 +50,9 @@ describe('blindness is part of the verdict', () => {
       },
     ]);
     expect(watch?.reasons[0]).toContain('blind for 10h');
-    expect(waitOutcome(h.manager.verdict(id) ?? fail(), 'complete').code).toBe(WAIT_EXIT.inconclusive);
+    expect(waitOutcome((await h.manager.verdict(id)) ?? fail(), 'complete').code).toBe(
+      WAIT_EXIT.inconclusive,
+    );
     const blindEvents = watch?.timeline.filter((e) => e.type === 'blind') ?? [];
     expect(blindEvents.map((e) => e.at)).toEqual([
       new Date(T0 + 4 * HOUR + 15 * MINUTE).toISOString(),
@@ -59,25 +61,25 @@ describe('blindness is part of the verdict', () => {
   });
 
   it('the evaluation that ends a blind span already warns about it, never a pass in between', async () => {
-    const h = start({ evaluate: blindFrom4hTo14h });
-    const id = created(h);
+    const h = await start({ evaluate: blindFrom4hTo14h });
+    const id = await created(h);
     await advance(h.clock, 14 * HOUR, MINUTE);
     // 14 h in (00:00Z) is the first evaluation with data again: it closes the span and its verdict names it.
-    expect(h.manager.verdict(id)).toMatchObject({ status: 'running', verdict: 'warn' });
-    expect(h.manager.verdict(id)?.reasons[0]).toMatch(/^was blind for 10h \(14:00–00:00Z\)/);
+    expect(await h.manager.verdict(id)).toMatchObject({ status: 'running', verdict: 'warn' });
+    expect((await h.manager.verdict(id))?.reasons[0]).toMatch(/^was blind for 10h \(14:00–00:00Z\)/);
   });
 
   it('onBlind: warn ends the watch warn with the spans as reasons', async () => {
-    const h = start({ evaluate: blindFrom4hTo14h, settings: { onBlind: 'warn' } });
-    const id = created(h);
+    const h = await start({ evaluate: blindFrom4hTo14h, settings: { onBlind: 'warn' } });
+    const id = await created(h);
     await advance(h.clock, 24 * HOUR);
-    const verdict = h.manager.verdict(id);
+    const verdict = await h.manager.verdict(id);
     expect(verdict).toMatchObject({ status: 'passed', verdict: 'warn' });
     expect(verdict?.reasons.join('\n')).toMatch(/blind for 10h .*error-rate/);
   });
 
   it('inconclusive only while warming up after the deploy is not blindness', async () => {
-    const h = start({
+    const h = await start({
       evaluate: (minute) => [
         minute < 30
           ? check('error-rate', 'inconclusive', null, {
@@ -88,22 +90,22 @@ describe('blindness is part of the verdict', () => {
       ],
       settings: { durationMs: 2 * HOUR },
     });
-    const id = created(h);
+    const id = await created(h);
     await advance(h.clock, 2 * HOUR);
-    expect(h.manager.get(id)).toMatchObject({ status: 'passed', verdict: 'pass', blindSpans: [] });
+    expect(await h.manager.get(id)).toMatchObject({ status: 'passed', verdict: 'pass', blindSpans: [] });
   });
 });
 
 describe('an evaluation that throws', () => {
   it('makes every check of the evaluation inconclusive with the error, counts toward blindness, and is in the timeline', async () => {
-    const h = start({ settings: { durationMs: HOUR } });
+    const h = await start({ settings: { durationMs: HOUR } });
     h.deps.bakeChecks = () => ['error-rate', 'p95-latency'];
     h.deps.evaluate = async () => {
       throw new TypeError("Cannot read properties of undefined (reading 'value')");
     };
-    const id = created(h);
+    const id = await created(h);
     await advance(h.clock, HOUR);
-    const watch = h.manager.get(id);
+    const watch = await h.manager.get(id);
     expect(watch).toMatchObject({ status: 'inconclusive', verdict: 'inconclusive' });
     expect(watch?.checks.map((c) => [c.name, c.result])).toEqual([
       ['error-rate', 'inconclusive'],
@@ -118,10 +120,10 @@ describe('an evaluation that throws', () => {
     ).toBe(true);
   });
 
-  it('a bake with no checks at all is refused at watch start', () => {
-    const h = start();
+  it('a bake with no checks at all is refused at watch start', async () => {
+    const h = await start();
     h.deps.bakeChecks = () => [];
-    const out = h.manager.create({ service: 'prep-api', version: '2' });
+    const out = await h.manager.create({ service: 'prep-api', version: '2' });
     expect(out.ok).toBe(false);
     if (out.ok) return;
     expect(out.problems[0]?.message).toMatch(/bake would judge nothing/);
@@ -137,13 +139,13 @@ describe('an inconclusive load phase', () => {
     }) as CheckResult;
 
   it('ends the watch inconclusive with what happened', async () => {
-    const h = start({
+    const h = await start({
       runLoad: k6Missing,
       settings: { phases: ['load', 'bake'], loadProfile: 'smoke', durationMs: HOUR },
     });
-    const id = created(h);
+    const id = await created(h);
     await advance(h.clock, HOUR);
-    const verdict = h.manager.verdict(id);
+    const verdict = await h.manager.verdict(id);
     expect(verdict).toMatchObject({ status: 'inconclusive', verdict: 'inconclusive' });
     expect(verdict?.reasons).toContain(
       'load:smoke inconclusive: k6 exited 107: SyntaxError: Unexpected token (24:39)',
@@ -152,7 +154,7 @@ describe('an inconclusive load phase', () => {
   });
 
   it('loadtests.onInconclusive: warn softens it to warn', async () => {
-    const h = start({
+    const h = await start({
       runLoad: k6Missing,
       settings: {
         phases: ['load', 'bake'],
@@ -161,9 +163,9 @@ describe('an inconclusive load phase', () => {
         onLoadInconclusive: 'warn',
       },
     });
-    const id = created(h);
+    const id = await created(h);
     await advance(h.clock, HOUR);
-    expect(h.manager.verdict(id)).toMatchObject({ status: 'passed', verdict: 'warn' });
+    expect(await h.manager.verdict(id)).toMatchObject({ status: 'passed', verdict: 'warn' });
   });
 });
 
@@ -175,10 +177,13 @@ describe('enforcement levels', () => {
   ];
 
   it('alert: the watch warns and pages, and never rolls back', async () => {
-    const h = start({ evaluate: failingFrom(10, { enforce: 'alert' }), settings: { durationMs: HOUR } });
-    const id = created(h);
+    const h = await start({
+      evaluate: failingFrom(10, { enforce: 'alert' }),
+      settings: { durationMs: HOUR },
+    });
+    const id = await created(h);
     await advance(h.clock, HOUR);
-    expect(h.manager.verdict(id)).toMatchObject({ status: 'passed', verdict: 'warn' });
+    expect(await h.manager.verdict(id)).toMatchObject({ status: 'passed', verdict: 'warn' });
     expect(h.failed).toHaveLength(0);
     expect(h.alerts.filter((a) => a.action === 'fire').map((a) => a.alert.alertname)).toEqual([
       'VigilSLOViolation',
@@ -186,13 +191,13 @@ describe('enforcement levels', () => {
   });
 
   it('hold: the watch stops in held, wait exits 5, and a hold timeout rolls back exactly once', async () => {
-    const h = start({
+    const h = await start({
       evaluate: failingFrom(10, { enforce: 'hold' }),
       settings: { holdTimeoutMs: 30 * MINUTE, onHoldTimeout: 'rollback' },
     });
-    const id = created(h);
+    const id = await created(h);
     await advance(h.clock, 20 * MINUTE, MINUTE);
-    const held = h.manager.verdict(id);
+    const held = await h.manager.verdict(id);
     expect(held).toMatchObject({ status: 'held', verdict: 'fail' });
     expect(waitOutcome(held ?? fail(), 'complete').code).toBe(WAIT_EXIT.held);
     expect(h.failed).toHaveLength(0);
@@ -200,7 +205,7 @@ describe('enforcement levels', () => {
     const evaluationsWhileHeld = h.evaluations.length;
     await advance(h.clock, 2 * HOUR, MINUTE);
     expect(h.evaluations.length).toBe(evaluationsWhileHeld);
-    const ended = h.manager.get(id);
+    const ended = await h.manager.get(id);
     expect(ended).toMatchObject({ status: 'failed', verdict: 'fail' });
     expect(ended?.reasons[0]).toMatch(/held 30m with no decision: onHoldTimeout rollback/);
     expect(h.failed).toHaveLength(1);
@@ -208,24 +213,24 @@ describe('enforcement levels', () => {
   });
 
   it('hold → promote: the watch passes with a warn and nothing rolls back', async () => {
-    const h = start({ evaluate: failingFrom(10, { enforce: 'hold' }) });
-    const id = created(h);
+    const h = await start({ evaluate: failingFrom(10, { enforce: 'hold' }) });
+    const id = await created(h);
     await advance(h.clock, 20 * MINUTE, MINUTE);
-    const out = h.manager.override(id, 'promote', { who: 'alice', reason: 'known noisy dependency' });
+    const out = await h.manager.override(id, 'promote', { who: 'alice', reason: 'known noisy dependency' });
     expect(out.ok).toBe(true);
     await advance(h.clock, 2 * HOUR, MINUTE);
-    expect(h.manager.verdict(id)).toMatchObject({ status: 'passed', verdict: 'warn' });
+    expect(await h.manager.verdict(id)).toMatchObject({ status: 'passed', verdict: 'warn' });
     expect(h.failed).toHaveLength(0);
     expect(h.manualRollbacks).toHaveLength(0);
   });
 
   it('hold → operator rollback: one rollback, and a second request is refused naming the first', async () => {
-    const h = start({ evaluate: failingFrom(10, { enforce: 'hold' }) });
-    const id = created(h);
+    const h = await start({ evaluate: failingFrom(10, { enforce: 'hold' }) });
+    const id = await created(h);
     await advance(h.clock, 20 * MINUTE, MINUTE);
-    expect(h.manager.override(id, 'rollback', { who: 'alice', reason: 'bad' }).ok).toBe(true);
+    expect((await h.manager.override(id, 'rollback', { who: 'alice', reason: 'bad' })).ok).toBe(true);
     await advance(h.clock, 2 * HOUR, MINUTE);
-    const second = h.manager.override(id, 'rollback', { who: 'bob', reason: 'again' });
+    const second = await h.manager.override(id, 'rollback', { who: 'bob', reason: 'again' });
     expect(second).toMatchObject({ ok: false, code: 'conflict' });
     if (second.ok) return;
     expect(second.message).toMatch(/already rolled back .* by alice/);
@@ -234,37 +239,37 @@ describe('enforcement levels', () => {
   });
 
   it('an automatic rollback followed by an operator rollback is one rollback (409 for the second)', async () => {
-    const h = start({ evaluate: failingFrom(10, {}) });
-    const id = created(h);
+    const h = await start({ evaluate: failingFrom(10, {}) });
+    const id = await created(h);
     await advance(h.clock, HOUR, MINUTE);
     expect(h.failed).toHaveLength(1);
-    const second = h.manager.override(id, 'rollback', { who: 'alice', reason: 'make sure' });
+    const second = await h.manager.override(id, 'rollback', { who: 'alice', reason: 'make sure' });
     expect(second).toMatchObject({ ok: false, code: 'conflict' });
     expect(h.manualRollbacks).toHaveLength(0);
   });
   it('a rollback the actions layer already holds (from an older store) is refused too, writing nothing', async () => {
-    const h = start({ settings: { durationMs: HOUR } });
+    const h = await start({ settings: { durationMs: HOUR } });
     const earlier = {
       at: T0 - HOUR,
       trigger: 'automatic' as const,
       who: null,
       reason: 'error-rate over 1 5m window',
     };
-    h.deps.manualRollback = () => ({ existing: earlier });
-    const id = created(h);
+    h.deps.manualRollback = async () => ({ existing: earlier });
+    const id = await created(h);
     await advance(h.clock, HOUR);
-    const out = h.manager.override(id, 'rollback', { who: 'alice', reason: 'again' });
+    const out = await h.manager.override(id, 'rollback', { who: 'alice', reason: 'again' });
     expect(out).toMatchObject({ ok: false, code: 'conflict' });
     if (out.ok) return;
     expect(out.message).toContain(`already rolled back at ${new Date(T0 - HOUR).toISOString()} (automatic`);
-    expect(h.manager.get(id)?.timeline.some((e) => e.type === 'override')).toBe(false);
+    expect((await h.manager.get(id))?.timeline.some((e) => e.type === 'override')).toBe(false);
   });
 });
 
 describe('the default previous version', () => {
   it('is the version of the last watch that passed, not of a failed one', async () => {
-    const h = start({ settings: { durationMs: HOUR } });
-    created(h, { version: '1.4.1' });
+    const h = await start({ settings: { durationMs: HOUR } });
+    await created(h, { version: '1.4.1' });
     await advance(h.clock, HOUR);
     h.deps.evaluate = async (ctx) => [
       {
@@ -272,16 +277,16 @@ describe('the default previous version', () => {
         evaluatedAt: new Date(ctx.at).toISOString(),
       },
     ];
-    const bad = created(h, { version: '1.4.2' });
+    const bad = await created(h, { version: '1.4.2' });
     await advance(h.clock, HOUR);
-    expect(h.manager.verdict(bad)?.status).toBe('failed');
-    const next = h.manager.create({ service: 'prep-api', version: '1.4.3' });
+    expect((await h.manager.verdict(bad))?.status).toBe('failed');
+    const next = await h.manager.create({ service: 'prep-api', version: '1.4.3' });
     expect(next.ok && next.watch.previousVersion).toBe('1.4.1');
   });
 
-  it('with no watch that passed there is none, and the start answer says so', () => {
-    const h = start();
-    const out = h.manager.create({ service: 'prep-api', version: '1.0.0' });
+  it('with no watch that passed there is none, and the start answer says so', async () => {
+    const h = await start();
+    const out = await h.manager.create({ service: 'prep-api', version: '1.0.0' });
     expect(out.ok).toBe(true);
     if (!out.ok) return;
     expect(out.watch.previousVersion).toBeNull();
@@ -295,18 +300,18 @@ function fail(): never {
 
 describe('a reload during a watch', () => {
   it('applies new settings from the next evaluation, keeps the running watch on its interval, and says so', async () => {
-    const h = start({
+    const h = await start({
       evaluate: (minute) => [
         check('error-rate', minute >= 20 ? 'fail' : 'pass', minute >= 20 ? 0.05 : 0.001),
       ],
       settings: { durationMs: 2 * HOUR, failureLimit: 10 },
     });
-    const id = created(h);
+    const id = await created(h);
     await advance(h.clock, 10 * MINUTE, MINUTE);
     const before = { ...SETTINGS, phases: ['bake' as const], durationMs: 2 * HOUR, failureLimit: 10 };
-    h.manager.reconfigure({ ...before, failureLimit: 2, evaluationIntervalMs: 30_000 });
+    await h.manager.reconfigure({ ...before, failureLimit: 2, evaluationIntervalMs: 30_000 });
     await advance(h.clock, HOUR, MINUTE);
-    const watch = h.manager.get(id);
+    const watch = await h.manager.get(id);
     // failureLimit 2 (not 10) applied: failed at minute 21, the second failing evaluation.
     expect(watch).toMatchObject({ status: 'failed' });
     expect(watch?.endedAt).toBe(new Date(T0 + 21 * MINUTE).toISOString());
