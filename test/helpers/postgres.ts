@@ -199,7 +199,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         const client = new pg.Client({ connectionString: url });
         await client.connect();
         try {
-          await client.query(`CREATE DATABASE "${database.replaceAll('"', '')}"`);
+          await client.query(`CREATE DATABASE "${database.replaceAll('"', '')}" STRATEGY FILE_COPY`);
         } finally {
           await client.end();
         }
