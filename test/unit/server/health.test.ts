@@ -4,6 +4,7 @@ import {
   type CheckOutcome,
   createHealthReporter,
   type HealthCheck,
+  leaderOutcome,
   overallStatus,
   sanitizeCheckError,
 } from '../../../src/server/health.js';
@@ -158,5 +159,30 @@ describe('outcomes', () => {
 
   test('long error messages are cut', () => {
     expect(sanitizeCheckError('x'.repeat(1_000)).length).toBeLessThanOrEqual(301);
+  });
+});
+
+describe('the leader entry', () => {
+  test("a follower's reason reaches the unauthenticated answer without the database URL's credentials", () => {
+    expect(
+      leaderOutcome({
+        leader: false,
+        instance: 'vigil-b',
+        leaderInstance: '',
+        reason: 'the database is unreachable: postgres://vigil:s3cret@db:5432/vigil refused the connection',
+      }),
+    ).toEqual({
+      status: 'ok',
+      leader: false,
+      instance: 'vigil-b',
+      leaderInstance: null,
+      reason: 'the database is unreachable: postgres://[redacted]@db:5432/vigil refused the connection',
+    });
+  });
+
+  test('the leader names only itself, whatever reason is left', () => {
+    expect(
+      leaderOutcome({ leader: true, instance: 'vigil-a', leaderInstance: 'vigil-a', reason: 'stale' }),
+    ).toEqual({ status: 'ok', leader: true, instance: 'vigil-a' });
   });
 });
