@@ -62,6 +62,9 @@ function createRepos(sql: Sql): StoreRepos {
   };
 }
 
+/** SQLSTATE of a write refused by a read-only transaction (a hot standby, default_transaction_read_only). */
+const READ_ONLY_SQL_TRANSACTION = '25006';
+
 type Method = (...args: unknown[]) => Promise<unknown>;
 
 /**
@@ -185,6 +188,13 @@ export async function openPostgresStore(
     } catch (error) {
       client.release(true);
       if (error instanceof VigilError) throw error;
+      if ((error as { code?: unknown }).code === READ_ONLY_SQL_TRANSACTION) {
+        throw new VigilError(
+          'STORE_READONLY',
+          `the store ${location} cannot be written: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       throw new VigilError('STORE_OPEN', `cannot open the store ${location}: ${(error as Error).message}`, {
         cause: error,
       });

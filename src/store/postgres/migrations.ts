@@ -219,12 +219,19 @@ export async function migrate(client: pg.ClientBase, location: string): Promise<
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS vigil_schema (
-         version    INTEGER PRIMARY KEY,
-         applied_at BIGINT NOT NULL
-       )`,
+    // Created only when absent, so opening a current database needs no write (a read-only one is then
+    // reported by the write check that follows, as read-only).
+    const { rows: exists } = await client.query<{ found: boolean }>(
+      "SELECT to_regclass('vigil_schema') IS NOT NULL AS found",
     );
+    if (!exists[0]?.found) {
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS vigil_schema (
+           version    INTEGER PRIMARY KEY,
+           applied_at BIGINT NOT NULL
+         )`,
+      );
+    }
     const { rows } = await client.query<{ version: number }>(
       'SELECT COALESCE(MAX(version), 0)::integer AS version FROM vigil_schema',
     );

@@ -7,6 +7,7 @@ import type {
   RollbackRepo,
   StoredRollbackTrigger,
 } from '../port.js';
+import { redactUrl } from '../redact-url.js';
 import type { Sql } from './sql.js';
 
 /*
@@ -94,16 +95,6 @@ function toRow(raw: RawDelivery): DeliveryRow {
     deliveredAt: raw.delivered_at,
     lastError: raw.last_error,
   };
-}
-
-/** Scheme, host and path only: a token in the query or user info never reaches an API answer. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '[invalid url]';
-  }
 }
 
 /**

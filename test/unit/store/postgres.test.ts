@@ -117,6 +117,18 @@ describe.skipIf(skipWithoutPostgres)('PostgreSQL store', () => {
       expect(message).not.toContain('s3cret');
     });
 
+    it('refuses a database it cannot write with STORE_READONLY, migrated or not', async () => {
+      for (const migrated of [true, false]) {
+        const url = await server.createDatabase();
+        if (migrated) await (await open(url)).close();
+        const name = new URL(url).pathname.slice(1);
+        await queryOnce(server.url, `ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
+        const error = await openPostgresStore(url).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'STORE_READONLY' });
+        expect((error as Error).message).toContain(`the store ${url} cannot be written`);
+      }
+    });
+
     it('fails with STORE_OPEN naming host:port/db when PostgreSQL is not there, never the password', async () => {
       const port = await freePort();
       const error = await openPostgresStore(`postgres://vigil:s3cret@127.0.0.1:${port}/vigil`).catch(
