@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/net.js';
-import type { Leadership, NewDelivery, StoreChange, StoredWatch } from '../../../src/store/port.js';
+import type { Leadership, NewDelivery, StoreChange, StoredWatch, StoreTx } from '../../../src/store/port.js';
 import { openPostgresStore, type PostgresStore } from '../../../src/store/postgres/index.js';
 import { SCHEMA_VERSION } from '../../../src/store/postgres/migrations.js';
 import {
@@ -192,6 +192,26 @@ describe.skipIf(skipWithoutPostgres)('PostgreSQL store', () => {
       release();
       await Promise.all([first, second]);
       expect(order).toEqual(['first locked', 'first commits', 'second read first']);
+    });
+
+    it('a failed write caught inside a transaction leaves the rest of it to commit (a savepoint each)', async () => {
+      const store = await open(await server.createDatabase());
+      const now = Date.now();
+      await store.watches.insert(watch('w1', now));
+      let escaped: unknown;
+      await store.transaction(async (tx) => {
+        await tx.watches.insert(watch('w1', now)).catch((error: unknown) => {
+          escaped = error;
+        });
+        await tx.watches.insert(watch('w2', now));
+      });
+      expect(escaped).toMatchObject({ code: '23505' }); // unique_violation, from the driver
+      expect((await store.watches.running()).map((w) => w.id)).toEqual(['w1', 'w2']);
+      let kept: StoreTx | undefined;
+      await store.transaction(async (tx) => {
+        kept = tx;
+      });
+      await expect(kept?.watches.get('w1')).rejects.toThrow('this store transaction has ended');
     });
 
     it('a change published by one store reaches the others, not itself', async () => {
