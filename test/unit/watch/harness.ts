@@ -2,7 +2,7 @@ import { ManualClock } from '../../../src/clock.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
 import type { ProbeResult } from '../../../src/prober/types.js';
 import { openStore } from '../../../src/store/open.js';
-import type { Store, StoreTx, WatchRepo } from '../../../src/store/port.js';
+import type { Store, StoreChange, StoreTx, WatchRepo } from '../../../src/store/port.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../../../src/telemetry/metrics.js';
 import { WatchManager, type WatchManagerOptions } from '../../../src/watch/manager.js';
@@ -73,6 +73,8 @@ export interface Harness {
   store: Store;
   /** Closes the store (once). */
   close(): Promise<void>;
+  /** What was published to the other replicas through this harness's store, in order. */
+  published: StoreChange[];
   metrics: Metrics;
   manager: WatchManager;
   deps: WatchDeps;
@@ -106,7 +108,8 @@ export interface HarnessOptions {
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const clock = options.clock ?? new ManualClock(T0);
   const shared = options.store;
-  const store = shared ?? recording(await openStore({ path: options.dbPath ?? ':memory:' }));
+  const published: StoreChange[] = [];
+  const store = recording(shared ?? (await openStore({ path: options.dbPath ?? ':memory:' })), published);
   let closed = shared !== undefined;
   const metrics = createMetrics({ version: 'test', defaultMetrics: false });
   const harness = {
@@ -118,6 +121,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       await store.close();
     },
     metrics,
+    published,
     failed: [],
     manualRollbacks: [],
     events: [],
@@ -202,12 +206,22 @@ function recordingWatches(repo: WatchRepo, afterCommit: (fn: () => void) => void
   });
 }
 
-/** The store, with its watch repositories (the store's and each transaction's) recording stored evaluations. */
-function recording(store: Store): Store {
+/**
+ * The store, with its watch repositories (the store's and each transaction's) recording stored
+ * evaluations, and what is published recorded in `published`.
+ */
+function recording(store: Store, published: StoreChange[]): Store {
   const watches = recordingWatches(store.watches, (fn) => fn());
   return new Proxy(store, {
     get(target, property) {
       if (property === 'watches') return watches;
+      if (property === 'publish') {
+        const publish: Store['publish'] = async (change) => {
+          published.push(change);
+          await target.publish(change);
+        };
+        return publish;
+      }
       if (property === 'transaction') {
         const transaction: Store['transaction'] = (fn) =>
           target.transaction((tx) => {
