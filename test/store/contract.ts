@@ -573,7 +573,8 @@ export function describeStoreContract(engine: string, open: () => Promise<Store>
         await store.outbox.insert(makeDelivery({ id: 'old_bad', idempotencyKey: 'k2', createdAt: T0 }));
         await store.outbox.insert(makeDelivery({ id: 'old_pending', idempotencyKey: 'k3', createdAt: T0 }));
         await store.outbox.insert(
-          makeDelivery({ id: 'new_ok', idempotencyKey: 'k4', createdAt: T0 + 2 * MIN }),
+          // Created at the cut: kept.
+          makeDelivery({ id: 'new_ok', idempotencyKey: 'k4', createdAt: T0 + MIN }),
         );
         await finish('old_ok', 'delivered');
         await finish('old_bad', 'failed');
@@ -888,7 +889,8 @@ export function describeStoreContract(engine: string, open: () => Promise<Store>
             T0,
           ),
         );
-        await store.snapshots.save(batch('w_1', 2 * MIN, [{ slo: 'a', value: 3 }], T0 + 10 * MIN));
+        // Taken at the cut: kept.
+        await store.snapshots.save(batch('w_1', 2 * MIN, [{ slo: 'a', value: 3 }], T0 + MIN));
         expect(await store.snapshots.prune(T0 + MIN)).toBe(2);
         expect(await store.snapshots.nearest('w_1', 'a', MIN, 30_000)).toBeUndefined();
         expect(await store.snapshots.nearest('w_1', 'a', 2 * MIN, 0)).toEqual({
@@ -1093,6 +1095,8 @@ export function describeStoreContract(engine: string, open: () => Promise<Store>
         await add('failed_run', 7, {}, 'fail');
         await add('other_profile', 8, { profile: 'soak' });
         await add('other_service', 9, { service: 'billing' });
+        await store.loadRuns.insert(run('no_document', { startedAt: T0 + 9.5 * MIN }));
+        await store.loadRuns.finish('no_document', finished('pass', null));
         await store.loadRuns.insert(run('still_open', { startedAt: T0 + 10 * MIN }));
         expect(ids(await store.loadRuns.passedRuns('prep-api', 'smoke', '', 10))).toEqual([
           'of_gone',
@@ -1240,19 +1244,13 @@ export function describeStoreContract(engine: string, open: () => Promise<Store>
 
       it('prune deletes baselines and observations before the cut; feedback stays', async () => {
         await store.patterns.saveBaseline('w_old', 'errors', 'prep-api', baseline({ computedAt: T0 }));
-        await store.patterns.saveBaseline(
-          'w_new',
-          'errors',
-          'prep-api',
-          baseline({ computedAt: T0 + 2 * MIN }),
-        );
+        await store.patterns.saveBaseline('w_new', 'errors', 'prep-api', baseline({ computedAt: T0 + MIN }));
         await store.patterns.replaceObservations('w_old', 'errors', 'prep-api', T0, [
           observation('a'),
           observation('b'),
         ]);
-        await store.patterns.replaceObservations('w_new', 'errors', 'prep-api', T0 + 2 * MIN, [
-          observation('c'),
-        ]);
+        // Written at the cut: kept.
+        await store.patterns.replaceObservations('w_new', 'errors', 'prep-api', T0 + MIN, [observation('c')]);
         await store.patterns.addFeedback(feedback('a', { at: T0 - MIN }));
         expect(await store.patterns.prune(T0 + MIN)).toBe(3);
         expect(await store.patterns.baseline('w_old', 'errors')).toBeUndefined();

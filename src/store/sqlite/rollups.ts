@@ -161,7 +161,8 @@ export function createLoadRunRepo(db: Db): Sync<LoadRunRepo> {
       insert.run(run.id, run.service, run.watchId, run.profile, run.trigger, run.startedAt);
     },
     finish(id, end) {
-      finish.run(end.endedAt, end.exitCode, end.result, end.explanation, JSON.stringify(end.document), id);
+      const document = end.document === null ? null : JSON.stringify(end.document);
+      finish.run(end.endedAt, end.exitCode, end.result, end.explanation, document, id);
     },
     get(id) {
       const row = get.get(id);
