@@ -51,6 +51,8 @@ export interface RunningPostgres {
   stop(): Promise<void>;
   /** Starts the stopped server again on the same port. */
   start(): Promise<void>;
+  /** Stops the server and starts it again at once. */
+  restart(): Promise<void>;
   /** Stops the server, waits `ms`, starts it again. */
   stopFor(ms: number): Promise<void>;
   /** Stops the server and removes the cluster. Idempotent. */
@@ -228,6 +230,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
           }
         }
         running = true;
+      },
+      async restart() {
+        await server.stop();
+        await server.start();
       },
       async stopFor(ms) {
         await server.stop();
