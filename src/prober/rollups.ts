@@ -167,7 +167,7 @@ function appendRuns(into: Pending, later: Pending): void {
       if (before) {
         before.successes += runs.successes;
         before.total += runs.total;
-        before.latenciesMs.push(...runs.latenciesMs);
+        for (const latencyMs of runs.latenciesMs) before.latenciesMs.push(latencyMs);
       } else {
         target.set(minute, { ...runs, latenciesMs: [...runs.latenciesMs] });
       }
