@@ -6,10 +6,10 @@ import {
   probeChecks,
   probesJudgedInBake,
 } from '../../../src/daemon/probe-checks.js';
+import { createProbeRollups } from '../../../src/prober/rollups.js';
 import { INITIAL_PROBE_STATE, nextProbeState, type ProbeState } from '../../../src/prober/state.js';
 import type { ProbeFailure, ProbeResult } from '../../../src/prober/types.js';
-import { openDatabase } from '../../../src/store/db.js';
-import { createProbeRollups } from '../../../src/store/rollups.js';
+import { openStore } from '../../../src/store/open.js';
 
 const TARGET = 'http://127.0.0.1:8080';
 const DEPLOYED = Date.parse('2026-11-27T10:00:00.000Z');
@@ -103,10 +103,10 @@ function input(overrides: Partial<ProbeCheckInput>): ProbeCheckInput {
 }
 
 /** The check of `orders` with the given history, its last result finished `ageMs` before `at`. */
-function ordersCheck(history: boolean[], ageMs = 10_000, extra: Partial<ProbeCheckInput> = {}) {
+async function ordersCheck(history: boolean[], ageMs = 10_000, extra: Partial<ProbeCheckInput> = {}) {
   const last = history.at(-1);
   const at = extra.at ?? AT;
-  const checks = probeChecks(
+  const checks = await probeChecks(
     input({
       judged: ['orders'],
       states: { orders: stateAfter(orders, history) },
@@ -147,17 +147,17 @@ describe('which probes a watch judges', () => {
     expect(aimsAtTarget(probe, TARGET)).toBe(aimed);
   });
 
-  test('watch.probes names exactly the probes judged, even ones aimed elsewhere', () => {
-    const checks = probeChecks(input({ judged: ['partner-api', 'orders'] }));
+  test('watch.probes names exactly the probes judged, even ones aimed elsewhere', async () => {
+    const checks = await probeChecks(input({ judged: ['partner-api', 'orders'] }));
     expect(checks.map((c) => c.name)).toEqual(['probe:orders', 'probe:partner-api']);
   });
 
-  test('an empty watch.probes judges no probe', () => {
-    expect(probeChecks(input({ judged: [] }))).toEqual([]);
+  test('an empty watch.probes judges no probe', async () => {
+    expect(await probeChecks(input({ judged: [] }))).toEqual([]);
   });
 
-  test('smoke probes are judged in the bake too, as probe:<name> of kind probe', () => {
-    const check = ordersCheck([false, false]);
+  test('smoke probes are judged in the bake too, as probe:<name> of kind probe', async () => {
+    const check = await ordersCheck([false, false]);
     expect(check).toMatchObject({
       name: 'probe:orders',
       kind: 'probe',
@@ -201,77 +201,79 @@ describe('a probe check judges the probe state since the deploy', () => {
       value: 1,
       explanation: /orders down: 1 of 2 successes needed to recover/,
     },
-  ])('$behaviour', ({ history, outcome, value, explanation }) => {
-    const check = ordersCheck(history);
+  ])('$behaviour', async ({ history, outcome, value, explanation }) => {
+    const check = await ordersCheck(history);
     expect(check.result).toBe(outcome);
     expect(check.value).toBe(value);
     expect(check.explanation).toMatch(explanation);
     expect(check.warmingUp).toBeUndefined();
   });
 
-  test('the range is the window, clamped to start no earlier than the deploy', () => {
-    expect(ordersCheck([true, true]).range).toEqual({
+  test('the range is the window, clamped to start no earlier than the deploy', async () => {
+    expect((await ordersCheck([true, true])).range).toEqual({
       from: new Date(AT - WINDOW).toISOString(),
       to: new Date(AT).toISOString(),
     });
-    const early = ordersCheck([true, true], 10_000, { at: DEPLOYED + 90_000 });
+    const early = await ordersCheck([true, true], 10_000, { at: DEPLOYED + 90_000 });
     expect(early.range).toEqual({
       from: new Date(DEPLOYED).toISOString(),
       to: new Date(DEPLOYED + 90_000).toISOString(),
     });
   });
 
-  test('a last result from before the deploy is warm-up, not evidence about the new version', () => {
+  test('a last result from before the deploy is warm-up, not evidence about the new version', async () => {
     // orders is down on the old version; 40 s after the deploy it has not run again yet (interval 30 s).
-    const check = ordersCheck([false, false, false], 50_000, { at: DEPLOYED + 40_000 });
+    const check = await ordersCheck([false, false, false], 50_000, { at: DEPLOYED + 40_000 });
     expect(check.result).toBe('inconclusive');
     expect(check.warmingUp).toBe(true);
     expect(check.value).toBeNull();
     expect(check.explanation).toMatch(/no run since the deploy yet/);
   });
 
-  test('down since before the deploy and passing on the new version is not a failure of the new version', () => {
+  test('down since before the deploy and passing on the new version is not a failure of the new version', async () => {
     // successThreshold 2: the old version's failures keep orders down until two successes in a row.
     const thresholds = { failureThreshold: 2, successThreshold: 2 };
     let state = nextProbeState(INITIAL_PROBE_STATE, false, thresholds, DEPLOYED - 60_000);
     state = nextProbeState(state, false, thresholds, DEPLOYED - 30_000);
     const recovering = nextProbeState(state, true, thresholds, DEPLOYED + 10_000);
     const at = DEPLOYED + 20_000;
-    const check = (states: Record<string, ProbeState>, success: boolean) =>
-      probeChecks(
-        input({
-          judged: ['orders'],
-          at,
-          states,
-          latest: [result(orders, DEPLOYED + 9_958, success)],
-        }),
+    const check = async (states: Record<string, ProbeState>, success: boolean) =>
+      (
+        await probeChecks(
+          input({
+            judged: ['orders'],
+            at,
+            states,
+            latest: [result(orders, DEPLOYED + 9_958, success)],
+          }),
+        )
       )[0];
-    expect(check({ orders: recovering }, true)).toMatchObject({
+    expect(await check({ orders: recovering }, true)).toMatchObject({
       result: 'inconclusive',
       warmingUp: true,
       value: 1,
     });
-    expect(check({ orders: recovering }, true)?.explanation).toMatch(
+    expect((await check({ orders: recovering }, true))?.explanation).toMatch(
       /orders down since before the deploy, passing now: 1 of 2 successes needed to recover/,
     );
     // A failure on the new version keeps it down: that is evidence, and it fails.
     const failedAgain = nextProbeState(state, false, thresholds, DEPLOYED + 10_000);
-    expect(check({ orders: failedAgain }, false)?.result).toBe('fail');
+    expect((await check({ orders: failedAgain }, false))?.result).toBe('fail');
   });
 
-  test('a probe that never ran, soon after the deploy, is warm-up', () => {
-    const check = ordersCheck([], 0, { at: DEPLOYED + 20_000 });
+  test('a probe that never ran, soon after the deploy, is warm-up', async () => {
+    const check = await ordersCheck([], 0, { at: DEPLOYED + 20_000 });
     expect(check).toMatchObject({ result: 'inconclusive', warmingUp: true });
   });
 
-  test('a first run that has not yet settled the state is warm-up while thresholds can fill', () => {
-    const check = ordersCheck([false], 5_000, { at: DEPLOYED + 45_000 });
+  test('a first run that has not yet settled the state is warm-up while thresholds can fill', async () => {
+    const check = await ordersCheck([false], 5_000, { at: DEPLOYED + 45_000 });
     expect(check).toMatchObject({ result: 'inconclusive', warmingUp: true });
     expect(check.explanation).toMatch(/orders not settled yet: 1 of 2 failures in a row to call it down/);
   });
 
-  test('a state that never settles long after the deploy is inconclusive, and not warm-up', () => {
-    const check = ordersCheck([true, false, true, false], 5_000);
+  test('a state that never settles long after the deploy is inconclusive, and not warm-up', async () => {
+    const check = await ordersCheck([true, false, true, false], 5_000);
     expect(check.result).toBe('inconclusive');
     expect(check.warmingUp).toBeUndefined();
   });
@@ -281,35 +283,35 @@ describe('a stale result is never its last state', () => {
   test.each([
     { behaviour: 'a failing probe gone quiet', history: [false, false] },
     { behaviour: 'a passing probe gone quiet', history: [true, true] },
-  ])('$behaviour: inconclusive, not warm-up (a stopped prober is blindness)', ({ history }) => {
+  ])('$behaviour: inconclusive, not warm-up (a stopped prober is blindness)', async ({ history }) => {
     // interval 30 s: a result 95 s old is older than 2 × interval.
-    const check = ordersCheck(history, 95_000);
+    const check = await ordersCheck(history, 95_000);
     expect(check.result).toBe('inconclusive');
     expect(check.warmingUp).toBeUndefined();
     expect(check.value).toBeNull();
     expect(check.explanation).toMatch(/^no result for 95 s: prober late or stopped/);
   });
 
-  test('a result exactly 2 × interval old still counts', () => {
-    expect(ordersCheck([false, false], 60_000).result).toBe('fail');
-    expect(ordersCheck([false, false], 60_001).result).toBe('inconclusive');
+  test('a result exactly 2 × interval old still counts', async () => {
+    expect((await ordersCheck([false, false], 60_000)).result).toBe('fail');
+    expect((await ordersCheck([false, false], 60_001)).result).toBe('inconclusive');
   });
 
-  test('no run since a deploy longer ago than 2 × interval is blindness, not warm-up', () => {
-    const never = ordersCheck([], 0, { at: DEPLOYED + 95_000 });
+  test('no run since a deploy longer ago than 2 × interval is blindness, not warm-up', async () => {
+    const never = await ordersCheck([], 0, { at: DEPLOYED + 95_000 });
     expect(never).toMatchObject({ result: 'inconclusive' });
     expect(never.warmingUp).toBeUndefined();
     expect(never.explanation).toMatch(/no result since the deploy 95 s ago: prober late or stopped/);
-    const oldRun = ordersCheck([true, true], 120_000, { at: DEPLOYED + 95_000 });
+    const oldRun = await ordersCheck([true, true], 120_000, { at: DEPLOYED + 95_000 });
     expect(oldRun.warmingUp).toBeUndefined();
     expect(oldRun.explanation).toMatch(/^no result for 120 s: prober late or stopped/);
   });
 });
 
 describe('enforcement', () => {
-  test('a probe carries its own enforce; shadow also marks the check shadow', () => {
+  test('a probe carries its own enforce; shadow also marks the check shadow', async () => {
     const at = AT;
-    const checks = probeChecks(
+    const checks = await probeChecks(
       input({
         states: {
           'edge-readiness': stateAfter(edge, [false, false]),
@@ -334,28 +336,28 @@ describe('enforcement', () => {
 });
 
 describe('run counts in the window', () => {
-  test('the explanation states runs and failures since the deploy, never counting pre-deploy runs', () => {
-    const db = openDatabase(':memory:');
-    const rollups = createProbeRollups(db);
+  test('the explanation states runs and failures since the deploy, never counting pre-deploy runs', async () => {
+    const store = await openStore({ path: ':memory:' });
+    const rollups = createProbeRollups(store);
     // The deploy is at 10:00:20; the old version failed twice just before it, in the same minute.
     const deployedAt = DEPLOYED + 20_000;
-    rollups.record('orders', DEPLOYED + 5_000, false, 10);
-    rollups.record('orders', DEPLOYED + 10_000, false, 10);
+    await rollups.record('orders', DEPLOYED + 5_000, false, 10);
+    await rollups.record('orders', DEPLOYED + 10_000, false, 10);
     for (let t = DEPLOYED + 60_000; t < DEPLOYED + 240_000; t += 30_000) {
-      rollups.record('orders', t, t !== DEPLOYED + 120_000, 10);
+      await rollups.record('orders', t, t !== DEPLOYED + 120_000, 10);
     }
-    const check = ordersCheck([true, true], 5_000, { at: DEPLOYED + 240_000, deployedAt, rollups });
+    const check = await ordersCheck([true, true], 5_000, { at: DEPLOYED + 240_000, deployedAt, rollups });
     expect(check.result).toBe('pass');
     expect(check.samples).toBe(6);
     expect(check.explanation).toMatch(/1 of 6 runs failed since 10:01:00 UTC/);
     // Later, the window starts at 10:01:30: its whole first minute is after the deploy, so it counts.
-    const later = ordersCheck([true, true], 5_000, { at: DEPLOYED + 390_000, deployedAt, rollups });
+    const later = await ordersCheck([true, true], 5_000, { at: DEPLOYED + 390_000, deployedAt, rollups });
     expect(later.explanation).toMatch(/1 of 6 runs failed since 10:01:00 UTC/);
-    db.close();
+    await store.close();
   });
 
-  test('without a counter the samples are unknown, the result is the same', () => {
-    const check = ordersCheck([true, true]);
+  test('without a counter the samples are unknown, the result is the same', async () => {
+    const check = await ordersCheck([true, true]);
     expect(check.samples).toBeNull();
     expect(check.result).toBe('pass');
   });

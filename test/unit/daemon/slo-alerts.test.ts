@@ -6,7 +6,7 @@ import { raiseSloAlerts, resolveStaleSloAlerts } from '../../../src/daemon/slo-a
 import { createContinuousEvaluator } from '../../../src/evaluator/continuous.js';
 import type { CheckResult } from '../../../src/evaluator/types.js';
 import { NoDataError, type SliSource } from '../../../src/sources/types.js';
-import type { HeldAlert } from '../../../src/store/alerts.js';
+import type { HeldAlert } from '../../../src/store/port.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import { onlyService } from '../../helpers/service.js';
@@ -223,10 +223,10 @@ describe('resolveStaleSloAlerts', () => {
     };
   }
 
-  it('resolves the alerts of removed, renamed and now-shadow checks, and only those', () => {
+  it('resolves the alerts of removed, renamed and now-shadow checks, and only those', async () => {
     const resolved: string[] = [];
     const alerts = {
-      held: (): HeldAlert[] => [
+      held: async (): Promise<HeldAlert[]> => [
         held('slo:prep-api/error-rate', 'error-rate'),
         held('slo:prep-api/p95', 'p95'),
         held('slo:prep-api/removed', 'removed'),
@@ -240,24 +240,28 @@ describe('resolveStaleSloAlerts', () => {
         resolved.push(key);
       },
     };
-    expect(resolveStaleSloAlerts(alerts, config)).toEqual(['removed', 'shadowed', 'p95']);
+    expect(await resolveStaleSloAlerts(alerts, config)).toEqual(['removed', 'shadowed', 'p95']);
     expect(resolved).toEqual(['slo:prep-api/removed', 'slo:prep-api/shadowed', 'slo:p95']);
   });
 
-  it("a watch's alert goes only when the reload removed its SLO; a probe check's stays until the watch ends", () => {
+  it("a watch's alert goes only when the reload removed its SLO; a probe check's stays until the watch ends", async () => {
     const resolved: string[] = [];
     const inWatch = (slo: string): HeldAlert => {
       const alert = held(`slo:${slo}:w_1`, slo);
       return { ...alert, labels: { ...alert.labels, watch_id: 'w_1' } };
     };
     const alerts = {
-      held: (): HeldAlert[] => [inWatch('p95'), inWatch('error-rate'), inWatch('probe:edge-readiness')],
+      held: async (): Promise<HeldAlert[]> => [
+        inWatch('p95'),
+        inWatch('error-rate'),
+        inWatch('probe:edge-readiness'),
+      ],
       resolve: (key: string) => {
         resolved.push(key);
       },
     };
     const after: VigilConfig = { ...config, slos: config.slos.filter((s) => s.name !== 'p95') };
-    expect(resolveStaleSloAlerts(alerts, after, config)).toEqual(['p95']);
-    expect(resolveStaleSloAlerts(alerts, after)).toEqual([]); // at startup, without the previous config
+    expect(await resolveStaleSloAlerts(alerts, after, config)).toEqual(['p95']);
+    expect(await resolveStaleSloAlerts(alerts, after)).toEqual([]); // at startup, without the previous config
   });
 });
