@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fullJitterGenerator, type IExponentialBackoffOptions } from 'cockatiel';
 import type { Dispatcher } from 'undici';
@@ -93,8 +94,14 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const pollIntervalMs = deps.pollIntervalMs ?? 1_000;
   const batchSize = deps.batchSize ?? 16;
   const inFlight = new Map<string, Promise<void>>();
+  /** A run's sends listen on one signal, a batch of them at once: not a leak. */
+  const newRun = (): Run => {
+    const sends = new AbortController();
+    setMaxListeners(0, sends.signal);
+    return { halted: false, sends, wake: new AbortController() };
+  };
   /** The current run; before the first start it is not halted, so runDue works for tests and the demo. */
-  let run: Run = { halted: false, sends: new AbortController(), wake: new AbortController() };
+  let run = newRun();
 
   function report(event: DeliveryAttemptEvent): void {
     if (!deps.onAttempt) return;
@@ -301,7 +308,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     runDue,
     start() {
       if (run.loop && !run.halted) return;
-      run = { halted: false, sends: new AbortController(), wake: new AbortController() };
+      run = newRun();
       run.loop = loop(run);
     },
     wake() {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type AlertState,
   createAlertState,
@@ -15,8 +15,8 @@ import {
   watchFailedAlert,
 } from '../../../src/actions/alertmanager.js';
 import { ManualClock } from '../../../src/clock.js';
-import type { HeldAlert } from '../../../src/store/alerts.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
+import type { HeldAlert, Store } from '../../../src/store/port.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../../../src/telemetry/metrics.js';
 import { startWebhookReceiver, unusedPort, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
@@ -147,7 +147,7 @@ describe('alert content (DESIGN §7)', () => {
 });
 
 describe('alert state against a fake Alertmanager', () => {
-  let db: Db;
+  let store: Store;
   let clock: ManualClock;
   let metrics: Metrics;
   let am: WebhookReceiver;
@@ -155,7 +155,7 @@ describe('alert state against a fake Alertmanager', () => {
   const dispatcher = testDispatcher();
 
   beforeEach(async () => {
-    db = openDatabase(':memory:');
+    store = await openStore({ path: ':memory:' });
     clock = new ManualClock(T0);
     metrics = createMetrics({ version: 'test', defaultMetrics: false });
     am = await startWebhookReceiver();
@@ -165,7 +165,7 @@ describe('alert state against a fake Alertmanager', () => {
       userAgent: 'vigil/test',
     });
     alerts = createAlertState({
-      db,
+      store,
       client,
       runbookBaseUrl: RUNBOOK,
       resendIntervalMs: RESEND,
@@ -178,7 +178,7 @@ describe('alert state against a fake Alertmanager', () => {
   afterEach(async () => {
     await alerts.stop();
     await am.close();
-    db.close();
+    await store.close();
   });
 
   const posted = (i: number) => JSON.parse(am.requests[i]!.body) as PostableAlert[];
@@ -205,7 +205,7 @@ describe('alert state against a fake Alertmanager', () => {
     alerts.resolve('watch-failed:w');
     await alerts.tick();
     expect(posted(2)[0]!.endsAt).toBe(new Date(T0 + RESEND + 5_000).toISOString());
-    expect(alerts.held()).toEqual([]);
+    expect(await alerts.held()).toEqual([]);
     expect(await sent('sent')).toBe(3);
   });
 
@@ -213,10 +213,10 @@ describe('alert state against a fake Alertmanager', () => {
     am.script({ status: 500, body: 'down' });
     alerts.fire('blind:w', blindAlert(verdict));
     await alerts.tick();
-    expect(alerts.held()[0]!.lastSentAt).toBeNull();
+    expect((await alerts.held())[0]!.lastSentAt).toBeNull();
     await alerts.tick();
     expect(am.requests).toHaveLength(2);
-    expect(alerts.held()[0]!.lastSentAt).toBe(T0);
+    expect((await alerts.held())[0]!.lastSentAt).toBe(T0);
     expect(await sent('error')).toBe(1);
   });
 
@@ -245,7 +245,7 @@ describe('alert state against a fake Alertmanager', () => {
     await alerts.tick();
     const resolution = posted(2);
     expect(resolution.map((a) => a.labels.watch_id)).toEqual([verdict.id]);
-    expect(alerts.held().map((a) => a.key)).toEqual(['blind:w2']);
+    expect((await alerts.held()).map((a) => a.key)).toEqual(['blind:w2']);
   });
 
   it('health is ok when /-/ready answers 200, down otherwise', async () => {
@@ -279,10 +279,60 @@ describe('alert state against a fake Alertmanager', () => {
     expect(posted(0).map((a) => a.generatorURL)).toEqual(['http://vigil.local/watches/v', undefined]); // held in key order;
   });
 
-  it('fire and resolve never throw into the caller, even with the store closed', () => {
-    db.close();
+  it('writes land in call order through one chain, and settled() waits for those queued so far', async () => {
+    alerts.fire('blind:w', blindAlert(verdict));
+    await clock.advance(1_000);
+    alerts.resolve('blind:w');
+    alerts.fire('blind:w', blindAlert(verdict)); // fired anew after its resolution: starts now
+    await alerts.settled();
+    expect(await store.alerts.list()).toMatchObject([
+      { key: 'blind:w', state: 'firing', startsAt: T0 + 1_000, lastSentAt: null },
+    ]);
+  });
+
+  it('a replica that takes the lead posts the same alerts from the store, and a ticker starts again after a stop', async () => {
+    const client = createAlertmanagerClient({
+      config: { url: am.url, timeout: 2_000, headers: {}, tenant: 'prep' },
+      dispatcher,
+      userAgent: 'vigil/test',
+    });
+    const deps = {
+      client,
+      runbookBaseUrl: RUNBOOK,
+      resendIntervalMs: RESEND,
+      clock,
+      logger: silentLogger(),
+      metrics,
+    };
+    const other = createAlertState({ store, ...deps });
+    alerts.fire('watch-failed:w', watchFailedAlert(verdict));
+    const sentAt = async () => (await store.alerts.list())[0]?.lastSentAt;
+    alerts.start(); // leading: posts at once
+    await vi.waitFor(async () => expect(await sentAt()).toBe(T0));
+    await alerts.stop(); // leadership lost
+    other.start(); // the new leader: nothing due before the resend interval
+    await clock.advance(RESEND);
+    await vi.waitFor(async () => expect(await sentAt()).toBe(T0 + RESEND));
+    await other.stop();
+    expect(posted(1)).toEqual([
+      { ...posted(0)[0], endsAt: new Date(T0 + RESEND * (1 + ENDS_AT_RESEND_FACTOR)).toISOString() },
+    ]);
+    expect(posted(1)[0]!.startsAt).toBe(new Date(T0).toISOString());
+    other.resolve('watch-failed:w'); // a follower's write, the leader posts it
+    await other.settled();
+    alerts.start(); // leading again
+    await vi.waitFor(async () => expect(await store.alerts.list()).toEqual([]));
+    expect(am.requests).toHaveLength(3);
+    expect(posted(2)).toMatchObject([
+      { labels: posted(0)[0]!.labels, endsAt: new Date(T0 + RESEND).toISOString() },
+    ]);
+  });
+
+  it('fire and resolve never throw into the caller, even with the store closed', async () => {
+    await store.close();
     expect(() => alerts.fire('x', blindAlert(verdict))).not.toThrow();
     expect(() => alerts.resolve('x')).not.toThrow();
-    db = openDatabase(':memory:');
+    await expect(alerts.settled()).resolves.toBeUndefined(); // the failed writes were logged, not thrown
+    store = await openStore({ path: ':memory:' });
   });
 });

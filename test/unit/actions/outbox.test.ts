@@ -1,11 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Actions, type ActionsDeps, createActions } from '../../../src/actions/index.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  type Actions,
+  type ActionsDeps,
+  createActions,
+  type RollbackRequest,
+} from '../../../src/actions/index.js';
 import { verifySignature } from '../../../src/actions/sign.js';
-import type { DeliveryAttemptEvent } from '../../../src/actions/types.js';
+import type { DeliveryAttemptEvent, VerdictObject } from '../../../src/actions/types.js';
 import { ManualClock } from '../../../src/clock.js';
 import { ConfigError } from '../../../src/errors.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
-import { claimDelivery, pruneDeliveries } from '../../../src/store/outbox.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../../../src/telemetry/metrics.js';
 import { startWebhookReceiver, unusedPort, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
@@ -15,8 +20,8 @@ const T0 = Date.parse('2026-11-27T10:15:00Z');
 const verdict = failedVerdict();
 const MAX_DELAY = 60_000;
 
-let store: ReturnType<typeof tempStorePath>;
-let db: Db;
+let file: ReturnType<typeof tempStorePath>;
+let store: Store;
 let clock: ManualClock;
 let metrics: Metrics;
 let receiver: WebhookReceiver;
@@ -26,7 +31,7 @@ const opened: Actions[] = [];
 
 function build(actions: unknown, overrides: Partial<ActionsDeps> = {}): Actions {
   const built = createActions({
-    db,
+    store,
     service: 'prep-api',
     actions: actionsConfig(actions),
     clock,
@@ -42,6 +47,21 @@ function build(actions: unknown, overrides: Partial<ActionsDeps> = {}): Actions 
   return built;
 }
 
+/** What the watch engine does when a watch fails: the failure and its actions in one transaction. */
+function failWatch(actions: Actions, watch: VerdictObject = verdict) {
+  return store.transaction((tx) => actions.onWatchFailed(tx, watch, watch));
+}
+
+/** A rollback decided in its own transaction (the override's, for an operator). */
+function rollBack(actions: Actions, request: RollbackRequest, watch: VerdictObject = verdict) {
+  return store.transaction((tx) => actions.rollback(tx, watch, watch, request));
+}
+
+async function reopen(): Promise<void> {
+  await store.close(); // the daemon dies
+  store = await openStore({ path: file.path });
+}
+
 function rollbackTo(url: string, extra: Record<string, unknown> = {}) {
   return { rollback: [{ name: 'deployer', url, secret: SECRET, ...extra }] };
 }
@@ -52,8 +72,8 @@ async function counter(event: string, result: string): Promise<number> {
 }
 
 beforeEach(async () => {
-  store = tempStorePath();
-  db = openDatabase(store.path);
+  file = tempStorePath();
+  store = await openStore({ path: file.path });
   clock = new ManualClock(T0);
   metrics = createMetrics({ version: 'test', defaultMetrics: false });
   receiver = await startWebhookReceiver();
@@ -63,8 +83,8 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const a of opened.splice(0)) await a.stop(1_000);
   await receiver.close();
-  if (db.open) db.close();
-  store.cleanup();
+  await store.close();
+  file.cleanup();
 });
 
 describe('rollback request (DESIGN §7)', () => {
@@ -74,7 +94,7 @@ describe('rollback request (DESIGN §7)', () => {
         headers: { 'X-Team': 'prep', 'X-Vigil-Event': 'spoof' },
       }),
     );
-    const [enqueued] = actions.onWatchFailed(verdict, verdict);
+    const [enqueued] = await failWatch(actions);
     expect(await actions.flush()).toBeUndefined();
     const [request] = await receiver.waitFor(1);
     const body = JSON.parse(request!.body);
@@ -115,7 +135,7 @@ describe('rollback request (DESIGN §7)', () => {
   it('a receiver answering 500 twice then 200 gives one delivery with three attempts recorded', async () => {
     receiver.script({ status: 500, body: 'boom' }, { status: 503 });
     const actions = build(rollbackTo(receiver.url));
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     for (let i = 0; i < 3; i++) {
       await actions.flush();
       await clock.advance(MAX_DELAY);
@@ -123,7 +143,7 @@ describe('rollback request (DESIGN §7)', () => {
     const requests = await receiver.waitFor(3);
     expect(new Set(requests.map((r) => r.headers['x-vigil-delivery'])).size).toBe(1);
     expect(new Set(requests.map((r) => r.body)).size).toBe(1);
-    const [delivery] = actions.listDeliveries(verdict.id);
+    const [delivery] = await actions.listDeliveries(verdict.id);
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 3, manual: false, dryRun: false });
     expect(delivery!.attemptLog.map((a) => [a.statusCode, a.error])).toEqual([
       [500, 'HTTP 500: boom'],
@@ -144,23 +164,22 @@ describe('rollback request (DESIGN §7)', () => {
     const port = await unusedPort();
     const config = rollbackTo(`http://127.0.0.1:${port}/hook`);
     const first = build(config);
-    db.transaction(() => first.onWatchFailed(verdict, verdict))();
+    await failWatch(first);
     await first.flush();
     expect(attempts).toHaveLength(1);
     expect(attempts[0]!.error).toMatch(/ECONNREFUSED/);
     await first.stop(1_000);
-    db.close(); // the daemon dies
+    await reopen();
 
     const down = await startWebhookReceiver({ port });
     try {
-      db = openDatabase(store.path);
       const second = build(config);
-      expect(second.onWatchFailed(verdict, verdict)[0]!.created).toBe(false); // a replayed failure is a no-op
+      expect((await failWatch(second))[0]!.created).toBe(false); // a replayed failure is a no-op
       await clock.advance(MAX_DELAY);
       await second.flush();
       await second.flush();
       expect(down.requests).toHaveLength(1);
-      const deliveries = second.listDeliveries(verdict.id);
+      const deliveries = await second.listDeliveries(verdict.id);
       expect(deliveries).toHaveLength(1);
       expect(deliveries[0]).toMatchObject({ status: 'delivered', attempts: 2 });
     } finally {
@@ -170,11 +189,12 @@ describe('rollback request (DESIGN §7)', () => {
 
   it('a delivery in flight when the daemon dies is retried once its lease runs out', async () => {
     const actions = build(rollbackTo(receiver.url, { timeout: '10s' }));
-    const [enqueued] = actions.onWatchFailed(verdict, verdict);
+    const [enqueued] = await failWatch(actions);
     // A worker claimed it and died before recording the attempt.
-    expect(claimDelivery(db, enqueued!.deliveryId, T0, T0 + 15_000)).toBe(true);
-    db.close();
-    db = openDatabase(store.path);
+    expect((await store.outbox.claimDue(T0, 16, () => T0 + 15_000)).map((d) => d.id)).toEqual([
+      enqueued!.deliveryId,
+    ]);
+    await reopen();
     const restarted = build(rollbackTo(receiver.url, { timeout: '10s' }));
     await restarted.flush();
     expect(receiver.requests).toHaveLength(0);
@@ -182,13 +202,16 @@ describe('rollback request (DESIGN §7)', () => {
     await restarted.flush();
     await restarted.flush();
     expect(receiver.requests).toHaveLength(1);
-    expect(restarted.listDeliveries(verdict.id)[0]).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect((await restarted.listDeliveries(verdict.id))[0]).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+    });
   });
 
   it('a receiver slower than the target timeout counts as a failed attempt', async () => {
     receiver.script({ status: 200, delayMs: 2_000 });
     const actions = build(rollbackTo(receiver.url, { timeout: '200ms' }));
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     const started = Date.now();
     await actions.flush();
     expect(Date.now() - started).toBeLessThan(1_500);
@@ -213,17 +236,17 @@ describe('rollback request (DESIGN §7)', () => {
         },
       },
     );
-    actions.onWatchFailed(verdict, verdict);
-    for (let i = 0; i < 20 && actions.listDeliveries(verdict.id)[0]!.status === 'pending'; i++) {
+    await failWatch(actions);
+    for (let i = 0; i < 20 && (await actions.listDeliveries(verdict.id))[0]!.status === 'pending'; i++) {
       await actions.flush();
       await clock.advance(MAX_DELAY);
     }
-    const [delivery] = actions.listDeliveries(verdict.id);
+    const [delivery] = await actions.listDeliveries(verdict.id);
     expect(delivery!.status).toBe('failed');
     expect(delivery!.attemptLog.at(-1)!.at).toBeGreaterThanOrEqual(T0 + 120_000);
     expect(attempts.at(-1)!.outcome).toBe('failed');
     expect(await counter('rollback', 'failed')).toBe(1);
-    const failedAlert = actions.alerts.held().find((a) => a.labels.alertname === 'VigilActionFailed');
+    const failedAlert = (await actions.alerts.held()).find((a) => a.labels.alertname === 'VigilActionFailed');
     expect(failedAlert?.labels).toEqual({
       alertname: 'VigilActionFailed',
       service: 'prep-api',
@@ -236,15 +259,15 @@ describe('rollback request (DESIGN §7)', () => {
 });
 
 describe('one rollback per watch, whichever path decides it (DESIGN §6, §7)', () => {
-  it('a second automatic enqueue is a no-op that reports the first deliveries', () => {
+  it('a second automatic enqueue is a no-op that reports the first deliveries', async () => {
     const actions = build({
       rollback: [
         { url: receiver.url, secret: SECRET },
         { name: 'b', url: receiver.url, secret: SECRET },
       ],
     });
-    const first = actions.onWatchFailed(verdict, verdict);
-    const again = actions.onWatchFailed(verdict, verdict);
+    const first = await failWatch(actions);
+    const again = await failWatch(actions);
     expect(first.map((d) => [d.target, d.created])).toEqual([
       ['rollback:0', true],
       ['rollback:b', true],
@@ -260,8 +283,8 @@ describe('one rollback per watch, whichever path decides it (DESIGN §6, §7)', 
         { name: 'b', url: receiver.url, secret: SECRET },
       ],
     });
-    actions.onWatchFailed(verdict, verdict);
-    const operator = actions.rollback(verdict, verdict, { trigger: 'operator', who: 'alice', reason: 'p95' });
+    await failWatch(actions);
+    const operator = await rollBack(actions, { trigger: 'operator', who: 'alice', reason: 'p95' });
     expect(operator).toMatchObject({
       enqueued: 0,
       existing: { watchId: verdict.id, at: T0, trigger: 'automatic', who: null },
@@ -281,15 +304,15 @@ describe('one rollback per watch, whichever path decides it (DESIGN §6, §7)', 
     'a %s rollback is keyed <id>:rollback, and a later failure sends nothing more',
     async (_, request) => {
       const actions = build(rollbackTo(receiver.url));
-      const outcome = actions.rollback(verdict, verdict, request);
+      const outcome = await rollBack(actions, request);
       expect(outcome.enqueued).toBe(1);
       expect(outcome.existing).toBeUndefined();
       expect(outcome.deliveries.map((d) => [d.idempotencyKey, d.manual])).toEqual([
         [`${verdict.id}:rollback`, request.trigger === 'operator'],
       ]);
       await clock.advance(5_000);
-      expect(actions.onWatchFailed(verdict, verdict).filter((d) => d.created)).toEqual([]);
-      expect(actions.rollback(verdict, verdict, { trigger: 'operator', who: 'bob' }).existing).toMatchObject({
+      expect((await failWatch(actions)).filter((d) => d.created)).toEqual([]);
+      expect((await rollBack(actions, { trigger: 'operator', who: 'bob' })).existing).toMatchObject({
         at: T0,
         trigger: request.trigger,
         who: request.trigger === 'operator' ? 'alice' : null,
@@ -306,62 +329,82 @@ describe('one rollback per watch, whichever path decides it (DESIGN §6, §7)', 
 
   it('the watch.failed event after commit never enqueues a rollback', async () => {
     const actions = build(rollbackTo(receiver.url));
-    actions.rollback(verdict, verdict, { trigger: 'operator', who: 'alice', reason: 'r' });
+    await rollBack(actions, { trigger: 'operator', who: 'alice', reason: 'r' });
     const other = failedVerdict('w_01JDOTHER');
-    expect(actions.onWatchEvent('watch.failed', verdict, verdict)).toEqual([]);
-    expect(actions.onWatchEvent('watch.failed', other, other)).toEqual([]);
-    expect(actions.rollbackOf(other.id)).toBeUndefined();
+    expect(await actions.onWatchEvent('watch.failed', verdict, verdict)).toEqual([]);
+    expect(await actions.onWatchEvent('watch.failed', other, other)).toEqual([]);
+    expect(await actions.rollbackOf(other.id)).toBeUndefined();
     await actions.flush();
     expect(receiver.requests.map((r) => r.headers['idempotency-key'])).toEqual([`${verdict.id}:rollback`]);
   });
 
-  it('with no rollback target the decision is still recorded, so a second request is refused too', () => {
+  it('with no rollback target the decision is still recorded, so a second request is refused too', async () => {
     const actions = build({});
-    expect(actions.rollback(verdict, verdict, { trigger: 'automatic' })).toEqual({
+    expect(await rollBack(actions, { trigger: 'automatic' })).toEqual({
       enqueued: 0,
       deliveries: [],
     });
-    const second = actions.rollback(verdict, verdict, { trigger: 'operator', who: 'alice', reason: 'r' });
+    const second = await rollBack(actions, { trigger: 'operator', who: 'alice', reason: 'r' });
     expect(second.existing).toMatchObject({ trigger: 'automatic' });
     expect(second.existing).toMatchObject({ at: Date.parse('2026-11-27T10:15:00.000Z'), who: null });
   });
 
   it('the decision survives a restart: a rollback asked again on a reopened store is a no-op', async () => {
-    build(rollbackTo(receiver.url)).rollback(verdict, verdict, {
+    await rollBack(build(rollbackTo(receiver.url)), {
       trigger: 'operator',
       who: 'alice',
       reason: 'r',
     });
-    db.close();
-    db = openDatabase(store.path);
+    await reopen();
     const reopened = build(rollbackTo(receiver.url));
-    expect(reopened.rollbackOf(verdict.id)).toMatchObject({ trigger: 'operator', who: 'alice', at: T0 });
-    expect(reopened.onWatchFailed(verdict, verdict).filter((d) => d.created)).toEqual([]);
+    expect(await reopened.rollbackOf(verdict.id)).toMatchObject({
+      trigger: 'operator',
+      who: 'alice',
+      at: T0,
+    });
+    expect((await failWatch(reopened)).filter((d) => d.created)).toEqual([]);
     await reopened.flush();
     expect(receiver.requests).toHaveLength(1);
   });
 
-  it('enqueues nothing when the caller transaction rolls back', () => {
+  it('enqueues nothing and wakes nobody when the caller transaction rolls back', async () => {
     const actions = build(rollbackTo(receiver.url));
-    expect(() =>
-      db.transaction(() => {
-        actions.onWatchFailed(verdict, verdict);
+    actions.start();
+    await vi.waitFor(() => expect(clock.pending).toBe(1)); // the worker sleeps until its next poll
+    const scans = vi.spyOn(store.outbox, 'claimDue');
+    const published = vi.spyOn(store, 'publish');
+    await expect(
+      store.transaction(async (tx) => {
+        await actions.onWatchFailed(tx, verdict, verdict);
         throw new Error('marking the watch failed went wrong');
-      })(),
-    ).toThrow(/went wrong/);
-    expect(actions.listDeliveries(verdict.id)).toEqual([]);
+      }),
+    ).rejects.toThrow(/went wrong/);
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve)); // time to scan if woken
+    expect(scans).not.toHaveBeenCalled();
+    expect(published).not.toHaveBeenCalled();
+    expect(await actions.listDeliveries(verdict.id)).toEqual([]);
+    expect(await actions.rollbackOf(verdict.id)).toBeUndefined();
+    // The same failure committed: the worker wakes at once (no clock moved), the replicas are told once.
+    await failWatch(actions);
+    await receiver.waitFor(1);
+    expect(scans).toHaveBeenCalled();
+    expect(published).toHaveBeenCalledTimes(1);
+    expect(published).toHaveBeenCalledWith({ kind: 'outbox', id: '' });
   });
 });
 
 describe('dryRun, templates, notifications and configuration', () => {
   it('global dryRun sends the same request with "dryRun": true', async () => {
     const actions = build({ ...rollbackTo(receiver.url), dryRun: true });
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     await actions.flush();
     const [request] = await receiver.waitFor(1);
     expect(JSON.parse(request!.body).dryRun).toBe(true);
     expect(request!.headers['idempotency-key']).toBe(`${verdict.id}:rollback`);
-    expect(actions.listDeliveries(verdict.id)[0]).toMatchObject({ dryRun: true, status: 'delivered' });
+    expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({
+      dryRun: true,
+      status: 'delivered',
+    });
   });
 
   it('per-target dryRun marks only that target', async () => {
@@ -371,7 +414,7 @@ describe('dryRun, templates, notifications and configuration', () => {
         { name: 'dry', url: `${receiver.url}/dry`, secret: SECRET, dryRun: true },
       ],
     });
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     await actions.flush();
     const byPath = Object.fromEntries(receiver.requests.map((r) => [r.url, JSON.parse(r.body).dryRun]));
     expect(byPath).toEqual({ '/real': false, '/dry': true });
@@ -385,7 +428,7 @@ describe('dryRun, templates, notifications and configuration', () => {
         bodyTemplate: '{"status": {"abort": true}, "note": "{{watch.version}}"}',
       }),
     );
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     await actions.flush();
     const [request] = await receiver.waitFor(1);
     expect(request!.method).toBe('PATCH');
@@ -409,10 +452,10 @@ describe('dryRun, templates, notifications and configuration', () => {
       ...rollbackTo(receiver.url, { bodyTemplate: '{"status": {"abort": true}}' }),
       dryRun: true,
     });
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     await actions.flush();
     expect(receiver.requests).toHaveLength(0);
-    expect(actions.listDeliveries(verdict.id)[0]).toMatchObject({
+    expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({
       status: 'delivered',
       dryRun: true,
       attempts: 1,
@@ -434,12 +477,12 @@ describe('dryRun, templates, notifications and configuration', () => {
       ],
     });
     const running = { ...verdict, status: 'running' as const, verdict: 'pending' as const, phase: 'smoke' };
-    actions.onWatchEvent('watch.started', running, running);
-    actions.onWatchEvent('watch.phase', running, running);
-    actions.onWatchEvent('watch.phase', running, running); // the same phase again: no-op
-    actions.onWatchEvent('watch.phase', running, { ...running, phase: 'bake' });
-    actions.onWatchFailed(verdict, verdict); // in the transaction that fails the watch
-    actions.onWatchEvent('watch.failed', verdict, verdict); // after its commit: nothing new
+    await actions.onWatchEvent('watch.started', running, running);
+    await actions.onWatchEvent('watch.phase', running, running);
+    await actions.onWatchEvent('watch.phase', running, running); // the same phase again: no-op
+    await actions.onWatchEvent('watch.phase', running, { ...running, phase: 'bake' });
+    await failWatch(actions); // in the transaction that fails the watch
+    await actions.onWatchEvent('watch.failed', verdict, verdict); // after its commit: nothing new
     await actions.flush();
     const seen = receiver.requests.map((r) => `${r.url} ${r.headers['x-vigil-event']}`).sort();
     expect(seen).toEqual([
@@ -462,19 +505,19 @@ describe('dryRun, templates, notifications and configuration', () => {
 
   it('the watch API view hides query tokens and user info of the target url; prune keeps pending rows', async () => {
     const actions = build(rollbackTo(`http://user:pw@127.0.0.1:${receiver.port}/hook?token=abc`));
-    actions.onWatchFailed(verdict, verdict);
-    expect(actions.listDeliveries(verdict.id)[0]!.url).toBe(`http://127.0.0.1:${receiver.port}/hook`);
-    expect(pruneDeliveries(db, T0 + 1)).toBe(0);
+    await failWatch(actions);
+    expect((await actions.listDeliveries(verdict.id))[0]!.url).toBe(`http://127.0.0.1:${receiver.port}/hook`);
+    expect(await store.outbox.prune(T0 + 1)).toBe(0);
     await actions.flush();
     expect(receiver.requests[0]!.url).toBe('/hook?token=abc');
-    expect(pruneDeliveries(db, T0 + 1)).toBe(1);
-    expect(actions.listDeliveries(verdict.id)).toEqual([]);
+    expect(await store.outbox.prune(T0 + 1)).toBe(1);
+    expect(await actions.listDeliveries(verdict.id)).toEqual([]);
   });
 
   it('reload swaps targets for pending deliveries; an invalid reload keeps the old ones', async () => {
     const port = await unusedPort();
     const actions = build(rollbackTo(`http://127.0.0.1:${port}/old`));
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     await actions.flush(); // refused: pending
     expect(() => actions.reload(actionsConfig(rollbackTo(receiver.url, { secret: 'short' })))).toThrow(
       ConfigError,
@@ -483,10 +526,10 @@ describe('dryRun, templates, notifications and configuration', () => {
     await clock.advance(MAX_DELAY);
     await actions.flush();
     expect(receiver.requests.map((r) => r.url)).toEqual(['/new']);
-    expect(actions.listDeliveries(verdict.id)[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
-  it('a target with an empty url is off and listed for /health', () => {
+  it('a target with an empty url is off and listed for /health', async () => {
     const actions = build({
       rollback: [
         { url: '', secret: '' },
@@ -494,7 +537,7 @@ describe('dryRun, templates, notifications and configuration', () => {
       ],
     });
     expect(actions.disabledTargets()).toEqual(['rollback:0']);
-    expect(actions.onWatchFailed(verdict, verdict).map((d) => d.target)).toEqual(['rollback:live']);
+    expect((await failWatch(actions)).map((d) => d.target)).toEqual(['rollback:live']);
   });
 
   it('refuses a target with a short secret or a bad template, listing every problem', () => {
@@ -525,21 +568,99 @@ describe('dryRun, templates, notifications and configuration', () => {
     receiver.script({ status: 200, delayMs: 200 });
     const actions = build(rollbackTo(receiver.url));
     actions.start();
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     await receiver.waitFor(1);
     await actions.stop(5_000);
-    expect(actions.listDeliveries(verdict.id)[0]).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
   it('stop() past its deadline aborts the attempt without recording it, for a retry after restart', async () => {
     receiver.script({ status: 200, delayMs: 3_000 });
     const actions = build(rollbackTo(receiver.url));
     actions.start();
-    actions.onWatchFailed(verdict, verdict);
+    await failWatch(actions);
     await receiver.waitFor(1);
     const started = Date.now();
     await actions.stop(100);
     expect(Date.now() - started).toBeLessThan(2_000);
-    expect(actions.listDeliveries(verdict.id)[0]).toMatchObject({ status: 'pending', attempts: 0 });
+    expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({ status: 'pending', attempts: 0 });
+  });
+});
+
+describe('replicas on one store (DESIGN §13)', () => {
+  it('two delivery workers on one store never send one row twice', async () => {
+    const config = {
+      rollback: [
+        { name: 'a', url: `${receiver.url}/a`, secret: SECRET },
+        { name: 'b', url: `${receiver.url}/b`, secret: SECRET },
+      ],
+      notify: [{ name: 'cd', url: `${receiver.url}/cd`, secret: SECRET }],
+    };
+    const replicas = [build(config), build(config)] as const;
+    for (const replica of replicas) replica.start();
+    const watches = Array.from({ length: 6 }, (_, i) => failedVerdict(`w_${i}`));
+    for (const [i, watch] of watches.entries()) {
+      // Each replica enqueues half; the other one hears of it (the daemon's wake on an outbox change).
+      await failWatch(replicas[i % 2]!, watch);
+      replicas[(i + 1) % 2]!.wake();
+    }
+    await Promise.all(replicas.flatMap((replica) => [replica.flush(), replica.flush()]));
+    await receiver.waitFor(18); // 6 watches × (2 rollback targets + 1 notify target)
+    await Promise.all(replicas.map((replica) => replica.flush()));
+    await clock.advance(MAX_DELAY); // every lease has run out: nothing is due again
+    await Promise.all(replicas.map((replica) => replica.flush()));
+    expect(receiver.requests).toHaveLength(18);
+    expect(new Set(receiver.requests.map((r) => r.headers['x-vigil-delivery'])).size).toBe(18);
+    const stored = (await Promise.all(watches.map((w) => replicas[0].listDeliveries(w.id)))).flat();
+    expect(stored.map((d) => [d.status, d.attempts])).toEqual(stored.map(() => ['delivered', 1]));
+  });
+
+  it('a row claimed by a replica that died is sent by the other once its lease runs out, with the same Idempotency-Key', async () => {
+    receiver.script({ status: 200, delayMs: 3_000 });
+    const config = rollbackTo(receiver.url, { timeout: '10s' });
+    const dying = build(config);
+    const survivor = build(config);
+    const [enqueued] = await failWatch(dying);
+    dying.start();
+    const [first] = await receiver.waitFor(1); // its attempt reached the receiver…
+    await dying.stop(50); // …and it died before recording it
+    expect((await survivor.listDeliveries(verdict.id))[0]).toMatchObject({ status: 'pending', attempts: 0 });
+    await survivor.flush();
+    await clock.advance(14_999); // the lease: the target's 10 s timeout and a 5 s margin
+    await survivor.flush();
+    expect(receiver.requests).toHaveLength(1);
+    await clock.advance(1);
+    await survivor.flush();
+    const [, second] = await receiver.waitFor(2);
+    expect(second!.headers['idempotency-key']).toBe(`${verdict.id}:rollback`);
+    expect(second!.headers['idempotency-key']).toBe(first!.headers['idempotency-key']);
+    expect(second!.headers['x-vigil-delivery']).toBe(enqueued!.deliveryId);
+    expect(second!.body).toBe(first!.body);
+    expect((await survivor.listDeliveries(verdict.id))[0]).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+    });
+  });
+
+  it('a replica that stands down sends nothing, and delivers again once it leads again', async () => {
+    const config = rollbackTo(receiver.url);
+    const leader = build(config);
+    const follower = build(config); // enqueues (its API's rollbacks), never delivers
+    leader.start();
+    await leader.stop(1_000); // leadership lost
+    await failWatch(follower);
+    await leader.flush();
+    await clock.advance(MAX_DELAY);
+    expect(receiver.requests).toHaveLength(0);
+    leader.start(); // leadership regained: the first scan sends what is due
+    await receiver.waitFor(1);
+    await vi.waitFor(() => expect(clock.pending).toBe(1)); // parked until its next poll
+    const other = failedVerdict('w_01JDOTHER');
+    await failWatch(follower, other);
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(receiver.requests).toHaveLength(1); // another replica's enqueue does not wake this one by itself…
+    leader.wake(); // …the daemon does, on the replica's outbox change
+    const [, second] = await receiver.waitFor(2);
+    expect(second!.headers['idempotency-key']).toBe(`${other.id}:rollback`);
   });
 });

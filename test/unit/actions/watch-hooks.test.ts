@@ -3,7 +3,8 @@ import { type Actions, createActions } from '../../../src/actions/index.js';
 import { createWatchHooks, deliveryTimelineEvent } from '../../../src/actions/watch-hooks.js';
 import { ManualClock } from '../../../src/clock.js';
 import { alertmanagerSchema } from '../../../src/config/schema.js';
-import { type Db, openDatabase } from '../../../src/store/db.js';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { createMetrics } from '../../../src/telemetry/metrics.js';
 import type { Verdict } from '../../../src/watch/types.js';
@@ -20,17 +21,17 @@ const watch: Verdict = {
 };
 
 describe('createWatchHooks', () => {
-  let db: Db;
+  let store: Store;
   let receiver: WebhookReceiver;
   let actions: Actions;
   let clock: ManualClock;
 
   beforeEach(async () => {
-    db = openDatabase(':memory:');
+    store = await openStore({ path: ':memory:' });
     receiver = await startWebhookReceiver();
     clock = new ManualClock(T0);
     actions = createActions({
-      db,
+      store,
       service: 'prep-api',
       actions: actionsConfig({
         rollback: [{ url: `${receiver.url}/rollback`, secret: SECRET }],
@@ -48,12 +49,12 @@ describe('createWatchHooks', () => {
   afterEach(async () => {
     await actions.stop(1_000);
     await receiver.close();
-    db.close();
+    await store.close();
   });
 
   it('the failure hook in the watch transaction, then the after-commit event and alert, fire one rollback and one alert', async () => {
     const hooks = createWatchHooks(actions, clock);
-    db.transaction(() => hooks.onFailed(db, watch, 'automatic'))();
+    await store.transaction((tx) => hooks.onFailed(tx, watch, 'automatic'));
     hooks.onEvent('watch.failed', watch);
     hooks.alerts.fire({ alertname: 'VigilWatchFailed', watch, summary: 'other words', description: 'x' });
     await actions.flush();
@@ -68,9 +69,23 @@ describe('createWatchHooks', () => {
     expect(receiver.requests).toHaveLength(3); // unchanged content: nothing re-sent before the resend interval
   });
 
-  it('VigilWatchFailed resolves when the next watch of the service starts', () => {
+  it('a failure whose transaction rolls back enqueues nothing and fires no alert', async () => {
     const hooks = createWatchHooks(actions, clock);
-    db.transaction(() => hooks.onFailed(db, watch, 'automatic'))();
+    await expect(
+      store.transaction(async (tx) => {
+        await hooks.onFailed(tx, watch, 'automatic');
+        throw new Error('the watch could not be marked failed');
+      }),
+    ).rejects.toThrow(/could not be marked/);
+    await actions.flush();
+    expect(receiver.requests).toEqual([]);
+    expect(await actions.listDeliveries(watch.id)).toEqual([]);
+    expect(await actions.alerts.held()).toEqual([]);
+  });
+
+  it('VigilWatchFailed resolves when the next watch of the service starts', async () => {
+    const hooks = createWatchHooks(actions, clock);
+    await store.transaction((tx) => hooks.onFailed(tx, watch, 'automatic'));
     const next = {
       ...watch,
       id: 'w_next',
@@ -79,7 +94,7 @@ describe('createWatchHooks', () => {
       verdict: 'pending' as const,
     };
     hooks.onEvent('watch.started', next);
-    const failed = actions.alerts.held().find((a) => a.labels.alertname === 'VigilWatchFailed');
+    const failed = (await actions.alerts.held()).find((a) => a.labels.alertname === 'VigilWatchFailed');
     expect(failed).toMatchObject({ state: 'resolved', endsAt: T0 });
   });
 
@@ -93,12 +108,12 @@ describe('createWatchHooks', () => {
       description: 'no data from prometheus',
     });
     expect(
-      actions.alerts.held().map((a) => [a.labels.alertname, a.annotations.description, a.state]),
+      (await actions.alerts.held()).map((a) => [a.labels.alertname, a.annotations.description, a.state]),
     ).toEqual([['VigilBlind', 'no data from prometheus', 'firing']]);
     hooks.alerts.resolve({ alertname: 'VigilBlind', watch: running, summary: 's', description: '' });
-    expect(actions.alerts.held()[0]!.state).toBe('resolved');
-    db.transaction(() => hooks.manualRollback(db, running, { who: 'ops', reason: 'latency' }))();
-    expect(actions.listDeliveries(watch.id).map((d) => [d.idempotencyKey, d.manual])).toEqual([
+    expect((await actions.alerts.held())[0]!.state).toBe('resolved');
+    await store.transaction((tx) => hooks.manualRollback(tx, running, { who: 'ops', reason: 'latency' }));
+    expect((await actions.listDeliveries(watch.id)).map((d) => [d.idempotencyKey, d.manual])).toEqual([
       [`${watch.id}:rollback`, true],
     ]);
   });
@@ -106,20 +121,22 @@ describe('createWatchHooks', () => {
   it("an operator's rollback, then the watch.failed hooks: one rollback webhook, keyed <id>:rollback", async () => {
     const hooks = createWatchHooks(actions, clock);
     const running = { ...watch, status: 'running' as const, verdict: 'pending' as const };
-    db.transaction(() => hooks.manualRollback(db, running, { who: 'alice', reason: 'bookings broken' }))();
+    await store.transaction((tx) =>
+      hooks.manualRollback(tx, running, { who: 'alice', reason: 'bookings broken' }),
+    );
     // What the engine does after the commit that ended the watch: notify watch.failed, fire VigilWatchFailed.
     hooks.onEvent('watch.failed', watch);
     hooks.alerts.fire({ alertname: 'VigilWatchFailed', watch, summary: 's', description: 'd' });
     // A failure path reached afterwards (a hold timing out, a replay) is a no-op too.
-    expect(db.transaction(() => hooks.onFailed(db, watch, 'hold-timeout'))()).toBe(1);
+    expect(await store.transaction((tx) => hooks.onFailed(tx, watch, 'hold-timeout'))).toBe(1);
     await actions.flush();
     const rollbacks = receiver.requests.filter((r) => r.url === '/rollback');
     expect(rollbacks.map((r) => r.headers['idempotency-key'])).toEqual([`${watch.id}:rollback`]);
     expect(receiver.requests.filter((r) => r.url === '/notify')).toHaveLength(1);
-    expect(actions.rollbackOf(watch.id)).toMatchObject({ trigger: 'operator', who: 'alice' });
+    expect(await actions.rollbackOf(watch.id)).toMatchObject({ trigger: 'operator', who: 'alice' });
   });
 
-  it('VigilWatchHeld and an enforce: alert VigilSLOViolation keep their own names and keys', () => {
+  it('VigilWatchHeld and an enforce: alert VigilSLOViolation keep their own names and keys', async () => {
     const hooks = createWatchHooks(actions, clock);
     const held = { ...watch, status: 'held' as const, verdict: 'fail' as const };
     hooks.alerts.fire({ alertname: 'VigilWatchHeld', watch: held, summary: 's', description: 'p95 held' });
@@ -130,20 +147,21 @@ describe('createWatchHooks', () => {
       summary: 's',
       description: 'd',
     });
-    const byName = (name: string) => actions.alerts.held().find((a) => a.labels.alertname === name);
-    expect(byName('VigilWatchHeld')).toMatchObject({
+    const byName = async (name: string) =>
+      (await actions.alerts.held()).find((a) => a.labels.alertname === name);
+    expect(await byName('VigilWatchHeld')).toMatchObject({
       key: `held:${watch.id}`,
       state: 'firing',
       labels: { watch_id: watch.id, severity: 'page' },
       annotations: { description: 'p95 held' },
     });
-    expect(byName('VigilSLOViolation')).toMatchObject({
+    expect(await byName('VigilSLOViolation')).toMatchObject({
       key: `slo:error-rate:${watch.id}`,
       labels: { slo: 'error-rate', watch_id: watch.id },
     });
-    expect(byName('VigilBlind')).toBeUndefined();
+    expect(await byName('VigilBlind')).toBeUndefined();
     hooks.alerts.resolve({ alertname: 'VigilWatchHeld', watch: held, summary: 's', description: '' });
-    expect(byName('VigilWatchHeld')?.state).toBe('resolved');
+    expect((await byName('VigilWatchHeld'))?.state).toBe('resolved');
   });
 });
 
