@@ -12,7 +12,9 @@ import type { Leadership, LeadershipStatus } from '../port.js';
  * it checks its connection every checkIntervalMs with a `SELECT 1` bounded by checkTimeoutMs, and watches
  * the connection's 'error' and 'end' events: on any failure it calls every onLost listener synchronously,
  * then drops the connection, so it stops leading before the server can hand the lock to anyone else
- * (a 2 s check with a 1.5 s bound notices within ~3.5 s; the server frees the lock after ~11 s).
+ * (a 2 s check with a 4 s bound notices a dead network within ~6 s; the server frees the lock after ~11 s
+ * of silence). The bound is generous on purpose: a slow answer from a busy server is no reason to step
+ * down, since the session — and the lock — are still there.
  *
  * The leader's name is its lock connection's application_name, read by followers from pg_locks and
  * pg_stat_activity: it is right for exactly as long as the lock is held.
@@ -33,7 +35,7 @@ export interface PostgresLeadershipTiming {
   campaignIntervalMs?: number;
   /** How often the leader checks its lock connection; default 2 s. */
   checkIntervalMs?: number;
-  /** Bound on that check (and on each query of the lock connection); default 1.5 s. */
+  /** Bound on that check (and on each query of the lock connection); default 4 s. */
   checkTimeoutMs?: number;
   /** Bound on connecting the lock connection; default 5 s. */
   connectTimeoutMs?: number;
@@ -70,7 +72,7 @@ export class PostgresLeadership implements Leadership {
     this.#instance = instance;
     this.#campaignMs = timing.campaignIntervalMs ?? 2_000;
     this.#checkMs = timing.checkIntervalMs ?? 2_000;
-    this.#checkTimeoutMs = timing.checkTimeoutMs ?? 1_500;
+    this.#checkTimeoutMs = timing.checkTimeoutMs ?? 4_000;
     this.#config = {
       ...config,
       application_name: instance,

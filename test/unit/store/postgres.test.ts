@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/net.js';
@@ -312,6 +313,33 @@ describe.skipIf(skipWithoutPostgres)('PostgreSQL store', () => {
       expect(one.leadership.status().leader).toBe(false);
     });
 
+    it('a leader cut off by a silent network steps down before the server frees the lock', async () => {
+      const url = await server.createDatabase();
+      const proxy = await silenceableProxy(server.port);
+      try {
+        const viaProxy = url.replace(`:${server.port}/`, `:${proxy.port}/`);
+        const isolated = await openPostgresStore(viaProxy, {
+          leadership: { campaignIntervalMs: 500, checkIntervalMs: 500, checkTimeoutMs: 1_000 },
+        });
+        stores.push(isolated);
+        const order: string[] = [];
+        const one = await campaign(isolated, 'vigil-isolated');
+        one.leadership.onLost(() => order.push('isolated lost'));
+        const two = await campaign(await open(url), 'vigil-1');
+        two.leadership.onAcquired(() => order.push('other acquired'));
+        expect(one.leadership.status().leader).toBe(true);
+        proxy.silence(); // packets vanish: no error, no close, on either side
+        const lostAfterMs = await until(() => order.includes('isolated lost'), 5_000);
+        expect(lostAfterMs).toBeLessThan(500 + 1_000 + 500);
+        expect(two.leadership.status().leader).toBe(false); // the server still sees the old session
+        proxy.closeServerSide(); // the server's keepalives give up on the silent client
+        await until(() => two.leadership.status().leader, 5_000);
+        expect(order).toEqual(['isolated lost', 'other acquired']);
+      } finally {
+        proxy.close();
+      }
+    });
+
     it('a SIGKILLed leader process is replaced within 15 s (the lock goes with its socket)', async () => {
       const url = await server.createDatabase();
       await open(url);
@@ -351,6 +379,54 @@ describe.skipIf(skipWithoutPostgres)('PostgreSQL store', () => {
     });
   });
 });
+
+/**
+ * A TCP proxy to PostgreSQL that can go silent (forward nothing, close nothing: a dead network as both
+ * ends see it) and then close its server side (the server's keepalives giving up).
+ */
+async function silenceableProxy(
+  targetPort: number,
+): Promise<{ port: number; silence(): void; closeServerSide(): void; close(): void }> {
+  const pairs: { client: Socket; upstream: Socket }[] = [];
+  let silent = false;
+  const proxy = createServer((client) => {
+    if (silent) {
+      client.destroy(); // a new connection across the dead network fails
+      return;
+    }
+    const upstream = connect(targetPort, '127.0.0.1');
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const drop = () => undefined;
+    client.on('error', drop);
+    upstream.on('error', drop);
+    pairs.push({ client, upstream });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    silence() {
+      silent = true;
+      for (const { client, upstream } of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+    closeServerSide() {
+      for (const { upstream } of pairs) upstream.destroy();
+    },
+    close() {
+      for (const { client, upstream } of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
+      proxy.close();
+    },
+  };
+}
 
 /** A leader in its own process, from the compiled adapter (global-setup builds dist/). */
 function leaderProcess(url: string, instance: string): { process: ChildProcess; output: string } {
