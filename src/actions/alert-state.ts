@@ -72,9 +72,15 @@ export interface AlertState {
   resolveWatch(watchId: string): void;
   /** Resolves every firing alert whose labels include all of `match`. */
   resolveMatching(match: Readonly<Record<string, string>>): void;
-  /** Resolves once the fire/resolve writes queued so far are done (failed ones were logged); never rejects. */
+  /**
+   * Resolves once the fire/resolve writes queued so far are done (failed ones were logged); never
+   * rejects. Not from inside a store transaction: the writes wait for it to end.
+   */
   settled(): Promise<void>;
-  /** The alerts currently held (firing, or resolved and not yet sent), after the writes queued so far. */
+  /**
+   * The alerts currently held (firing, or resolved and not yet sent), after the writes queued so far
+   * (so, like settled, not from inside a store transaction).
+   */
   held(): Promise<HeldAlert[]>;
   /** Posts what is due now, after the writes queued so far. Resolves when done; never rejects. */
   tick(): Promise<void>;

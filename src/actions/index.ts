@@ -308,7 +308,14 @@ export function createActions(deps: ActionsDeps): Actions {
     async onWatchFailed(tx, watch, verdict, trigger = 'automatic') {
       const rolledBack = await rollback(tx, watch, verdict, { trigger });
       const notified = await notify(tx, 'watch.failed', watch, verdict);
-      tx.afterCommit(() => failureAlerts(watch, verdict));
+      tx.afterCommit(() => {
+        // The commit stands whatever happens here: an alert that cannot be built is logged, never thrown.
+        try {
+          failureAlerts(watch, verdict);
+        } catch (error) {
+          deps.logger.error({ err: errorMessage(error), watchId: watch.id }, 'failure alerts failed');
+        }
+      });
       return [...rolledBack.deliveries, ...notified];
     },
     onWatchEvent(event, watch, verdict) {

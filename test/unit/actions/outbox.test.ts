@@ -529,6 +529,32 @@ describe('dryRun, templates, notifications and configuration', () => {
     expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
+  it('a pending delivery whose target left the config is failed without an attempt and raises VigilActionFailed', async () => {
+    const port = await unusedPort();
+    const actions = build(rollbackTo(`http://127.0.0.1:${port}/gone`), {
+      alertmanager: {
+        url: receiver.url,
+        timeout: 1_000,
+        headers: {},
+        resendInterval: 60_000,
+        runbookBaseUrl: 'https://rb',
+      },
+    });
+    await failWatch(actions);
+    await actions.flush(); // refused: pending, one attempt
+    actions.reload(actionsConfig({}));
+    await clock.advance(MAX_DELAY);
+    await actions.flush();
+    expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      lastError: 'target rollback:deployer is no longer configured (or its url is empty)',
+    });
+    expect(await counter('rollback', 'failed')).toBe(1);
+    const failedAlert = (await actions.alerts.held()).find((a) => a.labels.alertname === 'VigilActionFailed');
+    expect(failedAlert?.annotations.description).toMatch(/no longer configured/);
+  });
+
   it('a target with an empty url is off and listed for /health', async () => {
     const actions = build({
       rollback: [
