@@ -224,7 +224,7 @@ describe('a fleet in one daemon', () => {
     );
 
     fleet.write({ 'prep-api': { url: apiUrl }, 'prep-admin': { url: workerUrl } });
-    daemon.reload(await loadConfig(fleet.configFile, {}));
+    await daemon.reload(await loadConfig(fleet.configFile, {}));
     await advance(clock, MINUTE);
 
     const ended = await api(daemon, 'GET', `/api/v1/watches/${workerWatch.body.id as string}`);

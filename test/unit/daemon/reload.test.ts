@@ -126,8 +126,8 @@ describe('reload', () => {
     const daemon = await daemonOn(files, { createProber: counting });
     await daemon.start();
     const next = await loadConfig(files.configFile, {});
-    daemon.reload(next);
-    daemon.reload(next);
+    // Not awaited: the second reload comes while the first is still swapping probers.
+    const reloads = [daemon.reload(next), daemon.reload(next)];
     await eventually(2_000, () => (log.includes('stop p0') ? true : undefined), 'the first prober to stop');
     expect(log).toEqual(['start p0', 'stop p0']); // nothing starts while p0 is still stopping
     releaseStop();
@@ -136,6 +136,7 @@ describe('reload', () => {
       () => (log.includes('start p2') ? true : undefined),
       'the newest prober to start',
     );
+    await Promise.all(reloads);
     expect(log).toEqual(['start p0', 'stop p0', 'stopped p0', 'stop p1', 'stopped p1', 'start p2']);
     expect(mostLive).toBe(1);
     expect(live).toBe(1);
@@ -180,7 +181,7 @@ describe('reload', () => {
 
     // p95-latency is renamed p95; error-rate stays.
     await rewrite(files, 'slo/s.yaml', slo('p95') + slo('error-rate'));
-    daemon.reload(await loadConfig(files.configFile, {}));
+    await daemon.reload(await loadConfig(files.configFile, {}));
 
     expect(alerts()).toEqual([
       { key: 'slo:prep-api/error-rate', state: 'firing' },
@@ -207,7 +208,7 @@ describe('reload', () => {
     const id = created.body.id as string;
     const root = (await import('node:fs')).readFileSync(files.configFile, 'utf8');
     await rewrite(files, 'vigil.yaml', root.replace('failureLimit: 3', 'failureLimit: 5'));
-    daemon.reload(await loadConfig(files.configFile, {}));
+    await daemon.reload(await loadConfig(files.configFile, {}));
     const timeline = (await api(daemon, 'GET', `/api/v1/watches/${id}`)).body.timeline as {
       message: string;
     }[];
@@ -237,7 +238,7 @@ describe('reload', () => {
         )
         .replace('watch: { phases: [load] }', 'watch: { phases: [load], loadProfile: pass }'),
     );
-    daemon.reload(await loadConfig(files.configFile, {}));
+    await daemon.reload(await loadConfig(files.configFile, {}));
 
     const created = await api(daemon, 'POST', '/api/v1/watches', { service: 'prep-api', version: '2' });
     expect(created.status).toBe(201);
