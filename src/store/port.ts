@@ -270,7 +270,10 @@ export interface RollupRepo {
   put(minutes: readonly RollupMinute[]): Promise<number>;
   /** Deletes minutes before `beforeMinute` for every service. */
   prune(beforeMinute: number): Promise<number>;
-  /** Gives rows written before fleets (service '') to `service`; returns how many moved. */
+  /**
+   * Gives rows written before fleets (service '') to `service` — probe minutes and load runs, in one
+   * transaction; a pre-fleet minute the service already has is dropped. Returns how many rows moved.
+   */
   adoptUnowned(service: string): Promise<number>;
 }
 
@@ -305,6 +308,7 @@ export interface LoadRunRepo {
     trigger: LoadRunTrigger;
     startedAt: number;
   }): Promise<void>;
+  /** A null `document` stores none: the run is then never among passedRuns. */
   finish(
     id: string,
     end: {
@@ -316,6 +320,7 @@ export interface LoadRunRepo {
     },
   ): Promise<void>;
   get(id: string): Promise<StoredLoadRun | undefined>;
+  /** Newest first; `limit` defaults to 50. */
   list(
     service: string,
     filter?: { profile?: string; watchId?: string; limit?: number },
