@@ -43,6 +43,8 @@ export interface WatchControl {
 }
 
 const DEFAULT_SMOKE_RETRY_MS = 15_000;
+/** How long a loop that could not read its watch waits before it tries again. */
+const STORE_RETRY_MS = 15_000;
 
 /**
  * Drives one watch through its phases until it ends or `signal` aborts (supersede, override, shutdown,
@@ -64,31 +66,37 @@ export async function runWatch(
   };
   let downtime = options.downtime;
   while (!signal.aborted) {
-    const stored = await control.read(id);
-    if (signal.aborted) return;
-    if (stored?.status === 'held') {
-      await runHold(control, id, signal);
-      continue;
-    }
-    const watch = stored?.status === 'running' ? stored : undefined;
-    const phase = watch?.phases.find((p) => p.state === 'running');
-    if (!watch || !phase) return;
+    let phase: string | undefined;
+    let service: string | undefined;
     try {
-      if (phase.name === 'smoke') await runSmoke(control, watch, signal);
-      else if (phase.name === 'load') await runLoad(control, watch, signal);
+      const stored = await control.read(id);
+      if (signal.aborted) return;
+      if (stored?.status === 'held') {
+        await runHold(control, id, signal);
+        continue;
+      }
+      const watch = stored?.status === 'running' ? stored : undefined;
+      const running = watch?.phases.find((p) => p.state === 'running');
+      if (!watch || !running) return;
+      phase = running.name;
+      service = watch.service;
+      if (running.name === 'smoke') await runSmoke(control, watch, signal);
+      else if (running.name === 'load') await runLoad(control, watch, signal);
       else await runBake(control, id, signal, downtime);
     } catch (error) {
       if (signal.aborted) return;
       // A bug or a store hiccup must not leave the watch running with nobody driving it: say so, retry.
-      control.deps.logger.error({ watchId: id, err: error }, `watch ${phase.name} phase failed`);
-      await control.update(id, () => [
-        {
-          at: control.deps.clock.now(),
-          type: 'phase',
-          message: `internal error in the ${phase.name} phase: ${errorMessage(error)}; retrying`,
-        },
-      ]);
-      const interval = control.settingsFor(watch.service).evaluationIntervalMs;
+      const what = phase === undefined ? 'reading the watch' : `the ${phase} phase`;
+      control.deps.logger.error({ watchId: id, err: error }, `watch loop: ${what} failed`);
+      if (phase !== undefined) {
+        const message = `internal error in the ${phase} phase: ${errorMessage(error)}; retrying`;
+        // Saying so needs the store, which may be what failed: the retry does not depend on it.
+        await control
+          .update(id, () => [{ at: control.deps.clock.now(), type: 'phase', message }])
+          .catch(() => undefined);
+      }
+      const interval =
+        service === undefined ? STORE_RETRY_MS : control.settingsFor(service).evaluationIntervalMs;
       await control.deps.clock.sleep(interval, signal).catch(() => undefined);
     }
     downtime = undefined;

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../../src/store/open.js';
+import type { Store } from '../../../src/store/port.js';
 import { waitOutcome } from '../../../src/watch/outcome.js';
 import {
   advance,
@@ -139,6 +141,42 @@ describe('a whole 24-hour watch under a virtual clock', () => {
     expect(watch?.timeline.map((e) => e.message)).toContain(
       'internal error in the smoke phase: probe engine not ready; retrying',
     );
+  });
+
+  it('a store read that fails does not stop the loop: it retries and the watch goes on', async () => {
+    const store = await openStore({ path: ':memory:' });
+    let failing = 0;
+    const watches = new Proxy(store.watches, {
+      get: (target, property) =>
+        property === 'get'
+          ? async (id: string) => {
+              if (failing > 0) {
+                failing--;
+                throw new Error('SQLITE_BUSY: database is locked');
+              }
+              return target.get(id);
+            }
+          : Reflect.get(target, property).bind(target),
+    });
+    const flaky = new Proxy(store, {
+      get: (target, property) =>
+        property === 'watches'
+          ? watches
+          : (Reflect.get(target, property).bind?.(target) ?? Reflect.get(target, property)),
+    }) as Store;
+    const h = await start({ store: flaky, settings: { phases: ['bake'], durationMs: HOUR } });
+    try {
+      const created = await h.manager.create({ service: 'prep-api', version: '2' });
+      if (!created.ok) throw new Error('not created');
+      await advance(h.clock, 10 * MINUTE, MINUTE);
+      failing = 2;
+      await advance(h.clock, HOUR, MINUTE);
+      expect(failing).toBe(0);
+      expect(await h.manager.verdict(created.watch.id)).toMatchObject({ status: 'passed' });
+    } finally {
+      await h.manager.stop();
+      await store.close();
+    }
   });
 
   it('without actions a failure is recorded with "no actions configured"', async () => {
