@@ -11,6 +11,7 @@ import type { ServiceConfig, VigilConfig } from '../config/schema.js';
 import { errorMessage, formatProblem } from '../errors.js';
 import { createSnapshotReader } from '../evaluator/snapshot-baselines.js';
 import { createRunQueue } from '../loadtest/queue.js';
+import { createLoadRunStore } from '../loadtest/runs.js';
 import { createPatternStore } from '../patterns/store.js';
 import { createRunGate } from '../prober/gate.js';
 import { createLoopDelayMonitor } from '../prober/loop-delay.js';
@@ -238,10 +239,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     // Rows from before fleets belong to the one service of a single-service config.
     if (runtimes.size === 1) await store.rollups.adoptUnowned([...runtimes.keys()][0] as string);
     // Runs left open by a leader that died are closed as interrupted, never a previous good run.
-    await store.loadRuns.closeInterrupted(
-      clock.now(),
-      'the daemon stopped while this k6 run was in progress',
-    );
+    await createLoadRunStore(store).closeInterrupted(clock.now());
     await refreshLastWatches();
     if (!leading) return;
     actions.start();
