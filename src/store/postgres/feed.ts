@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { StoreChange } from '../port.js';
+import { closeClient } from './sql.js';
 
 /*
  * The replicas' change feed: after a commit a replica NOTIFYs `vigil_changes` with what changed; every
@@ -75,7 +76,7 @@ export class ChangeFeed {
     this.#retry = undefined;
     const client = this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => undefined);
+    if (client) await closeClient(client);
   }
 
   async #connect(): Promise<void> {
@@ -86,7 +87,7 @@ export class ChangeFeed {
       if (gone) return;
       gone = true;
       if (this.#client === client) this.#client = undefined;
-      void client.end().catch(() => undefined);
+      void closeClient(client);
       this.#scheduleReconnect();
     };
     client.on('error', lost);
@@ -113,7 +114,7 @@ export class ChangeFeed {
     }
     if (gone) return;
     if (this.#closed) {
-      await client.end().catch(() => undefined);
+      await closeClient(client);
       return;
     }
     this.#client = client;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Leadership, LeadershipStatus } from '../port.js';
+import { closeClient, destroyClient } from './sql.js';
 
 /*
  * Leadership among replicas (DESIGN §13): one session-level advisory lock, held on a dedicated connection
@@ -121,7 +122,7 @@ export class PostgresLeadership implements Leadership {
     this.#reason = 'stopped';
     if (client) {
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [LEADER_KEY_TEXT]).catch(() => undefined);
-      await client.end().catch(() => undefined);
+      await closeClient(client);
     }
   }
 
@@ -199,7 +200,7 @@ export class PostgresLeadership implements Leadership {
     try {
       await client.connect();
     } catch (error) {
-      destroy(client);
+      destroyClient(client);
       throw error;
     }
     this.#client = client;
@@ -239,16 +240,6 @@ export class PostgresLeadership implements Leadership {
   #drop(): void {
     const client = this.#client;
     this.#client = undefined;
-    if (client) destroy(client);
+    if (client) destroyClient(client);
   }
-}
-
-/**
- * Closes a connection at once, without the goodbye `end()` waits for: on a dead network that wait never
- * ends, and closing the socket is what frees the lock on the server.
- */
-function destroy(client: pg.Client): void {
-  client.removeAllListeners('error');
-  client.on('error', () => undefined);
-  client.connection.stream.destroy();
 }

@@ -154,7 +154,14 @@ export function createLoadRunRepo(sql: Sql): LoadRunRepo {
       await sql.run(
         `UPDATE loadtest_runs SET ended_at = $1, exit_code = $2, result = $3, explanation = $4, summary_json = $5
          WHERE id = $6`,
-        [end.endedAt, end.exitCode, end.result, end.explanation, JSON.stringify(end.document), id],
+        [
+          end.endedAt,
+          end.exitCode,
+          end.result,
+          end.explanation,
+          end.document === null ? null : JSON.stringify(end.document),
+          id,
+        ],
       );
     },
     async get(id) {

@@ -95,3 +95,29 @@ export function clientSql(client: pg.PoolClient): Sql {
 /** Keeps a number column's NULL and drops NaN and ±Infinity (as SQLite's adapter does). */
 export const finite = (value: number | null): number | null =>
   value !== null && Number.isFinite(value) ? value : null;
+
+/**
+ * Closes a connection politely (Terminate, then the server closes), but within `boundMs`: on a dead
+ * network the polite way never ends.
+ */
+export async function closeClient(client: pg.Client, boundMs = 1_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bounded = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      destroyClient(client);
+      resolve();
+    }, boundMs);
+  });
+  await Promise.race([client.end().catch(() => undefined), bounded]);
+  clearTimeout(timer);
+}
+
+/**
+ * Closes a connection at once, without the goodbye `end()` waits for: on a dead network that wait never
+ * ends, and closing the socket is what frees the lock on the server.
+ */
+export function destroyClient(client: pg.Client): void {
+  client.removeAllListeners('error');
+  client.on('error', () => undefined);
+  client.connection.stream.destroy();
+}
