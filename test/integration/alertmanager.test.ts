@@ -3,7 +3,8 @@ import { sloViolationAlert } from '../../src/actions/alertmanager.js';
 import { type Actions, alertKeys, createActions } from '../../src/actions/index.js';
 import { systemClock } from '../../src/clock.js';
 import { alertmanagerSchema } from '../../src/config/schema.js';
-import { type Db, openDatabase } from '../../src/store/db.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/port.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics, type Metrics } from '../../src/telemetry/metrics.js';
 import { alertmanagerMode, type RunningAlertmanager, startAlertmanager } from '../helpers/alertmanager.js';
@@ -26,7 +27,7 @@ interface AmWebhook {
 describe.skipIf(mode === 'skip')('Alertmanager 0.25 (real binary)', () => {
   let sink: WebhookReceiver;
   let am: RunningAlertmanager;
-  let db: Db;
+  let store: Store;
   let metrics: Metrics;
   let actions: Actions;
   const verdict = failedVerdict('w_01JDINTEGRATION');
@@ -36,10 +37,10 @@ describe.skipIf(mode === 'skip')('Alertmanager 0.25 (real binary)', () => {
       throw new Error('prometheus-alertmanager is missing and VIGIL_REQUIRE_INTEGRATION=1');
     sink = await startWebhookReceiver();
     am = await startAlertmanager({ webhookUrl: `${sink.url}/alertmanager/webhook` });
-    db = openDatabase(':memory:');
+    store = await openStore({ path: ':memory:' });
     metrics = createMetrics({ version: 'test', defaultMetrics: false });
     actions = createActions({
-      db,
+      store,
       service: 'prep-api',
       actions: actionsConfig({}),
       alertmanager: alertmanagerSchema.parse({
@@ -61,7 +62,7 @@ describe.skipIf(mode === 'skip')('Alertmanager 0.25 (real binary)', () => {
     await actions?.stop(2_000);
     await am?.stop();
     await sink?.close();
-    db?.close();
+    await store?.close();
   });
 
   const webhooks = () => sink.requests.map((r) => JSON.parse(r.body) as AmWebhook);

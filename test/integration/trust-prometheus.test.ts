@@ -6,14 +6,14 @@ import { loadConfig } from '../../src/config/load.js';
 import { type ServiceConfig, type SloConfig, sloSchema, type VigilConfig } from '../../src/config/schema.js';
 import { watchSettings } from '../../src/daemon/settings.js';
 import { evaluateChecks } from '../../src/evaluator/evaluate.js';
+import { createProbeRollups } from '../../src/prober/rollups.js';
 import { createProbeSource } from '../../src/sources/probes.js';
 import { createPrometheusSource } from '../../src/sources/prometheus.js';
-import { openDatabase } from '../../src/store/db.js';
-import { createProbeRollups } from '../../src/store/rollups.js';
-import { createWatchStore } from '../../src/store/watches.js';
+import { openStore } from '../../src/store/open.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { WatchManager } from '../../src/watch/manager.js';
+import { type WatchRecords, watchRecords } from '../../src/watch/records.js';
 import type { WatchDeps, WatchRecord, WatchView } from '../../src/watch/types.js';
 import { emptyState } from '../../src/watch/verdict.js';
 import {
@@ -107,16 +107,16 @@ describe.skipIf(skipWithoutPrometheus)(
       options: {
         slos?: SloConfig[];
         version?: string;
-        history?: (store: ReturnType<typeof createWatchStore>) => void;
+        history?: (store: WatchRecords) => Promise<void>;
       } = {},
     ) {
       const clock = new ManualClock(deployedAt);
-      const db = openDatabase(':memory:');
-      options.history?.(createWatchStore(db));
-      const rollups = createProbeRollups(db);
+      const store = await openStore({ path: ':memory:' });
+      await options.history?.(watchRecords(store.watches));
+      const rollups = createProbeRollups(store);
       // The health probe every 15 s (its shipped interval), from an hour before the deploy.
       for (let at = deployedAt - HOUR; at < deployedAt + WATCH_MS + 2 * MINUTE; at += 15_000) {
-        rollups.record('health', at, at !== failedProbeAt, 12);
+        await rollups.record('health', at, at !== failedProbeAt, 12);
       }
       const slos = options.slos ?? config.slos.filter((slo) => JUDGED.includes(slo.name));
       const prometheusSource = createPrometheusSource(prometheusConfig(config), { dispatcher });
@@ -124,7 +124,7 @@ describe.skipIf(skipWithoutPrometheus)(
       const rollbacks: string[] = [];
       let evaluations = 0;
       const deps: WatchDeps = {
-        db,
+        store,
         clock,
         logger: silentLogger(),
         metrics: createMetrics({ version: 'test', defaultMetrics: false }),
@@ -143,7 +143,7 @@ describe.skipIf(skipWithoutPrometheus)(
           evaluations++;
           return checks;
         },
-        onFailed: (_tx, watch) => {
+        onFailed: async (_tx, watch) => {
           rollbacks.push(watch.reasons.join('; '));
           return 1;
         },
@@ -154,7 +154,7 @@ describe.skipIf(skipWithoutPrometheus)(
         phases: ['bake' as const],
       };
       const manager = new WatchManager(deps, settings);
-      const created = manager.create({
+      const created = await manager.create({
         service: 'prep-api',
         version: options.version ?? '2.0.0',
         // With a history the default previous version is under test; without, a fixed one.
@@ -170,9 +170,9 @@ describe.skipIf(skipWithoutPrometheus)(
         untilMs: WATCH_MS,
         evaluations: () => evaluations,
       });
-      const watch = manager.get(id) as WatchView;
+      const watch = (await manager.get(id)) as WatchView;
       await manager.stop();
-      db.close();
+      await store.close();
       return { watch, rollbacks };
     }
 
@@ -254,9 +254,9 @@ describe.skipIf(skipWithoutPrometheus)(
       const { watch, rollbacks } = await watchDeploy(DEPLOY.afterRollback, undefined, {
         slos: [byVersion],
         version: '1.4.3',
-        history: (store) => {
-          store.insert(past('w_0141', '1.4.1', 'passed', DEPLOY.afterRollback - 2 * 24 * HOUR));
-          store.insert(past('w_0142', '1.4.2', 'failed', DEPLOY.afterRollback - 3 * HOUR));
+        history: async (store) => {
+          await store.insert(past('w_0141', '1.4.1', 'passed', DEPLOY.afterRollback - 2 * 24 * HOUR));
+          await store.insert(past('w_0142', '1.4.2', 'failed', DEPLOY.afterRollback - 3 * HOUR));
         },
       });
       // With 1.4.2 as the baseline the pre-deploy window holds none of its traffic: blind all watch long.

@@ -18,7 +18,7 @@ let app: FastifyInstance;
 
 beforeEach(async () => {
   // error-rate turns to warn at minute 3: a change the long poll must answer promptly.
-  h = createHarness({
+  h = await createHarness({
     settings: { phases: ['bake'] },
     evaluate: (minute) => [check('error-rate', minute >= 3 ? 'warn' : 'pass', minute >= 3 ? 0.008 : 0.001)],
   });
@@ -36,7 +36,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await h.manager.stop();
   await app.close();
-  h.db.close();
+  await h.close();
 });
 
 async function createWatch(

@@ -12,7 +12,8 @@ import type { CheckResult } from '../../src/evaluator/types.js';
 import { buildApp } from '../../src/server/app.js';
 import type { HealthReporter } from '../../src/server/health.js';
 import { watchRoutes } from '../../src/server/routes/watches.js';
-import { openDatabase } from '../../src/store/db.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/port.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { WatchManager } from '../../src/watch/manager.js';
@@ -36,15 +37,16 @@ const BEHAVIOUR: Record<string, () => CheckResult[]> = {
 };
 
 let app: FastifyInstance;
+let store: Store;
 let manager: WatchManager;
 let server: string;
 let closedPort: number;
 
 beforeAll(async () => {
-  const db = openDatabase(':memory:');
+  store = await openStore({ path: ':memory:' });
   manager = new WatchManager(
     {
-      db,
+      store,
       clock: systemClock,
       logger: silentLogger(),
       metrics: createMetrics({ version: 'test', defaultMetrics: false }),
@@ -82,6 +84,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await manager.stop();
   await app.close();
+  await store.close();
 });
 
 async function run(

@@ -69,8 +69,8 @@ function advance(s: Scenario, ms: number): Promise<void> {
   return advanceWithProbes(s.clock, ms, STEP_MS, () => settle(s));
 }
 
-function startWatch(s: Scenario): string {
-  const created = s.daemon.watches.create({
+async function startWatch(s: Scenario): Promise<string> {
+  const created = await s.daemon.watches.create({
     service: 'prep-api',
     version: '2.0.0',
     previousVersion: '1.9.0',
@@ -79,12 +79,12 @@ function startWatch(s: Scenario): string {
   return created.watch.id;
 }
 
-function watchOf(s: Scenario, id: string): WatchView {
-  return s.daemon.watches.get(id) as WatchView;
+async function watchOf(s: Scenario, id: string): Promise<WatchView> {
+  return (await s.daemon.watches.get(id)) as WatchView;
 }
 
-function checkOf(s: Scenario, id: string, name: string): CheckResult | undefined {
-  return watchOf(s, id).checks.find((c) => c.name === name);
+async function checkOf(s: Scenario, id: string, name: string): Promise<CheckResult | undefined> {
+  return (await watchOf(s, id)).checks.find((c) => c.name === name);
 }
 
 async function server(handler: http.RequestListener): Promise<Running> {
@@ -107,17 +107,17 @@ describe('a watch judges its probes during the bake', () => {
         '{ duration: 30m, phases: [smoke, bake], evaluationInterval: 1m, window: 1m, failureLimit: 2, inconclusiveLimit: 1h }',
       intervals: { orders: 30_000 },
     });
-    const id = startWatch(s);
+    const id = await startWatch(s);
     // The smoke phase runs orders once and passes; then the new version starts answering 500.
-    for (let i = 0; i < 400 && watchOf(s, id).phase === 'smoke'; i++) {
+    for (let i = 0; i < 400 && (await watchOf(s, id)).phase === 'smoke'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(watchOf(s, id).phase).toBe('bake');
-    expect(checkOf(s, id, 'smoke:orders')?.result).toBe('pass');
+    expect((await watchOf(s, id)).phase).toBe('bake');
+    expect((await checkOf(s, id, 'smoke:orders'))?.result).toBe('pass');
     status = 500;
 
     await advance(s, 3 * 60_000);
-    const check = checkOf(s, id, 'probe:orders');
+    const check = await checkOf(s, id, 'probe:orders');
     expect(check).toMatchObject({ kind: 'probe', result: 'fail' });
     expect(check?.explanation).toMatch(
       /orders down: failed \d+ runs in a row \(assertion: status \(500\) equals 200\)/,
@@ -127,7 +127,7 @@ describe('a watch judges its probes during the bake', () => {
     expect(check?.samples).toBeGreaterThan(0);
 
     await advance(s, 30 * 60_000 - 3 * 60_000);
-    expect(watchOf(s, id).status).toBe('failed');
+    expect((await watchOf(s, id)).status).toBe('failed');
   }, 60_000);
 
   it('a certificate with fewer than 14 days left fails its probe check, enforced as an alert', async () => {
@@ -153,11 +153,11 @@ describe('a watch judges its probes during the bake', () => {
       watch: '{ duration: 1h, phases: [bake], evaluationInterval: 1m, window: 5m, inconclusiveLimit: 1h }',
       intervals: { 'edge-readiness': 30_000 },
     });
-    const id = startWatch(s);
-    const deployedAt = Date.parse(watchOf(s, id).startedAt);
+    const id = await startWatch(s);
+    const deployedAt = Date.parse((await watchOf(s, id)).startedAt);
 
     await advance(s, 2 * 60_000);
-    const check = checkOf(s, id, 'probe:edge-readiness');
+    const check = await checkOf(s, id, 'probe:edge-readiness');
     expect(check).toMatchObject({ kind: 'probe', result: 'fail', enforce: 'alert' });
     expect(check?.explanation).toMatch(/certExpiresInDays \((6\.\d+|7)\) gt 14/);
     // Two minutes into a 5m window: the range starts at the deploy, not before it.
@@ -180,14 +180,14 @@ describe('a watch judges its probes during the bake', () => {
       watch: '{ duration: 1h, phases: [bake], evaluationInterval: 1m, window: 5m, inconclusiveLimit: 1h }',
       intervals: { health: 30_000 },
     });
-    const id = startWatch(s);
+    const id = await startWatch(s);
     await advance(s, 2 * 60_000);
-    expect(checkOf(s, id, 'probe:health')).toMatchObject({ result: 'pass' });
+    expect(await checkOf(s, id, 'probe:health')).toMatchObject({ result: 'pass' });
 
     stalled = true;
     s.settled.delete('health');
     await advance(s, 2 * 60_000);
-    const check = checkOf(s, id, 'probe:health');
+    const check = await checkOf(s, id, 'probe:health');
     expect(check?.result).toBe('inconclusive');
     expect(check?.warmingUp).toBeUndefined();
     const [, seconds] = /^no result for (\d+) s: prober late or stopped/.exec(check?.explanation ?? '') ?? [];

@@ -7,7 +7,7 @@ import { sloFileSchema, sourceSchema } from '../../src/config/schema.js';
 import { evaluateChecks } from '../../src/evaluator/evaluate.js';
 import { createPrometheusSource } from '../../src/sources/prometheus.js';
 import type { SliSource } from '../../src/sources/types.js';
-import { openDatabase } from '../../src/store/db.js';
+import { openStore } from '../../src/store/open.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { WatchManager } from '../../src/watch/manager.js';
@@ -152,11 +152,11 @@ describe.skipIf(skipWithoutPrometheus)(
       during?: (elapsedMs: number, manager: WatchManager, id: string) => Promise<void>,
     ): Promise<{ watch: WatchView; alerts: { action: string; alert: WatchAlert }[]; evaluations: number }> {
       const clock = new ManualClock(T0);
-      const db = openDatabase(':memory:');
+      const store = await openStore({ path: ':memory:' });
       const alerts: { action: string; alert: WatchAlert }[] = [];
       let evaluations = 0;
       const deps: WatchDeps = {
-        db,
+        store,
         clock,
         logger: silentLogger(),
         metrics: createMetrics({ version: 'test', defaultMetrics: false }),
@@ -180,7 +180,7 @@ describe.skipIf(skipWithoutPrometheus)(
         },
       };
       const manager = new WatchManager(deps, SETTINGS);
-      const created = manager.create({ service, version: '2.0.0', previousVersion: '1.9.0' });
+      const created = await manager.create({ service, version: '2.0.0', previousVersion: '1.9.0' });
       if (!created.ok) throw new Error(JSON.stringify(created.problems));
       const id = created.watch.id;
       await driveWatch({
@@ -192,9 +192,9 @@ describe.skipIf(skipWithoutPrometheus)(
         evaluations: () => evaluations,
         during: async (elapsed) => during?.(elapsed, manager, id),
       });
-      const watch = manager.get(id) as WatchView;
+      const watch = (await manager.get(id)) as WatchView;
       await manager.stop();
-      db.close();
+      await store.close();
       return { watch, alerts, evaluations };
     }
 
@@ -233,7 +233,7 @@ describe.skipIf(skipWithoutPrometheus)(
       const { watch, alerts } = await runWatch('prep-good', source, async (elapsed, manager, id) => {
         if (elapsed === 2 * HOUR) await proxy.down();
         if (elapsed === 5 * HOUR) await proxy.up();
-        verdicts.push(`${elapsed / HOUR}h:${manager.get(id)?.verdict}`);
+        verdicts.push(`${elapsed / HOUR}h:${(await manager.get(id))?.verdict}`);
       });
       expect(verdicts).toContain('4.5h:inconclusive');
       // Data is back and checks pass again, but the hours it could not see are not forgotten.
