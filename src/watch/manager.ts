@@ -104,6 +104,10 @@ export class WatchManager {
   readonly #verdictJson = new Map<string, string>();
   /** Bumped on every drop: a read that raced a change does not cache what it read before it. */
   #cacheEpoch = 0;
+  /** Watches being taken up (their `resumed` write in flight): standing down waits for them. */
+  readonly #takingUp = new Set<Promise<boolean>>();
+  /** Resolves once the loops (and take-ups) of the last standDown() have stopped. */
+  #windingDown: Promise<void> = Promise.resolve();
 
   constructor(deps: WatchDeps, settings: FleetWatchSettings, options: WatchManagerOptions = {}) {
     this.#deps = deps;
@@ -149,9 +153,11 @@ export class WatchManager {
    * `resumed` and `gap` events say this replica took over as leader ("while no replica was leading");
    * on SQLite, where only a restart can lead to this, they say the daemon restarted.
    */
-  lead(): Promise<number> {
+  async lead(): Promise<number> {
     this.#leading = true;
     this.#term++;
+    // Loops of an earlier lead still winding down would be taken for running ones.
+    await this.#windingDown;
     return this.#resumeAll(this.#deps.store.engine === 'sqlite' ? RESTART : TAKEOVER);
   }
 
@@ -163,7 +169,12 @@ export class WatchManager {
   standDown(): Promise<void> {
     this.#leading = false;
     this.#term++;
-    return this.#stopLoops(new Error('no longer leading'));
+    const winding = Promise.allSettled([
+      this.#stopLoops(new Error('no longer leading')),
+      ...this.#takingUp,
+    ]).then(() => undefined);
+    this.#windingDown = winding;
+    return winding;
   }
 
   /** Stops every watch loop (watches stay `running` in the store, to be resumed) and ends long polls. */
@@ -474,7 +485,17 @@ export class WatchManager {
    * A watch a follower created (no loop ran it yet) starts fresh; any other resumes, its `resumed`
    * event saying why it was not driven. Returns whether a loop started.
    */
-  async #takeUp(id: string, downtime: Downtime): Promise<boolean> {
+  #takeUp(id: string, downtime: Downtime): Promise<boolean> {
+    const taking = this.#takeUpNow(id, downtime);
+    this.#takingUp.add(taking);
+    const forget = (): void => {
+      this.#takingUp.delete(taking);
+    };
+    taking.then(forget, forget);
+    return taking;
+  }
+
+  async #takeUpNow(id: string, downtime: Downtime): Promise<boolean> {
     if (!this.#leading || this.#closing.signal.aborted || this.#loops.has(id)) return false;
     const stored = await this.#records.get(id);
     if (!stored || !isActive(stored.status)) return false;

@@ -103,6 +103,18 @@ describe('standing down', () => {
     expect(storedEvaluations(checkout).length).toBeGreaterThan(0);
   });
 
+  it('leading again right after standing down, before the loops wound down, resumes every watch', async () => {
+    const h = await start();
+    const id = await created(h);
+    await advance(h.clock, 10 * MINUTE, MINUTE);
+    const standingDown = h.manager.standDown();
+    expect(await h.manager.lead()).toBe(1);
+    await standingDown;
+    const before = storedEvaluations(id).length;
+    await advance(h.clock, 10 * MINUTE, MINUTE);
+    expect(storedEvaluations(id).length).toBe(before + 10);
+  });
+
   it('a follower runs nothing: start() resumes no watch and its creates wait for a leader', async () => {
     const h = await start({ manager: { leading: false } });
     const id = await created(h);
