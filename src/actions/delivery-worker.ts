@@ -103,10 +103,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   /** The current run; before the first start it is not halted, so runDue works for tests and the demo. */
   let run = newRun();
 
-  function report(event: DeliveryAttemptEvent): void {
+  async function report(event: DeliveryAttemptEvent): Promise<void> {
     if (!deps.onAttempt) return;
     try {
-      deps.onAttempt(event);
+      await deps.onAttempt(event);
     } catch (error) {
       deps.logger.error({ err: errorMessage(error) }, 'onAttempt hook threw');
     }
@@ -181,7 +181,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     else if (outcome === 'retrying')
       log.warn({ error, attempt: attemptNo, nextAttemptAt }, 'webhook attempt failed');
     else log.error({ error, attempt: attemptNo }, 'webhook delivery given up');
-    report({
+    await report({
       deliveryId: row.id,
       watchId: row.watchId,
       event: row.event as ActionEvent,
@@ -222,7 +222,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       { deliveryId: row.id, target: row.target },
       'dry run: target not called, its bodyTemplate does not carry {{dryRun}}',
     );
-    report({
+    await report({
       deliveryId: row.id,
       watchId: row.watchId,
       event: row.event as ActionEvent,
@@ -239,8 +239,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     });
   }
 
-  async function runDue(): Promise<number> {
-    const current = run;
+  /** One scan for `current`: the loop's own run, or (runDue) whichever run is current. */
+  async function scan(current: Run): Promise<number> {
     if (current.halted) return 0;
     const now = deps.clock.now();
     const targets = new Map(deps.targets().map((t) => [t.key, t]));
@@ -288,7 +288,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     while (!current.halted) {
       let waitMs = pollIntervalMs;
       try {
-        await runDue();
+        await scan(current);
         if (current.halted) break;
         waitMs = await nextWaitMs();
       } catch (error) {
@@ -305,7 +305,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   }
 
   return {
-    runDue,
+    runDue: () => scan(run),
     start() {
       if (run.loop && !run.halted) return;
       run = newRun();

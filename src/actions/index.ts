@@ -203,11 +203,11 @@ export function createActions(deps: ActionsDeps): Actions {
     userAgent: deps.userAgent,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
     ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}),
-    onAttempt(attempt) {
+    async onAttempt(attempt) {
       if (attempt.outcome === 'delivered' && attempt.watchId) {
         alerts.resolve(alertKeys.actionFailed(attempt.watchId, attempt.event));
       }
-      deps.onAttempt?.(attempt);
+      await deps.onAttempt?.(attempt);
     },
     async onGiveUp(delivery, lastError) {
       const labels = await watchLabels(delivery.watchId);

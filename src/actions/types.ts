@@ -77,5 +77,8 @@ export interface DeliveryAttemptEvent {
   manual: boolean;
 }
 
-/** Callback for attempts; must not throw (a throw is logged and ignored). */
-export type AttemptHook = (event: DeliveryAttemptEvent) => void;
+/**
+ * Callback for attempts (e.g. the watch timeline); awaited before the attempt counts as done, so a flush
+ * sees it. A throw or rejection is logged and ignored.
+ */
+export type AttemptHook = (event: DeliveryAttemptEvent) => void | Promise<void>;

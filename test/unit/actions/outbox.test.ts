@@ -40,7 +40,9 @@ function build(actions: unknown, overrides: Partial<ActionsDeps> = {}): Actions 
     metrics,
     userAgent: 'vigil/test',
     backoff: { initialDelayMs: 1_000, maxDelayMs: MAX_DELAY },
-    onAttempt: (a) => attempts.push(a),
+    onAttempt: (a) => {
+      attempts.push(a);
+    },
     ...overrides,
   });
   opened.push(built);
@@ -553,6 +555,21 @@ describe('dryRun, templates, notifications and configuration', () => {
     expect(await counter('rollback', 'failed')).toBe(1);
     const failedAlert = (await actions.alerts.held()).find((a) => a.labels.alertname === 'VigilActionFailed');
     expect(failedAlert?.annotations.description).toMatch(/no longer configured/);
+  });
+
+  it('an asynchronous onAttempt hook (the watch timeline) is done when flush is; one that rejects changes nothing', async () => {
+    const recorded: string[] = [];
+    const actions = build(rollbackTo(receiver.url), {
+      onAttempt: async (a) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        recorded.push(a.outcome);
+        throw new Error('the timeline is away');
+      },
+    });
+    await failWatch(actions);
+    await actions.flush();
+    expect(recorded).toEqual(['delivered']);
+    expect((await actions.listDeliveries(verdict.id))[0]).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
   it('a target with an empty url is off and listed for /health', async () => {
