@@ -29,7 +29,12 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
 import { WatchManager } from '../watch/manager.js';
 import type { WatchDeps, WatchSettings } from '../watch/types.js';
-import { createServiceRuntime, type LastWatch, type ServiceRuntime, type SharedParts } from './service-runtime.js';
+import {
+  createServiceRuntime,
+  type LastWatch,
+  type ServiceRuntime,
+  type SharedParts,
+} from './service-runtime.js';
 import { watchSettings } from './settings.js';
 import { resolveStaleSloAlerts } from './slo-alerts.js';
 
@@ -75,6 +80,8 @@ export interface Daemon {
 }
 
 const RETENTION_SWEEP_MS = 3_600_000;
+/** How often the leader of replicas reads the running watches again (a missed notification). */
+const ADOPTION_SWEEP_MS = 10_000;
 /** How often a replica on PostgreSQL checks that the database answers (for /ready). */
 const STORE_CHECK_MS = 5_000;
 
@@ -247,6 +254,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     await resolveStaleSloAlerts(actions.alerts, config);
     for (const runtime of runtimes.values()) runtime.start();
     void retentionLoop(leaderLoops.signal);
+    if (store.engine === 'postgres') void adoptionLoop(leaderLoops.signal);
     // Finds k6 and asks its version now: one older than the supported minimum is a startup warning.
     void k6Runtime()
       ?.loadRunner.health()
@@ -367,6 +375,26 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         logger.error({ err: errorMessage(error) }, 'cannot prune SLI snapshots');
       }
       await clock.sleep(RETENTION_SWEEP_MS, signal).catch(() => {});
+    }
+  }
+
+  /**
+   * Replicas only, on the leader: a notification sent while this replica's LISTEN connection was down is
+   * never replayed, so every ADOPTION_SWEEP_MS the running watches are read again; one with no loop here
+   * (created or resumed on a follower in that window) is launched.
+   */
+  async function adoptionLoop(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      await clock.sleep(ADOPTION_SWEEP_MS, signal).catch(() => {});
+      if (signal.aborted) return;
+      try {
+        for (const watch of await store.watches.running()) {
+          if (signal.aborted) return;
+          await watches.remoteChange(watch.id);
+        }
+      } catch (error) {
+        logger.warn({ err: errorMessage(error) }, 'cannot read the running watches');
+      }
     }
   }
 
