@@ -140,11 +140,14 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     userAgent: `vigil/${VERSION}`,
     configFile: config.file,
     onAttempt: (attempt) => {
-      if (!attempt.watchId) return;
-      // Through the manager, so long polls wake on a delivery too.
-      watches.appendTimeline(attempt.watchId, deliveryTimelineEvent(attempt)).catch((error: unknown) => {
-        logger.warn({ err: errorMessage(error) }, 'cannot record a delivery in the watch timeline');
-      });
+      if (!attempt.watchId) return undefined;
+      // Through the manager, so long polls wake on a delivery too; the worker awaits it, so a flush sees it.
+      return watches.appendTimeline(attempt.watchId, deliveryTimelineEvent(attempt)).then(
+        () => {},
+        (error: unknown) => {
+          logger.warn({ err: errorMessage(error) }, 'cannot record a delivery in the watch timeline');
+        },
+      );
     },
   });
 
