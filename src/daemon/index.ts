@@ -483,6 +483,8 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       }
       await watches.reconfigure(fleetWatchSettings(next));
       const resolvedAlerts = leading ? await resolveStaleSloAlerts(actions.alerts, next, previous) : [];
+      // The resolutions are queued writes: the reload is done once they are stored, not merely asked for.
+      if (resolvedAlerts.length > 0) await actions.alerts.settled();
       logger.info(
         {
           services: nextServices.length,
