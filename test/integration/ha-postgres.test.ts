@@ -150,8 +150,15 @@ async function waitForEnd(daemon: RunningDaemon, id: string, timeoutMs: number):
   }
 }
 
-const evaluations = (watch: WatchView): number =>
-  watch.timeline.filter((e) => e.type === 'evaluation').length;
+/** Bake evaluations the leader stored for a watch. */
+async function evaluations(databaseUrl: string, id: string): Promise<number> {
+  const [row] = await queryOnce<{ n: string }>(
+    databaseUrl,
+    'SELECT count(DISTINCT evaluation) AS n FROM check_results WHERE watch_id = $1',
+    [id],
+  );
+  return Number(row?.n ?? 0);
+}
 
 beforeAll(async () => {
   if (skipWithoutPostgres) return;
@@ -171,7 +178,8 @@ describe.skipIf(skipWithoutPostgres).sequential('replicas on one PostgreSQL', ()
   it('one leads; the leader SIGKILLed mid-watch, the other leads within 15 s and the watch passes as it would have', async () => {
     const target = await startTarget();
     targets.push(target);
-    const files = replicaConfig(target, await postgres.createDatabase(), [
+    const databaseUrl = await postgres.createDatabase();
+    const files = replicaConfig(target, databaseUrl, [
       'duration: 20s',
       'phases: [smoke, bake]',
       'evaluationInterval: 1s',
@@ -192,7 +200,7 @@ describe.skipIf(skipWithoutPostgres).sequential('replicas on one PostgreSQL', ()
     // Created through the follower: the row is in the database, the leader's loop runs it.
     const id = await createWatch(follower, 'ha-1.0.0');
     await eventually(20_000, async () => ((await view(follower, id)).phase === 'bake' ? true : undefined));
-    await eventually(20_000, async () => (evaluations(await view(follower, id)) >= 3 ? true : undefined));
+    await eventually(20_000, async () => ((await evaluations(databaseUrl, id)) >= 3 ? true : undefined));
     const before = await view(follower, id);
     expect(before.status).toBe('running');
 
@@ -268,13 +276,22 @@ describe.skipIf(skipWithoutPostgres).sequential('replicas on one PostgreSQL', ()
     const daemon = await replica(files, 'replica-e');
     await oneLeader([daemon], 10_000);
     const id = await createWatch(daemon, 'ha-3.0.0');
-    await eventually(20_000, async () => (evaluations(await view(daemon, id)) >= 3 ? true : undefined));
+    await eventually(20_000, async () => ((await evaluations(databaseUrl, id)) >= 3 ? true : undefined));
 
     await postgres.stop();
     const stoppedAt = Date.now();
     try {
-      // The lock's connection is gone: the leader stands down at once.
-      await eventually(10_000, async () => ((await leads(daemon)) === 0 ? true : undefined), 'stand-down');
+      // The lock's connection is gone: the leader stands down at once (and stays up).
+      await eventually(
+        10_000,
+        async () => ((await leads(daemon)) === 0 ? true : undefined),
+        'stand-down',
+      ).catch((error: unknown) => {
+        throw new Error(
+          `${(error as Error).message}; exit ${daemon.child.exitCode ?? daemon.child.signalCode}; ` +
+            `stderr ${daemon.stderr().slice(-2000)}; log tail ${daemon.stdout().slice(-3000)}`,
+        );
+      });
       const ready = await eventually(15_000, async () => {
         const answer = await daemon.api('GET', '/ready', undefined, { token: null });
         return answer.status === 503 ? answer : undefined;

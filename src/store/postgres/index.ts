@@ -165,6 +165,12 @@ export async function openPostgresStore(
   }
   // An idle pooled connection dropped (PostgreSQL restarted): the pool replaces it; the next query says so.
   pool.on('error', () => undefined);
+  // A connection dropped while checked out (mid-transaction) emits 'error' on the client itself, where the
+  // pool listens only while it is idle: unheard, that event would end the process. The query in flight
+  // rejects with the same error, and the pool discards the client when it comes back.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
 
   const checkWritable = async (): Promise<void> => {
     await inTransaction(pool, async (client) => {

@@ -215,6 +215,37 @@ describe.skipIf(skipWithoutPostgres)('PostgreSQL store', () => {
       await expect(kept?.watches.get('w1')).rejects.toThrow('this store transaction has ended');
     });
 
+    it('a connection cut in the middle of a transaction fails that transaction, not the process', async () => {
+      const url = await server.createDatabase();
+      const store = await open(url);
+      const now = Date.now();
+      const unheard: unknown[] = [];
+      const onUncaught = (error: unknown): void => {
+        unheard.push(error);
+      };
+      process.on('uncaughtException', onUncaught);
+      try {
+        const cut = store.transaction(async (tx) => {
+          await tx.watches.insert(watch('w-cut', now));
+          // Every other session of this database goes, the transaction's among them.
+          await queryOnce(
+            url,
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+          );
+          await wait(200);
+          await tx.watches.get('w-cut');
+        });
+        await expect(cut).rejects.toThrow();
+        expect(unheard).toEqual([]);
+        // The pool gave the dead connection up: the store works on a new one, and the insert never committed.
+        expect(await store.watches.get('w-cut')).toBeUndefined();
+        await store.watches.insert(watch('w-after', now));
+        expect((await store.watches.get('w-after'))?.id).toBe('w-after');
+      } finally {
+        process.off('uncaughtException', onUncaught);
+      }
+    });
+
     it('a change published by one store reaches the others, not itself', async () => {
       const url = await server.createDatabase();
       const [a, b] = [await open(url, 'vigil-a'), await open(url, 'vigil-b')];
