@@ -244,6 +244,15 @@ describe('the shipped vigil.yaml (DESIGN §4)', () => {
     expect(config.root.loadtests?.k6).toBe('/usr/local/bin/k6');
   });
 
+  it('storage.url selects PostgreSQL; empty means SQLite; anything else is refused where it stands', async () => {
+    const url = 'postgres://vigil:secret@db.internal:5432/vigil';
+    expect((await loadConfig('vigil.yaml', { VIGIL_DATABASE_URL: url })).root.storage.url).toBe(url);
+    expect((await loadConfig('vigil.yaml', { VIGIL_DATABASE_URL: '  ' })).root.storage.url).toBeUndefined();
+    const problems = await problemsOf('vigil.yaml', { VIGIL_DATABASE_URL: 'mysql://db.internal/vigil' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^vigil\.yaml:storage\.url: must be a PostgreSQL URL/);
+  });
+
   it('an empty rollback url switches that target off, with a warning', async () => {
     const config = await loadConfig('vigil.yaml', {});
     expect(config.root.actions.rollback[0]?.url).toBe('');
