@@ -128,7 +128,7 @@ describe('reload memory', () => {
     };
     await runAll();
     for (let i = 0; i < RELOADS; i++) {
-      daemon.reload(await loadWatched(files, configs));
+      await daemon.reload(await loadWatched(files, configs));
       const replaced = probers.at(-2) as ProberWatch;
       const newest = probers.at(-1) as ProberWatch;
       await eventually(5_000, () => (replaced.stopped && newest.started) || undefined, 'the swap');
