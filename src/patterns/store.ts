@@ -1,4 +1,11 @@
-import type { PatternObservationRow, StoreRepos } from '../store/port.js';
+import type {
+  PatternBaselineRow,
+  PatternFeedbackRow,
+  PatternObservationRow,
+  PatternPassedWatch,
+  PatternRepo,
+  StoreRepos,
+} from '../store/port.js';
 import type { Signature, StoredSignature } from './signatures.js';
 
 /*
@@ -7,46 +14,28 @@ import type { Signature, StoredSignature } from './signatures.js';
  * and examples as JSON documents; this wrapper is the one place that gives them their types.
  */
 
-/** The signatures of a baseline window, kept when the watch started. */
-export interface StoredBaseline {
-  /** ms since epoch: the window read. */
-  from: number;
-  to: number;
-  lines: number;
-  sampled: boolean;
-  /** The request volume of the window (the check's `total` query), when it has one. */
-  volume: number | null;
-  computedAt: number;
+/** The signatures of a baseline window, kept when the watch started, as `StoredSignature` objects. */
+export interface StoredBaseline extends Omit<PatternBaselineRow, 'signatures'> {
   signatures: StoredSignature[];
 }
 
 /** How a signature of the new version stands against what was known. */
-export type SignatureStatus = 'known' | 'new' | 'changed' | 'always-fail';
+export type SignatureStatus = PatternObservationRow['status'];
 
 /** A signature as a watch saw it in its latest evaluation (first seen: its earliest in the watch). */
-export interface ObservedSignature extends Signature {
-  check: string;
-  status: SignatureStatus;
-  /** Its count in the baseline; null for a new signature. */
-  baselineCount: number | null;
-  updatedAt: number;
-}
+export interface ObservedSignature
+  extends Signature,
+    Pick<PatternObservationRow, 'check' | 'status' | 'baselineCount' | 'updatedAt'> {}
 
 /** An operator's decision on a signature, for the service's later watches. */
-export interface Feedback {
-  service: string;
-  signature: string;
-  verdict: 'ignore' | 'always-fail';
-  level: string;
-  logger: string;
-  template: string;
-  reason: string;
-  who: string;
-  at: number;
-}
+export type Feedback = PatternFeedbackRow;
 
-/** What the patterns check and routes use; `createPatternStore` builds it over the store's `PatternRepo`. */
-export interface PatternStore {
+/**
+ * What the patterns check and routes use; `createPatternStore` builds it over the store's `PatternRepo`.
+ * Feedback is the repository's own; baselines and observations come back with their documents typed.
+ */
+export interface PatternStore
+  extends Pick<PatternRepo, 'feedback' | 'feedbackHistory' | 'findSignature' | 'addFeedback' | 'prune'> {
   baseline(watchId: string, check: string): Promise<StoredBaseline | undefined>;
   /** Keeps a watch's baseline of a check; the first one saved stays. */
   saveBaseline(watchId: string, check: string, service: string, baseline: StoredBaseline): Promise<void>;
@@ -59,28 +48,16 @@ export interface PatternStore {
     observed: readonly ObservedSignature[],
   ): Promise<void>;
   observations(watchId: string): Promise<ObservedSignature[]>;
-  /** The feedback in force for a service: the latest decision per signature. */
-  feedback(service: string): Promise<Feedback[]>;
-  /** Every decision ever taken on a signature, oldest first (the audit). */
-  feedbackHistory(signature: string): Promise<Feedback[]>;
-  /** A signature some watch saw, for feedback on it: its service, level, logger and template. */
-  findSignature(
-    signature: string,
-  ): Promise<Pick<Feedback, 'service' | 'level' | 'logger' | 'template'> | undefined>;
-  addFeedback(feedback: Feedback): Promise<void>;
-  /** Deletes baselines and observations older than `before` (ms); the feedback audit stays. Returns rows deleted. */
-  prune(before: number): Promise<number>;
   /**
    * What the service's last `count` passed watches knew of a check — their baselines and every signature
    * they saw — for `baseline: { from: previous-watch }`. Undefined when no passed watch recorded any.
    */
-  previousWatches(query: { service: string; check: string; count: number; excludeWatchId?: string }): Promise<
-    | {
-        watches: { id: string; version: string; startedAt: number; endedAt: number }[];
-        signatures: StoredSignature[];
-      }
-    | undefined
-  >;
+  previousWatches(query: {
+    service: string;
+    check: string;
+    count: number;
+    excludeWatchId?: string;
+  }): Promise<{ watches: PatternPassedWatch[]; signatures: StoredSignature[] } | undefined>;
 }
 
 /** A baseline's signatures as stored: only what classifying needs (no examples or times). */
@@ -134,28 +111,14 @@ export function createPatternStore(store: StoreRepos): PatternStore {
   const repo = store.patterns;
   const baseline = async (watchId: string, check: string): Promise<StoredBaseline | undefined> => {
     const row = await repo.baseline(watchId, check);
-    if (row === undefined) return undefined;
-    return {
-      from: row.from,
-      to: row.to,
-      lines: row.lines,
-      sampled: row.sampled,
-      volume: row.volume,
-      computedAt: row.computedAt,
-      // The document saveBaseline wrote: StoredSignature objects.
-      signatures: row.signatures as StoredSignature[],
-    };
+    // The document saveBaseline wrote: StoredSignature objects.
+    return row === undefined ? undefined : { ...row, signatures: row.signatures as StoredSignature[] };
   };
   return {
     baseline,
     async saveBaseline(watchId, check, service, b) {
       await repo.saveBaseline(watchId, check, service, {
-        from: b.from,
-        to: b.to,
-        lines: b.lines,
-        sampled: b.sampled,
-        volume: b.volume,
-        computedAt: b.computedAt,
+        ...b,
         signatures: b.signatures.map(storedSignature),
       });
     },

@@ -334,24 +334,30 @@ export interface LoadRunRepo {
 // ---------------------------------------------------------------------------------------------------
 // Log-signature patterns (the patterns check): documents as the patterns module shapes them.
 
+/** The signatures of a baseline window, kept when the watch started. */
 export interface PatternBaselineRow {
+  /** ms since epoch: the window read. */
   from: number;
   to: number;
   lines: number;
   sampled: boolean;
+  /** The request volume of the window (the check's `total` query), when it has one. */
   volume: number | null;
   computedAt: number;
   signatures: Json[];
 }
 
+/** A signature as a watch saw it in its latest evaluation (first seen: its earliest in the watch). */
 export interface PatternObservationRow {
   check: string;
   signature: string;
+  /** How the signature stands against what was known. */
   status: 'known' | 'new' | 'changed' | 'always-fail';
   level: string;
   logger: string;
   template: string;
   count: number;
+  /** Its count in the baseline; null for a new signature. */
   baselineCount: number | null;
   firstSeen: number;
   lastSeen: number;
@@ -359,6 +365,7 @@ export interface PatternObservationRow {
   updatedAt: number;
 }
 
+/** An operator's decision on a signature, for the service's later watches. */
 export interface PatternFeedbackRow {
   service: string;
   signature: string;
@@ -370,6 +377,23 @@ export interface PatternFeedbackRow {
   who: string;
   at: number;
 }
+
+/** Where a signature was seen, for feedback on it. */
+export type PatternSignatureOrigin = Pick<PatternFeedbackRow, 'service' | 'level' | 'logger' | 'template'>;
+
+/** A passed watch whose signatures a `previous-watch` baseline reads. */
+export interface PatternPassedWatch {
+  id: string;
+  version: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** A signature a watch saw in a check, with its count. */
+export type PatternSignatureCount = Pick<
+  PatternObservationRow,
+  'signature' | 'level' | 'logger' | 'template' | 'count'
+>;
 
 export interface PatternRepo {
   baseline(watchId: string, check: string): Promise<PatternBaselineRow | undefined>;
@@ -384,24 +408,19 @@ export interface PatternRepo {
     observed: readonly PatternObservationRow[],
   ): Promise<void>;
   observations(watchId: string): Promise<PatternObservationRow[]>;
-  /** The latest decision per signature of a service, in decision order. */
+  /** The feedback in force for a service: the latest decision per signature, in decision order. */
   feedback(service: string): Promise<PatternFeedbackRow[]>;
+  /** Every decision ever taken on a signature, oldest first (the audit). */
   feedbackHistory(signature: string): Promise<PatternFeedbackRow[]>;
-  findSignature(
-    signature: string,
-  ): Promise<Pick<PatternFeedbackRow, 'service' | 'level' | 'logger' | 'template'> | undefined>;
+  /** A signature some watch saw (the latest sighting): its service, level, logger and template. */
+  findSignature(signature: string): Promise<PatternSignatureOrigin | undefined>;
   addFeedback(feedback: PatternFeedbackRow): Promise<void>;
+  /** Deletes baselines and observations older than `before` (ms); the feedback audit stays. Returns rows deleted. */
   prune(before: number): Promise<number>;
   /** The last `count` passed watches of a service (newest first, without `excludeWatchId`). */
-  passedWatches(
-    service: string,
-    excludeWatchId: string,
-    count: number,
-  ): Promise<{ id: string; version: string; startedAt: number; endedAt: number }[]>;
-  observedOf(
-    watchId: string,
-    check: string,
-  ): Promise<{ signature: string; level: string; logger: string; template: string; count: number }[]>;
+  passedWatches(service: string, excludeWatchId: string, count: number): Promise<PatternPassedWatch[]>;
+  /** The signatures a watch saw in a check, ordered by signature. */
+  observedOf(watchId: string, check: string): Promise<PatternSignatureCount[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,31 +1,8 @@
-import type { AlertRepo, HeldAlert, HeldAlertState } from '../port.js';
+import type { AlertRepo } from '../port.js';
+import { type RawAlert, toHeld } from '../rows.js';
 import type { Sql } from './sql.js';
 
 /* `alerts`: the Alertmanager alerts Vigil holds, keyed by the caller's key (their identity across leaders). */
-
-interface RawAlert {
-  key: string;
-  labels_json: string;
-  annotations_json: string;
-  generator_url: string | null;
-  starts_at: number;
-  ends_at: number | null;
-  last_sent_at: number | null;
-  state: HeldAlertState;
-}
-
-function toHeld(raw: RawAlert): HeldAlert {
-  return {
-    key: raw.key,
-    labels: JSON.parse(raw.labels_json) as Record<string, string>,
-    annotations: JSON.parse(raw.annotations_json) as Record<string, string>,
-    generatorUrl: raw.generator_url,
-    startsAt: raw.starts_at,
-    endsAt: raw.ends_at,
-    lastSentAt: raw.last_sent_at,
-    state: raw.state,
-  };
-}
 
 /**
  * The held-alert repository over an executor.

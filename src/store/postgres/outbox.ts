@@ -1,13 +1,13 @@
-import type {
-  DeliveryRow,
-  DeliveryStatus,
-  DeliveryView,
-  OutboxRepo,
-  RollbackRecord,
-  RollbackRepo,
-  StoredRollbackTrigger,
-} from '../port.js';
+import type { DeliveryView, OutboxRepo, RollbackRecord, RollbackRepo } from '../port.js';
 import { redactUrl } from '../redact-url.js';
+import {
+  type RawAttempt,
+  type RawDelivery,
+  type RawRollback,
+  toAttempt,
+  toDelivery,
+  toRollback,
+} from '../rows.js';
 import type { Sql } from './sql.js';
 
 /*
@@ -15,14 +15,6 @@ import type { Sql } from './sql.js';
  * outbox: a worker claims due rows with FOR UPDATE SKIP LOCKED and a lease, so two workers never take
  * one row, and a row whose worker died is taken again once its lease runs out.
  */
-
-interface RawRollback {
-  watch_id: string;
-  at: number;
-  trigger: StoredRollbackTrigger;
-  who: string | null;
-  reason: string | null;
-}
 
 /**
  * The rollback repository over an executor.
@@ -32,9 +24,7 @@ interface RawRollback {
 export function createRollbackRepo(sql: Sql): RollbackRepo {
   const get = async (watchId: string): Promise<RollbackRecord | undefined> => {
     const [raw] = await sql.rows<RawRollback>('SELECT * FROM rollbacks WHERE watch_id = $1', [watchId]);
-    return raw
-      ? { watchId: raw.watch_id, at: raw.at, trigger: raw.trigger, who: raw.who, reason: raw.reason }
-      : undefined;
+    return raw ? toRollback(raw) : undefined;
   };
   return {
     async record(rollback) {
@@ -48,52 +38,6 @@ export function createRollbackRepo(sql: Sql): RollbackRepo {
       return { record, created: created === 1 };
     },
     get,
-  };
-}
-
-interface RawDelivery {
-  id: string;
-  watch_id: string | null;
-  event: string;
-  target: string;
-  url: string;
-  idempotency_key: string;
-  body: string;
-  dry_run: boolean;
-  manual: boolean;
-  status: DeliveryStatus;
-  attempts: number;
-  created_at: number;
-  next_attempt_at: number;
-  delivered_at: number | null;
-  last_error: string | null;
-}
-
-interface RawAttempt {
-  delivery_id: string;
-  at: number;
-  status_code: number | null;
-  latency_ms: number;
-  error: string | null;
-}
-
-function toRow(raw: RawDelivery): DeliveryRow {
-  return {
-    id: raw.id,
-    watchId: raw.watch_id,
-    event: raw.event,
-    target: raw.target,
-    url: raw.url,
-    idempotencyKey: raw.idempotency_key,
-    body: raw.body,
-    dryRun: raw.dry_run,
-    manual: raw.manual,
-    status: raw.status,
-    attempts: raw.attempts,
-    createdAt: raw.created_at,
-    nextAttemptAt: raw.next_attempt_at,
-    deliveredAt: raw.delivered_at,
-    lastError: raw.last_error,
   };
 }
 
@@ -128,7 +72,7 @@ export function createOutboxRepo(sql: Sql): OutboxRepo {
         [delivery.idempotencyKey, delivery.target],
       );
       if (!raw) throw new Error(`delivery ${delivery.id} vanished right after its insert`);
-      return { row: toRow(raw), created: created === 1 };
+      return { row: toDelivery(raw), created: created === 1 };
     },
     // One transaction: the rows read are locked (others skip them) until their leases are written.
     claimDue: (now, limit, leaseUntil) =>
@@ -139,7 +83,7 @@ export function createOutboxRepo(sql: Sql): OutboxRepo {
              ORDER BY next_attempt_at, created_at, id COLLATE "C" LIMIT $2 FOR UPDATE SKIP LOCKED`,
             [now, limit],
           )
-        ).map(toRow);
+        ).map(toDelivery);
         if (due.length === 0) return [];
         const claimed = due.map((row) => ({ ...row, nextAttemptAt: leaseUntil(row) }));
         await tx.run(
@@ -184,7 +128,7 @@ export function createOutboxRepo(sql: Sql): OutboxRepo {
     prune: (before) => sql.run(`DELETE FROM outbox WHERE status <> 'pending' AND created_at < $1`, [before]),
     async get(id) {
       const [raw] = await sql.rows<RawDelivery>('SELECT * FROM outbox WHERE id = $1', [id]);
-      return raw ? toRow(raw) : undefined;
+      return raw ? toDelivery(raw) : undefined;
     },
     async listForWatch(watchId) {
       const deliveries = await sql.rows<RawDelivery>(
@@ -192,19 +136,17 @@ export function createOutboxRepo(sql: Sql): OutboxRepo {
         [watchId],
       );
       if (deliveries.length === 0) return [];
-      const attempts = await sql.rows<RawAttempt>(
+      const attempts = await sql.rows<RawAttempt & { delivery_id: string }>(
         `SELECT delivery_id, at, status_code, latency_ms, error FROM delivery_attempts
          WHERE delivery_id = ANY ($1::text[]) ORDER BY id`,
         [deliveries.map((raw) => raw.id)],
       );
       return deliveries.map((raw): DeliveryView => {
-        const { body: _body, ...row } = toRow(raw);
+        const { body: _body, ...row } = toDelivery(raw);
         return {
           ...row,
           url: redactUrl(row.url),
-          attemptLog: attempts
-            .filter((a) => a.delivery_id === raw.id)
-            .map((a) => ({ at: a.at, statusCode: a.status_code, latencyMs: a.latency_ms, error: a.error })),
+          attemptLog: attempts.filter((a) => a.delivery_id === raw.id).map(toAttempt),
         };
       });
     },

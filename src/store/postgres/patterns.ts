@@ -1,35 +1,17 @@
-import type { PatternFeedbackRow, PatternObservationRow, PatternRepo } from '../port.js';
+import type {
+  PatternFeedbackRow,
+  PatternPassedWatch,
+  PatternRepo,
+  PatternSignatureCount,
+  PatternSignatureOrigin,
+} from '../port.js';
+import { type BaselineRow, type ObservationRow, toBaseline, toObservation } from '../rows.js';
 import type { Sql } from './sql.js';
 
 /*
  * The log-signature tables: baselines kept at watch start, what each watch saw, and operators' feedback
  * (one row per decision, the latest per service and signature in force).
  */
-
-interface BaselineRow {
-  range_from: number;
-  range_to: number;
-  lines: number;
-  sampled: boolean;
-  volume: number | null;
-  computed_at: number;
-  signatures_json: string;
-}
-
-interface ObservationRow {
-  check_name: string;
-  signature: string;
-  status: PatternObservationRow['status'];
-  level: string;
-  logger: string;
-  template: string;
-  count: number;
-  baseline_count: number | null;
-  first_seen: number;
-  last_seen: number;
-  examples_json: string;
-  updated_at: number;
-}
 
 const FEEDBACK_COLUMNS = 'service, signature, verdict, level, logger, template, reason, who, at';
 
@@ -46,16 +28,7 @@ export function createPatternRepo(sql: Sql): PatternRepo {
          FROM pattern_baselines WHERE watch_id = $1 AND check_name = $2`,
         [watchId, check],
       );
-      if (row === undefined) return undefined;
-      return {
-        from: row.range_from,
-        to: row.range_to,
-        lines: row.lines,
-        sampled: row.sampled,
-        volume: row.volume,
-        computedAt: row.computed_at,
-        signatures: JSON.parse(row.signatures_json) as unknown[],
-      };
+      return row === undefined ? undefined : toBaseline(row);
     },
     async saveBaseline(watchId, check, service, b) {
       await sql.run(
@@ -117,20 +90,7 @@ export function createPatternRepo(sql: Sql): PatternRepo {
          ORDER BY check_name COLLATE "C", status COLLATE "C", count DESC, first_seen, signature COLLATE "C"`,
         [watchId],
       );
-      return rows.map((r) => ({
-        check: r.check_name,
-        signature: r.signature,
-        status: r.status,
-        level: r.level,
-        logger: r.logger,
-        template: r.template,
-        count: r.count,
-        baselineCount: r.baseline_count,
-        firstSeen: r.first_seen,
-        lastSeen: r.last_seen,
-        examples: JSON.parse(r.examples_json) as unknown,
-        updatedAt: r.updated_at,
-      }));
+      return rows.map(toObservation);
     },
     feedback: (service) =>
       sql.rows<PatternFeedbackRow>(
@@ -146,7 +106,7 @@ export function createPatternRepo(sql: Sql): PatternRepo {
         [signature],
       ),
     async findSignature(signature) {
-      const [row] = await sql.rows<Pick<PatternFeedbackRow, 'service' | 'level' | 'logger' | 'template'>>(
+      const [row] = await sql.rows<PatternSignatureOrigin>(
         `SELECT service, level, logger, template FROM pattern_observations WHERE signature = $1
          ORDER BY updated_at DESC LIMIT 1`,
         [signature],
@@ -166,14 +126,14 @@ export function createPatternRepo(sql: Sql): PatternRepo {
           (await tx.run('DELETE FROM pattern_observations WHERE updated_at < $1', [before])),
       ),
     passedWatches: (service, excludeWatchId, count) =>
-      sql.rows<{ id: string; version: string; startedAt: number; endedAt: number }>(
+      sql.rows<PatternPassedWatch>(
         `SELECT id, version, started_at AS "startedAt", COALESCE(ended_at, updated_at) AS "endedAt" FROM watches
          WHERE service = $1 AND status = 'passed' AND id <> $2
          ORDER BY started_at DESC, id COLLATE "C" DESC LIMIT $3`,
         [service, excludeWatchId, count],
       ),
     observedOf: (watchId, check) =>
-      sql.rows<{ signature: string; level: string; logger: string; template: string; count: number }>(
+      sql.rows<PatternSignatureCount>(
         `SELECT signature, level, logger, template, count FROM pattern_observations
          WHERE watch_id = $1 AND check_name = $2 ORDER BY signature COLLATE "C"`,
         [watchId, check],

@@ -1,4 +1,5 @@
-import type { LoadRunRepo, LoadRunTrigger, RollupMinute, RollupRepo, StoredLoadRun } from '../port.js';
+import type { LoadRunRepo, RollupRepo } from '../port.js';
+import { type RollupRow, type RunRow, toMinute, toRun } from '../rows.js';
 import type { Sql } from './sql.js';
 
 /*
@@ -6,27 +7,6 @@ import type { Sql } from './sql.js';
  * `loadtest_runs` (one row per k6 run, `summary_json` the loadtest module's document). Rows written
  * before fleets have service ''.
  */
-
-interface RollupRow {
-  probe: string;
-  minute: number;
-  successes: number;
-  total: number;
-  latency_sum_ms: number;
-  latency_hist: string;
-}
-
-const toMinute =
-  (service: string) =>
-  (row: RollupRow): RollupMinute => ({
-    service,
-    probe: row.probe,
-    minute: row.minute,
-    successes: row.successes,
-    total: row.total,
-    latencySumMs: row.latency_sum_ms,
-    histogram: JSON.parse(row.latency_hist) as number[],
-  });
 
 const ROLLUP_COLUMNS = 'probe, minute, successes, total, latency_sum_ms, latency_hist';
 
@@ -38,16 +18,16 @@ const ROLLUP_COLUMNS = 'probe, minute, successes, total, latency_sum_ms, latency
 export function createRollupRepo(sql: Sql): RollupRepo {
   return {
     async range(service, probe, fromMinute, toMs) {
-      const rows = await sql.rows<RollupRow>(
+      const rows = await sql.rows<RollupRow & { probe: string }>(
         `SELECT ${ROLLUP_COLUMNS} FROM probe_rollups
          WHERE service = $1 AND probe = $2 AND minute >= $3 AND minute < $4 ORDER BY minute`,
         [service, probe, fromMinute, toMs],
       );
-      return rows.map(toMinute(service));
+      return rows.map((row) => toMinute(service, row.probe, row));
     },
     async getMany(service, keys) {
       if (keys.length === 0) return [];
-      const rows = await sql.rows<RollupRow>(
+      const rows = await sql.rows<RollupRow & { probe: string }>(
         `SELECT ${ROLLUP_COLUMNS} FROM probe_rollups
          WHERE service = $1 AND (probe, minute) IN (SELECT * FROM unnest($2::text[], $3::bigint[]))`,
         [service, keys.map((k) => k.probe), keys.map((k) => k.minute)],
@@ -56,7 +36,7 @@ export function createRollupRepo(sql: Sql): RollupRepo {
       const found = new Map(rows.map((row) => [`${row.minute} ${row.probe}`, row]));
       return keys.flatMap(({ probe, minute }) => {
         const row = found.get(`${minute} ${probe}`);
-        return row ? [toMinute(service)(row)] : [];
+        return row ? [toMinute(service, probe, row)] : [];
       });
     },
     put: (minutes) =>
@@ -87,48 +67,6 @@ export function createRollupRepo(sql: Sql): RollupRepo {
         const runs = await tx.run("UPDATE loadtest_runs SET service = $1 WHERE service = ''", [service]);
         return rollups + runs;
       }),
-  };
-}
-
-interface RunRow {
-  id: string;
-  service: string;
-  watch_id: string | null;
-  profile: string;
-  trigger: string;
-  started_at: number;
-  ended_at: number | null;
-  exit_code: number | null;
-  result: StoredLoadRun['result'];
-  explanation: string | null;
-  summary_json: string | null;
-  watch_status: string | null;
-}
-
-/** A row written by an older build or damaged reads as having no document rather than breaking reads. */
-function parseDocument(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-}
-
-function toRun(row: RunRow): StoredLoadRun {
-  return {
-    id: row.id,
-    service: row.service,
-    watchId: row.watch_id,
-    profile: row.profile,
-    trigger: row.trigger as LoadRunTrigger,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    exitCode: row.exit_code,
-    result: row.result,
-    explanation: row.explanation,
-    document: parseDocument(row.summary_json),
-    watchStatus: row.watch_status,
   };
 }
 

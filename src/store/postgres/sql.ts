@@ -92,10 +92,6 @@ export function clientSql(client: pg.PoolClient): Sql {
   return sql;
 }
 
-/** Keeps a number column's NULL and drops NaN and ±Infinity (as SQLite's adapter does). */
-export const finite = (value: number | null): number | null =>
-  value !== null && Number.isFinite(value) ? value : null;
-
 /**
  * Closes a connection politely (Terminate, then the server closes), but within `boundMs`: on a dead
  * network the polite way never ends.

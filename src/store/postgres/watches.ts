@@ -1,5 +1,6 @@
 import type { StoredCheckResult, StoredWatch, StoredWatchStatus, WatchRepo } from '../port.js';
-import { finite, type Sql } from './sql.js';
+import { type EventRow, finite, isHeld, toEvent, toWatch, type WatchRow } from '../rows.js';
+import type { Sql } from './sql.js';
 
 /*
  * The `watches`, `timeline_events` and `check_results` tables. A held watch is stored with status 'held'
@@ -7,58 +8,9 @@ import { finite, type Sql } from './sql.js';
  * both engines answer alike.
  */
 
-interface WatchRow {
-  id: string;
-  service: string;
-  version: string;
-  previous_version: string | null;
-  status: StoredWatchStatus;
-  verdict: StoredWatch['verdict'];
-  phase: string;
-  started_at: number;
-  updated_at: number;
-  ended_at: number | null;
-  duration_ms: number;
-  phases_json: string;
-  reasons_json: string;
-  state_json: string;
-  superseded_by: string | null;
-}
-
-interface EventRow {
-  at: number;
-  type: string;
-  message: string;
-  data_json: string | null;
-}
-
-function isHeld(state: unknown): boolean {
-  return typeof state === 'object' && state !== null && Boolean((state as { held?: unknown }).held);
-}
-
 function storedStatus(watch: StoredWatch): StoredWatchStatus {
   if (watch.status !== 'running' && watch.status !== 'held') return watch.status;
   return isHeld(watch.state) ? 'held' : 'running';
-}
-
-function toWatch(row: WatchRow): StoredWatch {
-  return {
-    id: row.id,
-    service: row.service,
-    version: row.version,
-    previousVersion: row.previous_version,
-    status: row.status,
-    verdict: row.verdict,
-    phase: row.phase,
-    startedAt: row.started_at,
-    updatedAt: row.updated_at,
-    endedAt: row.ended_at,
-    durationMs: row.duration_ms,
-    phases: JSON.parse(row.phases_json) as unknown[],
-    reasons: JSON.parse(row.reasons_json) as string[],
-    state: JSON.parse(row.state_json) as unknown,
-    supersededBy: row.superseded_by,
-  };
 }
 
 const ACTIVE = "status IN ('running', 'held')";
@@ -170,12 +122,7 @@ export function createWatchRepo(sql: Sql): WatchRepo {
         'SELECT at, type, message, data_json FROM timeline_events WHERE watch_id = $1 ORDER BY id',
         [watchId],
       );
-      return rows.map((row) => ({
-        at: row.at,
-        type: row.type,
-        message: row.message,
-        ...(row.data_json ? { data: JSON.parse(row.data_json) as Record<string, unknown> } : {}),
-      }));
+      return rows.map(toEvent);
     },
     // The UNIQUE (watch_id, evaluation, check_name) key turns a replay into a no-op.
     async saveResults(watchId, evaluation, results: readonly StoredCheckResult[]) {

@@ -5,9 +5,16 @@ import type {
   OutboxRepo,
   RollbackRecord,
   RollbackRepo,
-  StoredRollbackTrigger,
 } from '../port.js';
 import { redactUrl } from '../redact-url.js';
+import {
+  type RawAttempt,
+  type RawDelivery,
+  type RawRollback,
+  toAttempt,
+  toDelivery,
+  toRollback,
+} from '../rows.js';
 import type { Db } from './database.js';
 import type { Sync } from './sync.js';
 
@@ -15,14 +22,6 @@ import type { Sync } from './sync.js';
  * `rollbacks` (one decision per watch, DESIGN §6), `outbox` and `delivery_attempts`. The store runs every
  * write in a transaction (or a savepoint of the caller's), so a multi-statement method here is atomic.
  */
-
-interface RawRollback {
-  watch_id: string;
-  at: number;
-  trigger: StoredRollbackTrigger;
-  who: string | null;
-  reason: string | null;
-}
 
 /**
  * The rollback repository over an open database.
@@ -37,9 +36,7 @@ export function createRollbackRepo(db: Db): Sync<RollbackRepo> {
   const select = db.prepare<[string], RawRollback>('SELECT * FROM rollbacks WHERE watch_id = ?');
   const get = (watchId: string): RollbackRecord | undefined => {
     const raw = select.get(watchId);
-    return raw
-      ? { watchId: raw.watch_id, at: raw.at, trigger: raw.trigger, who: raw.who, reason: raw.reason }
-      : undefined;
+    return raw ? toRollback(raw) : undefined;
   };
   return {
     record(rollback) {
@@ -49,51 +46,6 @@ export function createRollbackRepo(db: Db): Sync<RollbackRepo> {
       return { record, created: info.changes === 1 };
     },
     get,
-  };
-}
-
-interface RawDelivery {
-  id: string;
-  watch_id: string | null;
-  event: string;
-  target: string;
-  url: string;
-  idempotency_key: string;
-  body: string;
-  dry_run: number;
-  manual: number;
-  status: DeliveryStatus;
-  attempts: number;
-  created_at: number;
-  next_attempt_at: number;
-  delivered_at: number | null;
-  last_error: string | null;
-}
-
-interface RawAttempt {
-  at: number;
-  status_code: number | null;
-  latency_ms: number;
-  error: string | null;
-}
-
-function toRow(raw: RawDelivery): DeliveryRow {
-  return {
-    id: raw.id,
-    watchId: raw.watch_id,
-    event: raw.event,
-    target: raw.target,
-    url: raw.url,
-    idempotencyKey: raw.idempotency_key,
-    body: raw.body,
-    dryRun: raw.dry_run === 1,
-    manual: raw.manual === 1,
-    status: raw.status,
-    attempts: raw.attempts,
-    createdAt: raw.created_at,
-    nextAttemptAt: raw.next_attempt_at,
-    deliveredAt: raw.delivered_at,
-    lastError: raw.last_error,
   };
 }
 
@@ -160,12 +112,12 @@ export function createOutboxRepo(db: Db): Sync<OutboxRepo> {
         delivery.createdAt,
       );
       const raw = byKey.get(delivery.idempotencyKey, delivery.target) as RawDelivery;
-      return { row: toRow(raw), created: info.changes === 1 };
+      return { row: toDelivery(raw), created: info.changes === 1 };
     },
     claimDue(now, limit, leaseUntil) {
       const claimed: DeliveryRow[] = [];
       for (const raw of due.all(now, limit)) {
-        const row = toRow(raw);
+        const row = toDelivery(raw);
         const until = leaseUntil(row);
         if (lease.run(until, row.id, now).changes === 1) claimed.push({ ...row, nextAttemptAt: until });
       }
@@ -189,20 +141,15 @@ export function createOutboxRepo(db: Db): Sync<OutboxRepo> {
     prune: (before) => prune.run(before).changes,
     get(id) {
       const raw = byId.get(id);
-      return raw ? toRow(raw) : undefined;
+      return raw ? toDelivery(raw) : undefined;
     },
     listForWatch(watchId) {
       return ofWatch.all(watchId).map((raw): DeliveryView => {
-        const { body: _body, ...row } = toRow(raw);
+        const { body: _body, ...row } = toDelivery(raw);
         return {
           ...row,
           url: redactUrl(row.url),
-          attemptLog: attemptsOf.all(raw.id).map((a) => ({
-            at: a.at,
-            statusCode: a.status_code,
-            latencyMs: a.latency_ms,
-            error: a.error,
-          })),
+          attemptLog: attemptsOf.all(raw.id).map(toAttempt),
         };
       });
     },

@@ -1,4 +1,11 @@
-import type { PatternFeedbackRow, PatternObservationRow, PatternRepo } from '../port.js';
+import type {
+  PatternFeedbackRow,
+  PatternPassedWatch,
+  PatternRepo,
+  PatternSignatureCount,
+  PatternSignatureOrigin,
+} from '../port.js';
+import { type BaselineRow, type ObservationRow, toBaseline, toObservation } from '../rows.js';
 import type { Db } from './database.js';
 import type { Sync } from './sync.js';
 
@@ -6,31 +13,6 @@ import type { Sync } from './sync.js';
  * The log-signature tables of migration 3: baselines kept at watch start, what each watch saw, and
  * operators' feedback (one row per decision, the latest per service and signature in force).
  */
-
-interface BaselineRow {
-  range_from: number;
-  range_to: number;
-  lines: number;
-  sampled: number;
-  volume: number | null;
-  computed_at: number;
-  signatures_json: string;
-}
-
-interface ObservationRow {
-  check_name: string;
-  signature: string;
-  status: PatternObservationRow['status'];
-  level: string;
-  logger: string;
-  template: string;
-  count: number;
-  baseline_count: number | null;
-  first_seen: number;
-  last_seen: number;
-  examples_json: string;
-  updated_at: number;
-}
 
 const FEEDBACK_COLUMNS = 'service, signature, verdict, level, logger, template, reason, who, at';
 
@@ -73,24 +55,18 @@ export function createPatternRepo(db: Db): Sync<PatternRepo> {
   const history = db.prepare<[string], PatternFeedbackRow>(
     `SELECT ${FEEDBACK_COLUMNS} FROM pattern_feedback WHERE signature = ? ORDER BY id`,
   );
-  const lookup = db.prepare<[string], Pick<PatternFeedbackRow, 'service' | 'level' | 'logger' | 'template'>>(
+  const lookup = db.prepare<[string], PatternSignatureOrigin>(
     `SELECT service, level, logger, template FROM pattern_observations WHERE signature = ?
      ORDER BY updated_at DESC LIMIT 1`,
   );
   const insertFeedback = db.prepare(
     `INSERT INTO pattern_feedback (${FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const passedWatches = db.prepare<
-    [string, string, number],
-    { id: string; version: string; startedAt: number; endedAt: number }
-  >(
+  const passedWatches = db.prepare<[string, string, number], PatternPassedWatch>(
     `SELECT id, version, started_at AS startedAt, COALESCE(ended_at, updated_at) AS endedAt FROM watches
      WHERE service = ? AND status = 'passed' AND id != ? ORDER BY started_at DESC, id DESC LIMIT ?`,
   );
-  const observedOf = db.prepare<
-    [string, string],
-    { signature: string; level: string; logger: string; template: string; count: number }
-  >(
+  const observedOf = db.prepare<[string, string], PatternSignatureCount>(
     `SELECT signature, level, logger, template, count FROM pattern_observations
      WHERE watch_id = ? AND check_name = ? ORDER BY signature`,
   );
@@ -100,16 +76,7 @@ export function createPatternRepo(db: Db): Sync<PatternRepo> {
   return {
     baseline(watchId, check) {
       const row = getBaseline.get(watchId, check);
-      if (row === undefined) return undefined;
-      return {
-        from: row.range_from,
-        to: row.range_to,
-        lines: row.lines,
-        sampled: row.sampled === 1,
-        volume: row.volume,
-        computedAt: row.computed_at,
-        signatures: JSON.parse(row.signatures_json) as unknown[],
-      };
+      return row === undefined ? undefined : toBaseline(row);
     },
     saveBaseline(watchId, check, service, b) {
       putBaseline.run(
@@ -149,20 +116,7 @@ export function createPatternRepo(db: Db): Sync<PatternRepo> {
       }
     },
     observations(watchId) {
-      return listObservations.all(watchId).map((r) => ({
-        check: r.check_name,
-        signature: r.signature,
-        status: r.status,
-        level: r.level,
-        logger: r.logger,
-        template: r.template,
-        count: r.count,
-        baselineCount: r.baseline_count,
-        firstSeen: r.first_seen,
-        lastSeen: r.last_seen,
-        examples: JSON.parse(r.examples_json) as unknown,
-        updatedAt: r.updated_at,
-      }));
+      return listObservations.all(watchId).map(toObservation);
     },
     feedback: (service) => currentFeedback.all(service).map((row) => ({ ...row })),
     feedbackHistory: (signature) => history.all(signature).map((row) => ({ ...row })),

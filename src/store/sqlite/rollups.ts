@@ -1,4 +1,5 @@
-import type { LoadRunRepo, LoadRunTrigger, RollupMinute, RollupRepo, StoredLoadRun } from '../port.js';
+import type { LoadRunRepo, RollupMinute, RollupRepo } from '../port.js';
+import { type RollupRow, type RunRow, toMinute, toRun } from '../rows.js';
 import type { Db } from './database.js';
 import type { Sync } from './sync.js';
 
@@ -7,26 +8,6 @@ import type { Sync } from './sync.js';
  * `loadtest_runs` (one row per k6 run, `summary_json` the loadtest module's document). Rows written
  * before fleets have service ''.
  */
-
-interface RollupRow {
-  minute: number;
-  successes: number;
-  total: number;
-  latency_sum_ms: number;
-  latency_hist: string;
-}
-
-const toMinute =
-  (service: string, probe: string) =>
-  (row: RollupRow): RollupMinute => ({
-    service,
-    probe,
-    minute: row.minute,
-    successes: row.successes,
-    total: row.total,
-    latencySumMs: row.latency_sum_ms,
-    histogram: JSON.parse(row.latency_hist) as number[],
-  });
 
 /**
  * The probe-rollup repository over an open database.
@@ -57,12 +38,12 @@ export function createRollupRepo(db: Db): Sync<RollupRepo> {
 
   return {
     range: (service, probe, fromMinute, toMs) =>
-      range.all(service, probe, fromMinute, toMs).map(toMinute(service, probe)),
+      range.all(service, probe, fromMinute, toMs).map((row) => toMinute(service, probe, row)),
     getMany(service, keys) {
       const found: RollupMinute[] = [];
       for (const { probe, minute } of keys) {
         const row = one.get(service, probe, minute);
-        if (row) found.push(toMinute(service, probe)(row));
+        if (row) found.push(toMinute(service, probe, row));
       }
       return found;
     },
@@ -87,48 +68,6 @@ export function createRollupRepo(db: Db): Sync<RollupRepo> {
       dropUnowned.run();
       return rollups + adoptRuns.run(service).changes;
     },
-  };
-}
-
-interface RunRow {
-  id: string;
-  service: string;
-  watch_id: string | null;
-  profile: string;
-  trigger: string;
-  started_at: number;
-  ended_at: number | null;
-  exit_code: number | null;
-  result: StoredLoadRun['result'];
-  explanation: string | null;
-  summary_json: string | null;
-  watch_status: string | null;
-}
-
-/** A row written by an older build or damaged on disk reads as having no document rather than breaking reads. */
-function parseDocument(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-}
-
-function toRun(row: RunRow): StoredLoadRun {
-  return {
-    id: row.id,
-    service: row.service,
-    watchId: row.watch_id,
-    profile: row.profile,
-    trigger: row.trigger as LoadRunTrigger,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    exitCode: row.exit_code,
-    result: row.result,
-    explanation: row.explanation,
-    document: parseDocument(row.summary_json),
-    watchStatus: row.watch_status,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { StoredCheckResult, StoredEvent, StoredWatch, StoredWatchStatus, WatchRepo } from '../port.js';
+import { type EventRow, finite, isHeld, toEvent, toWatch, type WatchRow } from '../rows.js';
 import type { Db } from './database.js';
 import type { Sync } from './sync.js';
 
@@ -12,54 +13,15 @@ import type { Sync } from './sync.js';
  * port speaks of status 'held'; this file maps both ways.
  */
 
-interface WatchRow {
-  id: string;
-  service: string;
-  version: string;
-  previous_version: string | null;
+/** As stored here: never 'held' (see above). */
+interface StoredRow extends WatchRow {
   status: Exclude<StoredWatchStatus, 'held'>;
-  verdict: StoredWatch['verdict'];
-  phase: string;
-  started_at: number;
-  updated_at: number;
-  ended_at: number | null;
-  duration_ms: number;
-  phases_json: string;
-  reasons_json: string;
-  state_json: string;
-  superseded_by: string | null;
 }
 
-interface EventRow {
-  at: number;
-  type: string;
-  message: string;
-  data_json: string | null;
-}
-
-function isHeld(state: unknown): boolean {
-  return typeof state === 'object' && state !== null && Boolean((state as { held?: unknown }).held);
-}
-
-function toWatch(row: WatchRow): StoredWatch {
-  const state: unknown = JSON.parse(row.state_json);
-  return {
-    id: row.id,
-    service: row.service,
-    version: row.version,
-    previousVersion: row.previous_version,
-    status: row.status === 'running' && isHeld(state) ? 'held' : row.status,
-    verdict: row.verdict,
-    phase: row.phase,
-    startedAt: row.started_at,
-    updatedAt: row.updated_at,
-    endedAt: row.ended_at,
-    durationMs: row.duration_ms,
-    phases: JSON.parse(row.phases_json) as unknown[],
-    reasons: JSON.parse(row.reasons_json) as string[],
-    state,
-    supersededBy: row.superseded_by,
-  };
+/** The port's record: a running row whose state says held reads as 'held'. */
+function readWatch(row: StoredRow): StoredWatch {
+  const watch = toWatch(row);
+  return watch.status === 'running' && isHeld(watch.state) ? { ...watch, status: 'held' } : watch;
 }
 
 function toParams(watch: StoredWatch) {
@@ -82,9 +44,6 @@ function toParams(watch: StoredWatch) {
   };
 }
 
-const finite = (value: number | null): number | null =>
-  value !== null && Number.isFinite(value) ? value : null;
-
 /**
  * The watch repository over an open database.
  *
@@ -101,14 +60,14 @@ export function createWatchRepo(db: Db): Sync<WatchRepo> {
       updated_at = @updated_at, ended_at = @ended_at, phases_json = @phases_json, reasons_json = @reasons_json,
       state_json = @state_json, superseded_by = @superseded_by
     WHERE id = @id`);
-  const selectWatch = db.prepare<[string], WatchRow>('SELECT * FROM watches WHERE id = ?');
-  const selectRunning = db.prepare<[], WatchRow>(
+  const selectWatch = db.prepare<[string], StoredRow>('SELECT * FROM watches WHERE id = ?');
+  const selectRunning = db.prepare<[], StoredRow>(
     "SELECT * FROM watches WHERE status = 'running' ORDER BY started_at, id",
   );
-  const selectRunningForService = db.prepare<[string], WatchRow>(
+  const selectRunningForService = db.prepare<[string], StoredRow>(
     "SELECT * FROM watches WHERE status = 'running' AND service = ? ORDER BY started_at DESC, id DESC",
   );
-  const selectLast = db.prepare<[string], WatchRow>(
+  const selectLast = db.prepare<[string], StoredRow>(
     'SELECT * FROM watches WHERE service = ? ORDER BY started_at DESC, id DESC LIMIT 1',
   );
   const insertEvent = db.prepare(
@@ -128,7 +87,7 @@ export function createWatchRepo(db: Db): Sync<WatchRepo> {
 
   const get = (id: string): StoredWatch | undefined => {
     const row = selectWatch.get(id);
-    return row ? toWatch(row) : undefined;
+    return row ? readWatch(row) : undefined;
   };
 
   return {
@@ -141,11 +100,11 @@ export function createWatchRepo(db: Db): Sync<WatchRepo> {
     get,
     // One connection and BEGIN IMMEDIATE: a transaction holds the only write lock, so a plain read locks enough.
     getForUpdate: get,
-    running: () => selectRunning.all().map(toWatch),
-    runningForService: (service) => selectRunningForService.all(service).map(toWatch),
+    running: () => selectRunning.all().map(readWatch),
+    runningForService: (service) => selectRunningForService.all(service).map(readWatch),
     last(service) {
       const row = selectLast.get(service);
-      return row ? toWatch(row) : undefined;
+      return row ? readWatch(row) : undefined;
     },
     list(filter) {
       const where: string[] = [];
@@ -166,9 +125,9 @@ export function createWatchRepo(db: Db): Sync<WatchRepo> {
       const sql = `SELECT * FROM watches ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY started_at DESC, id DESC LIMIT ?`;
       return db
-        .prepare<(string | number)[], WatchRow>(sql)
+        .prepare<(string | number)[], StoredRow>(sql)
         .all(...params)
-        .map(toWatch);
+        .map(readWatch);
     },
     appendEvent(watchId, event: StoredEvent) {
       insertEvent.run(
@@ -180,12 +139,7 @@ export function createWatchRepo(db: Db): Sync<WatchRepo> {
       );
     },
     events(watchId) {
-      return selectEvents.all(watchId).map((row) => ({
-        at: row.at,
-        type: row.type,
-        message: row.message,
-        ...(row.data_json ? { data: JSON.parse(row.data_json) as Record<string, unknown> } : {}),
-      }));
+      return selectEvents.all(watchId).map(toEvent);
     },
     // The UNIQUE (watch_id, evaluation, check_name) key turns a replay into a no-op.
     saveResults(watchId, evaluation, results: readonly StoredCheckResult[]) {
