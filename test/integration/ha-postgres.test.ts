@@ -62,6 +62,8 @@ let receiver: WebhookReceiver;
 const targets: Target[] = [];
 const folders: DaemonFiles[] = [];
 const running: RunningDaemon[] = [];
+/** Clusters of single scenarios (the outage), beside the shared one. */
+const clusters: RunningPostgres[] = [];
 
 function replicaConfig(target: Target, databaseUrl: string, watch: string[]): DaemonFiles {
   const files = writeDaemonConfig({
@@ -171,10 +173,13 @@ afterAll(async () => {
   await Promise.all(targets.map((t) => t.close()));
   await receiver?.close();
   await postgres?.destroy();
+  await Promise.all(clusters.map((cluster) => cluster.destroy()));
   for (const files of folders) files.cleanup();
 }, 60_000);
 
-describe.skipIf(skipWithoutPostgres).sequential('replicas on one PostgreSQL', () => {
+// The scenarios mostly wait on real time (watches, takeovers, a 30 s outage): they run side by side, each
+// on its own database; the outage stops a PostgreSQL of its own.
+describe.skipIf(skipWithoutPostgres).concurrent('replicas on one PostgreSQL', () => {
   it('one leads; the leader SIGKILLed mid-watch, the other leads within 15 s and the watch passes as it would have', async () => {
     const target = await startTarget();
     targets.push(target);
@@ -264,7 +269,9 @@ describe.skipIf(skipWithoutPostgres).sequential('replicas on one PostgreSQL', ()
   it('PostgreSQL stopped for 30 s: the leader stands down, /ready says why, all resumes when it is back', async () => {
     const target = await startTarget();
     targets.push(target);
-    const databaseUrl = await postgres.createDatabase();
+    const own = await startPostgres();
+    clusters.push(own);
+    const databaseUrl = await own.createDatabase();
     const files = replicaConfig(target, databaseUrl, [
       'duration: 40s',
       'phases: [bake]',
@@ -278,7 +285,7 @@ describe.skipIf(skipWithoutPostgres).sequential('replicas on one PostgreSQL', ()
     const id = await createWatch(daemon, 'ha-3.0.0');
     await eventually(20_000, async () => ((await evaluations(databaseUrl, id)) >= 3 ? true : undefined));
 
-    await postgres.stop();
+    await own.stop();
     const stoppedAt = Date.now();
     try {
       // The lock's connection is gone: the leader stands down at once (and stays up).
@@ -305,7 +312,7 @@ describe.skipIf(skipWithoutPostgres).sequential('replicas on one PostgreSQL', ()
       const left = 30_000 - (Date.now() - stoppedAt);
       if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
     } finally {
-      await postgres.start();
+      await own.start();
     }
 
     await eventually(30_000, async () => ((await leads(daemon)) === 1 ? true : undefined), 'the lead again');
