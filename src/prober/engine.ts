@@ -5,6 +5,7 @@ import { PROBE_PHASES } from '../telemetry/probe-series.js';
 import type { PreparedProbe, RunContext, Runner, RunnerOutcome } from './prepare.js';
 import { runSmoke } from './smoke.js';
 import { runJourney } from './steps.js';
+import type { JudgeTurns } from './turns.js';
 import { NETWORK_FAILURE_CLASSES, type ProbeResult, type RetriedAttempt } from './types.js';
 
 /** One runner per probe kind; the compiler refuses a kind without one. */
@@ -25,6 +26,8 @@ export interface ProbeRunDeps {
   service?: string;
   /** Pause between in-run retries; default 100 ms. */
   retryDelayMs?: number;
+  /** Where finished exchanges wait to be judged, one per check phase (the daemon shares one). */
+  turns?: JudgeTurns;
 }
 
 function isNetworkFailure(outcome: unknown): boolean {
@@ -43,7 +46,11 @@ function isNetworkFailure(outcome: unknown): boolean {
  */
 export async function runProbe(probe: PreparedProbe, deps: ProbeRunDeps): Promise<ProbeResult> {
   const startedAt = deps.now();
-  const ctx: RunContext = { now: deps.now, ...(deps.signal ? { signal: deps.signal } : {}) };
+  const ctx: RunContext = {
+    now: deps.now,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(deps.turns ? { turns: deps.turns } : {}),
+  };
   const attempts: { outcome: RunnerOutcome; durationMs: number }[] = [];
   const attempt = async (): Promise<RunnerOutcome> => {
     const started = performance.now();
