@@ -12,6 +12,14 @@ const INTERVAL_S = 30;
 /** Two full intervals: every probe runs twice inside the window. */
 const WINDOW_MS = 60_000;
 const WARMUP_MS = 5_000;
+/** SIGHUP-style reloads of the same config after the window: the live heap must not grow by a config each. */
+const RELOADS = 3;
+/**
+ * What the live heap may gain over the reloads: one loaded 10,000-probe config is 13.7 MB (1,372 B per
+ * probe), the size of what a reload that kept the previous config would add; a few MB is the runs'
+ * own churn between the two readings.
+ */
+const RELOAD_GROWTH_TARGET_BYTES = 5 * 2 ** 20;
 /**
  * The scheduler caps runs per host:port (4 by default). At 333 runs/s one host:port would need every run
  * done in 12 ms, on a loaded 2-core VM a cap on throughput rather than a measure of scheduling; spread
@@ -67,7 +75,14 @@ export async function run(): Promise<Figure[]> {
       // The same window seen from an idle process: how late a plain timer fires on this machine.
       const lateness = await timerLateness(measuring);
       const m = await measuring;
+      const reloaded = await daemon.ask<{ before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage }>(
+        // Read after one more interval: every probe has run under the newest prober, whose results
+        // start empty, so the heap after holds as many results as before.
+        { cmd: 'reload', times: RELOADS, settleMs: INTERVAL_S * 1000 + 2_000 },
+        'reloaded',
+      );
       await daemon.stop();
+      const reloadGrowth = reloaded.after.heapUsed - reloaded.before.heapUsed;
       // The same daemon with one probe, for what 10,000 probes add to the live heap (the rest is Node,
       // the code and the server).
       const base = await baselineMemory(dir, target.url);
@@ -118,6 +133,16 @@ export async function run(): Promise<Figure[]> {
                 'peak of loading the 10,000-probe config (see the load row of Start to /ready), and memory outside ' +
                 'the heap (code, SQLite, sockets); no /metrics scrape ran in this window'
               : ''),
+        },
+        {
+          figure: `10k probes @30s: live heap after ${RELOADS} reloads`,
+          value: `${reloadGrowth >= 0 ? '+' : ''}${mb(reloadGrowth)}`,
+          target: `< ${mb(RELOAD_GROWTH_TARGET_BYTES)} (one config: 13.7 MB)`,
+          met: reloadGrowth < RELOAD_GROWTH_TARGET_BYTES,
+          note:
+            `after a full GC, ${mb(reloaded.before.heapUsed)} before, ${mb(reloaded.after.heapUsed)} one interval after ` +
+            `the last; each reload loads the config afresh (in a worker, as vigil serve does on SIGHUP) and swaps ` +
+            `the prober while probes run`,
         },
       ];
     } finally {

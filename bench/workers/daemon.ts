@@ -3,6 +3,8 @@
  * daemon's own CPU, memory and latency. The parent drives it over IPC:
  *   → { cmd: 'measure', ms }  ← { kind: 'measured', cpuMicros, wallMs, lagsMs[], durationsMs[], rssMaxBytes, runs }
  *   → { cmd: 'render', times } ← { kind: 'rendered', ms[], bytes, lines }
+ *   → { cmd: 'reload', times, settleMs } ← { kind: 'reloaded', before, after } (live memory around `times`
+ *     SIGHUP-style reloads, read `settleMs` after the last)
  *   → { cmd: 'stop' }          ← (exit 0 after daemon.stop)
  * and gets { kind: 'ready', port } once it listens.
  */
@@ -10,7 +12,14 @@ import { loadConfigForDaemon } from '../../src/config/load-isolated.js';
 import { createDaemon } from '../../src/daemon/index.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 
-type Command = { cmd: 'measure'; ms: number } | { cmd: 'render'; times: number } | { cmd: 'stop' };
+type Command =
+  | { cmd: 'measure'; ms: number }
+  | { cmd: 'render'; times: number }
+  | { cmd: 'reload'; times: number; settleMs: number }
+  | { cmd: 'stop' };
+
+/** Time for a reload's prober swap: the old prober gives its runs in flight up to a second. */
+const SWAP_MS = 2_000;
 
 /** Memory after a full GC when the worker runs with --expose-gc (live heap, not garbage awaiting collection). */
 function liveMemory(): NodeJS.MemoryUsage {
@@ -93,6 +102,15 @@ async function main(): Promise<void> {
         lines = text.split('\n').length;
       }
       send({ kind: 'rendered', ms, bytes, lines });
+    } else if (message.cmd === 'reload') {
+      const before = liveMemory();
+      for (let i = 0; i < message.times; i++) {
+        // As `vigil serve` does on SIGHUP: a fresh load (in the worker), then the swap.
+        daemon.reload(await loadConfigForDaemon(file, {}));
+        await new Promise((resolve) => setTimeout(resolve, SWAP_MS));
+      }
+      await new Promise((resolve) => setTimeout(resolve, message.settleMs));
+      send({ kind: 'reloaded', before, after: liveMemory() });
     } else {
       await daemon.stop(5_000);
       process.exit(0);

@@ -16,6 +16,7 @@ import { createPatternStore } from '../patterns/store.js';
 import { createRunGate } from '../prober/gate.js';
 import { createLoopDelayMonitor } from '../prober/loop-delay.js';
 import type { Prober, ProberDeps } from '../prober/service.js';
+import { createJudgeTurns } from '../prober/turns.js';
 import { buildApp } from '../server/app.js';
 import { createHealthReporter } from '../server/health.js';
 import { configWarnings, dependencyChecks, httpCheck, READY_PATHS } from '../server/health-checks.js';
@@ -168,6 +169,7 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
     patternStore,
     snapshots,
     gate: createRunGate({}),
+    judgeTurns: createJudgeTurns(),
     loadQueue: createRunQueue(config.root.loadtests?.maxConcurrentRuns ?? 2),
     searchPath,
     ...(options.home ? { home: options.home } : {}),

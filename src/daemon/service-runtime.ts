@@ -20,6 +20,7 @@ import type { RunGate } from '../prober/gate.js';
 import { createProbeRollups } from '../prober/rollups.js';
 import { scheduleOffsetMs } from '../prober/scheduler.js';
 import { createProber, type Prober, type ProberDeps } from '../prober/service.js';
+import type { JudgeTurns } from '../prober/turns.js';
 import type { ProbeResult } from '../prober/types.js';
 import { createSources, type Sources } from '../sources/index.js';
 import type { Store } from '../store/port.js';
@@ -50,6 +51,8 @@ export interface SharedParts {
   snapshots: SnapshotReader;
   /** The global probe caps, shared fairly between the services' schedulers. */
   gate: RunGate;
+  /** Where every service's finished exchanges wait to be judged, one per check phase. */
+  judgeTurns: JudgeTurns;
   /** The global cap of k6 runs at once (each service runs one at a time on its own). */
   loadQueue: RunQueue;
   /** PATH, used to find a bare `k6` (and the only PATH k6 sees); HOME for the k6 process. */
@@ -128,6 +131,7 @@ export function createServiceRuntime(initial: ServiceConfig, shared: SharedParts
       logger: logger.child({ component: 'prober' }),
       rollups,
       gate: shared.gate,
+      turns: shared.judgeTurns,
       eventLoopDelayMs: shared.eventLoopDelayMs,
       stopTimeoutMs: Math.min(1_000, from.root.server.shutdownTimeout),
     });

@@ -4,6 +4,7 @@ import type { ProbeConfig } from '../config/schema.js';
 import { VigilError } from '../errors.js';
 import type { TlsSettings } from './connector.js';
 import { createSharedConnection, type HttpOptions, type SharedConnection } from './http.js';
+import type { JudgeTurns } from './turns.js';
 import type { ProbeResult } from './types.js';
 
 /** Where probes go when their requests give a path: the root config's target. */
@@ -32,6 +33,8 @@ export interface RunContext {
   signal?: AbortSignal;
   /** Wall clock, ms since epoch (the injected Clock's `now`): startedAt and certificate days. */
   now: () => number;
+  /** Where a finished exchange waits to be judged; default its own next check phase. */
+  turns?: JudgeTurns;
 }
 
 /** The part of a ProbeResult each kind's runner fills in; the engine adds name, success and timing. */

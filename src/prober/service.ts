@@ -10,6 +10,7 @@ import { type PreparedProbe, prepareProbe } from './prepare.js';
 import { type ProbeRollups, ROLLUP_RETENTION_MS } from './rollups.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import type { ProbeHealth } from './state.js';
+import type { JudgeTurns } from './turns.js';
 
 /**
  * Pending runs that make the prober write its rollups before the interval is up. A write costs ~10 µs a
@@ -42,6 +43,8 @@ export interface ProberDeps {
   flushIntervalMs?: number;
   /** How long stop() lets runs in flight finish before aborting them. Default 10 s. */
   stopTimeoutMs?: number;
+  /** Where finished exchanges wait to be judged, one per check phase; the daemon shares one. */
+  turns?: JudgeTurns;
 }
 
 /** The daemon's probing: a scheduler over the configured probes, wired to metrics and rollups. */
@@ -112,7 +115,13 @@ export function createProber(deps: ProberDeps): Prober {
     ...(deps.stopTimeoutMs !== undefined ? { stopTimeoutMs: deps.stopTimeoutMs } : {}),
     offsetSalt: deps.config.root.service,
     run: (probe, signal) =>
-      runProbe(probe, { now: () => clock.now(), signal, metrics, service: deps.config.root.service }),
+      runProbe(probe, {
+        now: () => clock.now(),
+        signal,
+        metrics,
+        service: deps.config.root.service,
+        ...(deps.turns ? { turns: deps.turns } : {}),
+      }),
     onResult: (result, state) => {
       // Info when a probe's settled health turns down or back up, a run's failure at debug: 10,000 probes
       // against a target that is down would otherwise write 333 lines a second, each a serialized failure.

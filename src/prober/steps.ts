@@ -172,10 +172,11 @@ export async function runStep(
     };
   }
   const exchange = await timedRequest(request, httpOptionsFor(probe, ctx.signal, timeoutMs));
-  // The answer is judged in the check phase, once the poll phase has read every socket that is ready:
+  // The answer is judged in a check phase, once the poll phase has read every socket that is ready:
   // the other probes' responses get their end times read before this one's assertions, metrics and
   // rollup run, instead of waiting behind them (at 300 probes/s that queue is the tail of the error).
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  // The daemon's turns judge one exchange per check phase (src/prober/turns.ts).
+  await (ctx.turns ? ctx.turns.next() : new Promise<void>((resolve) => setImmediate(resolve)));
   const base: Partial<ProbeResult> = {
     durationMs: exchange.durationMs,
     phases: exchange.phases,
