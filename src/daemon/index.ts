@@ -81,6 +81,8 @@ export interface Daemon {
 }
 
 const RETENTION_SWEEP_MS = 3_600_000;
+/** How long a replica that holds the lock waits before taking the lead again after a failed attempt. */
+const LEAD_RETRY_MS = 5_000;
 /** How often the leader of replicas reads the running watches again (a missed notification). */
 const ADOPTION_SWEEP_MS = 10_000;
 /** How often a replica on PostgreSQL checks that the database answers (for /ready). */
@@ -304,12 +306,24 @@ export async function createDaemon(options: DaemonOptions): Promise<Daemon> {
       });
   }
 
-  leadership.onAcquired(() => {
+  /**
+   * Takes the lead after the last stand-down. One that fails half-way (the database went while it
+   * resumed) stands down again and, while this instance still holds the lock, tries once more after
+   * LEAD_RETRY_MS: holding the lock without leading would leave every replica idle.
+   */
+  function takeLead(): void {
     transition = transition.then(lead).catch((error: unknown) => {
-      logger.error({ err: errorMessage(error) }, 'cannot take the lead');
+      logger.error({ err: errorMessage(error) }, 'cannot take the lead; trying again');
       standDown(`taking the lead failed: ${errorMessage(error)}`);
+      void clock
+        .sleep(LEAD_RETRY_MS, background.signal)
+        .then(() => {
+          if (!stopping && !leading && leadership.status().leader) takeLead();
+        })
+        .catch(() => {});
     });
-  });
+  }
+  leadership.onAcquired(takeLead);
   leadership.onLost(standDown);
 
   const k6Runtime = (): ServiceRuntime | undefined =>
