@@ -79,6 +79,13 @@ export interface WatchRepo {
    * (or two requests) changing one watch take turns. Outside one: same as get.
    */
   getForUpdate(id: string): Promise<StoredWatch | undefined>;
+  /**
+   * Inside a transaction: holds the service's lock until the transaction ends, so two replicas creating
+   * a watch of one service take turns even when it has no watch yet to lock (PostgreSQL: a
+   * transaction-scoped advisory lock; SQLite: its transactions already run one at a time). Outside one:
+   * nothing.
+   */
+  lockService(service: string): Promise<void>;
   /** Running and held watches, oldest first. */
   running(): Promise<StoredWatch[]>;
   /** Running and held watches of one service, newest first. */

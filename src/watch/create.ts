@@ -83,8 +83,9 @@ export async function insertWatch(
   const requested = input.phases ?? settings.phases;
   const phases = PHASE_ORDER.filter((p) => requested.includes(p));
   const durationMs = input.durationMs ?? settings.durationMs;
-  // Locking the service's newest watch first makes two replicas creating for one service take turns:
-  // the second reads the running watches after the first committed, and supersedes its new one.
+  // The service's lock first makes two replicas creating for one service take turns (its first watch
+  // too): the second reads the running watches after the first committed, and supersedes its new one.
+  await store.lockService(input.service);
   const newest = await store.last(input.service);
   const previousNewest = newest ? ((await store.getForUpdate(newest.id)) ?? newest) : undefined;
   const previous = (await store.list({ service: input.service, status: 'passed', limit: 50 })).find(

@@ -108,6 +108,8 @@ export function watchRecords(repo: WatchRepo) {
     get: async (id: string): Promise<WatchRecord | undefined> => one(await repo.get(id)),
     /** Inside a transaction: the watch, its row locked until the transaction ends. */
     getForUpdate: async (id: string): Promise<WatchRecord | undefined> => one(await repo.getForUpdate(id)),
+    /** Inside a transaction: the service's lock, until the transaction ends. */
+    lockService: (service: string): Promise<void> => repo.lockService(service),
     /** Running and held watches, oldest first. */
     running: async (): Promise<WatchRecord[]> => (await repo.running()).map(fromStored),
     /** Running and held watches of a service, newest first. */

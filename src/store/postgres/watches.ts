@@ -2,6 +2,12 @@ import type { StoredCheckResult, StoredWatch, StoredWatchStatus, WatchRepo } fro
 import { type EventRow, finite, isHeld, toEvent, toWatch, type WatchRow } from '../rows.js';
 import type { Sql } from './sql.js';
 
+/**
+ * The first key of the two-key advisory locks on services ('vigS'): the (int, int) key space is apart from
+ * the bigint keys of leadership and migrations.
+ */
+const SERVICE_LOCK_CLASS = 0x76696753;
+
 /*
  * The `watches`, `timeline_events` and `check_results` tables. A held watch is stored with status 'held'
  * exactly when SQLite's adapter reads one back as held (an active watch whose `state.held` is set), so
@@ -75,6 +81,12 @@ export function createWatchRepo(sql: Sql): WatchRepo {
     get,
     getForUpdate: (id) =>
       sql.inTransaction ? one('SELECT * FROM watches WHERE id = $1 FOR UPDATE', [id]) : get(id),
+    async lockService(service) {
+      // Released at COMMIT or ROLLBACK. A collision of two names' hashes only makes two services take turns.
+      if (sql.inTransaction) {
+        await sql.run('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SERVICE_LOCK_CLASS, service]);
+      }
+    },
     async running() {
       const rows = await sql.rows<WatchRow>(
         `SELECT * FROM watches WHERE ${ACTIVE} ORDER BY started_at, id COLLATE "C"`,

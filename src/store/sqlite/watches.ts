@@ -100,6 +100,8 @@ export function createWatchRepo(db: Db): Sync<WatchRepo> {
     get,
     // One connection and BEGIN IMMEDIATE: a transaction holds the only write lock, so a plain read locks enough.
     getForUpdate: get,
+    // One connection, and its store runs one transaction at a time: nothing else could interleave.
+    lockService: () => undefined,
     running: () => selectRunning.all().map(readWatch),
     runningForService: (service) => selectRunningForService.all(service).map(readWatch),
     last(service) {

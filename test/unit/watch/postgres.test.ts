@@ -70,6 +70,21 @@ describe.skipIf(skipWithoutPostgres)('watches on PostgreSQL replicas', () => {
     return { clock, leader, follower };
   }
 
+  it('two replicas creating the first watch of a service at once take turns: one runs, the other is superseded', async () => {
+    const { leader, follower } = await replicas();
+    const service = `first-${Date.now()}`;
+    const outcomes = await Promise.all([
+      leader.manager.create({ service, version: '1' }),
+      follower.manager.create({ service, version: '2' }),
+    ]);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+    const stored = await (stores[0] as Store).watches.list({ service });
+    expect(stored).toHaveLength(2);
+    expect(stored.filter((w) => w.status === 'running' || w.status === 'held')).toHaveLength(1);
+    const [superseded] = stored.filter((w) => w.status === 'aborted');
+    expect(superseded?.supersededBy).toBe(stored.find((w) => w.status !== 'aborted')?.id);
+  });
+
   it("a follower's create runs on the leader to its verdict, and the follower's long poll hears the end", async () => {
     const { clock, leader, follower } = await replicas();
     const out = await follower.manager.create({ service: 'prep-api', version: '2' });
