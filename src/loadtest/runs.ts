@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import type { CheckOutcome } from '../evaluator/types.js';
-import type { LoadRunRepo, LoadRunTrigger, StoredLoadRun as StoredRunRow } from '../store/port.js';
+import type {
+  LoadRunRepo,
+  LoadRunTrigger,
+  NewLoadRun,
+  StoredLoadRun as StoredRunRow,
+} from '../store/port.js';
 import type { LoadComparison } from './compare.js';
 import type { LoadSummary } from './summary.js';
 
@@ -63,13 +68,8 @@ function toRun(row: StoredRunRow): StoredLoadRun {
 const PREVIOUS_CANDIDATES = 100;
 
 export interface LoadRunStore {
-  insert(run: {
-    id: string;
-    watchId: string | null;
-    profile: string;
-    trigger: LoadRunTrigger;
-    startedAt: number;
-  }): Promise<void>;
+  /** The run's service is the store's. */
+  insert(run: Omit<NewLoadRun, 'service'>): Promise<void>;
   finish(
     id: string,
     end: {

@@ -306,15 +306,18 @@ export interface StoredLoadRun {
   watchStatus: string | null;
 }
 
+/** A k6 run as it starts. */
+export interface NewLoadRun {
+  id: string;
+  service: string;
+  watchId: string | null;
+  profile: string;
+  trigger: LoadRunTrigger;
+  startedAt: number;
+}
+
 export interface LoadRunRepo {
-  insert(run: {
-    id: string;
-    service: string;
-    watchId: string | null;
-    profile: string;
-    trigger: LoadRunTrigger;
-    startedAt: number;
-  }): Promise<void>;
+  insert(run: NewLoadRun): Promise<void>;
   /** A null `document` stores none: the run is then never among passedRuns. */
   finish(
     id: string,

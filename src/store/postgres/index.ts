@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { VigilError } from '../../errors.js';
+import { runAfterCommit } from '../after-commit.js';
 import type { Leadership, Store, StoreChange, StoreRepos, StoreTx } from '../port.js';
 import { createAlertRepo } from './alerts.js';
 import { CHANGE_CHANNEL, ChangeFeed, changePayload } from './feed.js';
@@ -246,16 +247,7 @@ export async function openPostgresStore(
         open = false;
       }
     });
-    // The commit stands whatever a callback does: each runs, and the first error is thrown afterwards.
-    let failure: { error: unknown } | undefined;
-    for (const callback of committed) {
-      try {
-        callback();
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure) throw failure.error;
+    runAfterCommit(committed);
     return value;
   }
 

@@ -1,3 +1,4 @@
+import { runAfterCommit } from '../after-commit.js';
 import { LocalLeadership } from '../local-leadership.js';
 import type { Leadership, Store, StoreChange, StoreRepos, StoreTx } from '../port.js';
 import { createAlertRepo } from './alerts.js';
@@ -133,16 +134,7 @@ export async function openSqliteStore(path: string): Promise<SqliteStore> {
       }
     });
     // After the mutex is released, so a callback that writes (a worker woken up) does not wait on us.
-    // The commit stands whatever a callback does: each runs, and the first error is thrown afterwards.
-    let failure: { error: unknown } | undefined;
-    for (const callback of committed) {
-      try {
-        callback();
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure) throw failure.error;
+    runAfterCommit(committed);
     return value;
   }
 
