@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DAEMON_HEAP_GROWING_PERCENT } from '../src/daemon/heap.js';
 import { writeBenchConfig } from './lib/config.js';
 import { startDaemonChild } from './lib/daemon.js';
 import { type Figure, fixed, percentile } from './lib/figure.js';
@@ -127,11 +128,11 @@ export async function run(): Promise<Figure[]> {
           note:
             `peak of 1 s samples over the window; at its end, after a full GC: live heap ${mb(m.memory.heapUsed)} ` +
             `(${fixed(bytesPerProbe)} B per probe above a 1-probe daemon's ${mb(base.heapUsed)}: config, prepared probe, state, series, rollup), ` +
-            `heap reserved ${mb(m.memory.heapTotal)}, outside the heap ${mb(m.memory.rss - m.memory.heapTotal)} (RSS ${mb(m.memory.rss)})` +
+            `heap reserved ${mb(m.memory.heapTotal)}, outside the heap ${mb(m.memory.rss - m.memory.heapTotal)} (RSS ${mb(m.memory.rss)}); ` +
+            `old generation held to ${DAEMON_HEAP_GROWING_PERCENT} % over the live heap, as \`vigil serve\` does (src/daemon/heap.ts)` +
             (m.rssMaxBytes >= 250 * 2 ** 20
-              ? '. The live data fits; the excess is heap V8 keeps reserved and pages not yet returned after the ' +
-                'peak of loading the 10,000-probe config (see the load row of Start to /ready), and memory outside ' +
-                'the heap (code, SQLite, sockets); no /metrics scrape ran in this window'
+              ? '. The live data fits; the excess is heap V8 keeps reserved between full collections and memory ' +
+                'outside the heap (code, SQLite, sockets); no /metrics scrape ran in this window'
               : ''),
         },
         {

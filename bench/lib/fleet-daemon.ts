@@ -11,6 +11,7 @@
  */
 import { type Clock, systemClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
+import { tuneDaemonHeap } from '../../src/daemon/heap.js';
 import { createDaemon } from '../../src/daemon/index.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import type { Evaluation } from './fleet-cycles.js';
@@ -46,6 +47,8 @@ function liveMemory(): NodeJS.MemoryUsage {
 }
 
 async function main(): Promise<void> {
+  // As `vigil serve` starts.
+  tuneDaemonHeap();
   const config = await loadConfig(process.argv[2] as string, {});
   const evaluations: Evaluation[] = [];
   const lanes = new WeakMap<AbortSignal, number | null>();

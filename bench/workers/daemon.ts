@@ -9,6 +9,7 @@
  * and gets { kind: 'ready', port } once it listens.
  */
 import { loadConfigForDaemon } from '../../src/config/load-isolated.js';
+import { tuneDaemonHeap } from '../../src/daemon/heap.js';
 import { createDaemon } from '../../src/daemon/index.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 
@@ -33,6 +34,8 @@ function send(message: object): void {
 
 async function main(): Promise<void> {
   const file = process.argv[2] as string;
+  // As `vigil serve` starts: its heap tuning, then the load.
+  tuneDaemonHeap();
   // As `vigil serve` loads it (a large config in a worker thread, so its garbage does not size this heap).
   const config = await loadConfigForDaemon(file, {});
   const daemon = await createDaemon({ config, logger: silentLogger(), searchPath: '' });

@@ -1,6 +1,7 @@
 import { describeEnvFile } from '../config/env-file.js';
 import { loadConfigForDaemon } from '../config/load-isolated.js';
 import type { VigilConfig } from '../config/schema.js';
+import { tuneDaemonHeap } from '../daemon/heap.js';
 import { createDaemon, type Daemon } from '../daemon/index.js';
 import { ConfigError, errorMessage, formatProblem } from '../errors.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -36,7 +37,11 @@ export function loggerFromEnv(env: NodeJS.ProcessEnv): Logger {
  * exits at once), reloads on SIGHUP keeping the old config when the new one is invalid. A startup error
  * (bad config, port taken, store refused) prints a one-line reason and exits 1.
  */
-export const serve: Command = async (ctx) => runServe(ctx, process);
+export const serve: Command = async (ctx) => {
+  // A process-wide V8 setting for a long-running daemon; runServe (driven by tests in-process) leaves it.
+  tuneDaemonHeap();
+  return runServe(ctx, process);
+};
 
 export async function runServe(ctx: Parameters<Command>[0], signals: SignalSource): Promise<number> {
   let file: string;
