@@ -8,7 +8,7 @@ import v8 from 'node:v8';
  * while each probe run promotes a few KB that die at the probe's next run. With the default, the
  * 10,000-probe daemon's old space grew from ~40 MB to 120–155 MB before the first full collection
  * after start (peak RSS 213–289 MB over runs, depending on when it fell); at 50 % the limit tracks
- * the live heap (~60 MB → ~90 MB) and the peak stays near 228 MB. A full collection then runs every
+ * the live heap (~60 MB → ~90 MB) and the peak was 213–228 MB over five runs. A full collection runs every
  * ~15 s at 10,000 probes (a few ms of pause, incremental marking otherwise), which the CPU figure
  * absorbs (docs/performance.md, "Issue 17, third pass").
  */
