@@ -307,14 +307,10 @@ export interface StoredLoadRun {
 }
 
 /** A k6 run as it starts. */
-export interface NewLoadRun {
-  id: string;
-  service: string;
-  watchId: string | null;
-  profile: string;
-  trigger: LoadRunTrigger;
-  startedAt: number;
-}
+export type NewLoadRun = Pick<
+  StoredLoadRun,
+  'id' | 'service' | 'watchId' | 'profile' | 'trigger' | 'startedAt'
+>;
 
 export interface LoadRunRepo {
   insert(run: NewLoadRun): Promise<void>;
@@ -447,6 +443,21 @@ export interface StoreRepos {
   readonly loadRuns: LoadRunRepo;
   readonly patterns: PatternRepo;
 }
+
+/**
+ * The methods that write, per repository; the rest only read. Both engines wrap these: SQLite serializes
+ * them and runs each in a savepoint inside a transaction, PostgreSQL runs each in a savepoint of its own.
+ */
+export const STORE_WRITES: { [K in keyof StoreRepos]: readonly (keyof StoreRepos[K])[] } = {
+  watches: ['insert', 'update', 'appendEvent', 'saveResults'],
+  rollbacks: ['record'],
+  outbox: ['insert', 'claimDue', 'recordAttempt', 'fail', 'prune'],
+  alerts: ['upsertFiring', 'resolve', 'resolveByLabels', 'resolveExpired', 'markSent'],
+  snapshots: ['save', 'prune'],
+  rollups: ['put', 'prune', 'adoptUnowned'],
+  loadRuns: ['insert', 'finish', 'closeInterrupted'],
+  patterns: ['saveBaseline', 'replaceObservations', 'addFeedback', 'prune'],
+};
 
 /** The repositories bound to one transaction. */
 export interface StoreTx extends StoreRepos {

@@ -329,3 +329,6 @@ export function toObservation(row: ObservationRow): PatternObservationRow {
     updatedAt: row.updated_at,
   };
 }
+
+/** The columns of a pattern_feedback row, in the order both engines insert and read them. */
+export const FEEDBACK_COLUMNS = 'service, signature, verdict, level, logger, template, reason, who, at';

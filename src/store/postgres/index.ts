@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { VigilError } from '../../errors.js';
 import { runAfterCommit } from '../after-commit.js';
-import type { Leadership, Store, StoreChange, StoreRepos, StoreTx } from '../port.js';
+import {
+  type Leadership,
+  STORE_WRITES,
+  type Store,
+  type StoreChange,
+  type StoreRepos,
+  type StoreTx,
+} from '../port.js';
 import { createAlertRepo } from './alerts.js';
 import { CHANGE_CHANNEL, ChangeFeed, changePayload } from './feed.js';
 import { PostgresLeadership, type PostgresLeadershipTiming } from './leadership.js';
@@ -37,18 +44,6 @@ export interface PostgresStore extends Store {
   readonly engine: 'postgres';
   readonly pool: pg.Pool;
 }
-
-/** The methods that write, per repository: inside a transaction each runs in a savepoint. */
-const WRITES: { [K in keyof StoreRepos]: readonly (keyof StoreRepos[K])[] } = {
-  watches: ['insert', 'update', 'appendEvent', 'saveResults'],
-  rollbacks: ['record'],
-  outbox: ['insert', 'claimDue', 'recordAttempt', 'fail', 'prune'],
-  alerts: ['upsertFiring', 'resolve', 'resolveByLabels', 'resolveExpired', 'markSent'],
-  snapshots: ['save', 'prune'],
-  rollups: ['put', 'prune', 'adoptUnowned'],
-  loadRuns: ['insert', 'finish', 'closeInterrupted'],
-  patterns: ['saveBaseline', 'replaceObservations', 'addFeedback', 'prune'],
-};
 
 function createRepos(sql: Sql): StoreRepos {
   return {
@@ -97,7 +92,7 @@ function transactionRepos(
   };
   const bound: Record<string, Record<string, Method>> = {};
   for (const [name, repo] of Object.entries(repos) as [keyof StoreRepos, Record<string, Method>][]) {
-    const writes = new Set<string>(WRITES[name] as readonly string[]);
+    const writes = new Set<string>(STORE_WRITES[name] as readonly string[]);
     const methods: Record<string, Method> = {};
     for (const [method, call] of Object.entries(repo)) {
       methods[method] = writes.has(method)

@@ -5,15 +5,19 @@ import type {
   PatternSignatureCount,
   PatternSignatureOrigin,
 } from '../port.js';
-import { type BaselineRow, type ObservationRow, toBaseline, toObservation } from '../rows.js';
+import {
+  type BaselineRow,
+  FEEDBACK_COLUMNS,
+  type ObservationRow,
+  toBaseline,
+  toObservation,
+} from '../rows.js';
 import type { Sql } from './sql.js';
 
 /*
  * The log-signature tables: baselines kept at watch start, what each watch saw, and operators' feedback
  * (one row per decision, the latest per service and signature in force).
  */
-
-const FEEDBACK_COLUMNS = 'service, signature, verdict, level, logger, template, reason, who, at';
 
 /**
  * The pattern repository over an executor.

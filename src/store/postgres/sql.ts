@@ -62,33 +62,28 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
   }
 }
 
-/** The executor of statements that commit one by one. */
-export function poolSql(pool: pg.Pool): Sql {
-  const sql: Sql = {
-    inTransaction: false,
+/** An executor over the pool or one client; `atomic` is how it runs several statements as one. */
+function executor(db: Queryable, inTransaction: boolean, atomic: Sql['atomic']): Sql {
+  return {
+    inTransaction,
     async rows<Row>(text: string, params?: readonly unknown[]) {
-      return (await query<Row>(pool, text, params)).rows;
+      return (await query<Row>(db, text, params)).rows;
     },
     async run(text, params) {
-      return (await query(pool, text, params)).rowCount ?? 0;
+      return (await query(db, text, params)).rowCount ?? 0;
     },
-    atomic: (fn) => inTransaction(pool, (client) => fn(clientSql(client))),
+    atomic,
   };
-  return sql;
+}
+
+/** The executor of statements that commit one by one. */
+export function poolSql(pool: pg.Pool): Sql {
+  return executor(pool, false, (fn) => inTransaction(pool, (client) => fn(clientSql(client))));
 }
 
 /** The executor bound to one transaction's client. */
 export function clientSql(client: pg.PoolClient): Sql {
-  const sql: Sql = {
-    inTransaction: true,
-    async rows<Row>(text: string, params?: readonly unknown[]) {
-      return (await query<Row>(client, text, params)).rows;
-    },
-    async run(text, params) {
-      return (await query(client, text, params)).rowCount ?? 0;
-    },
-    atomic: (fn) => fn(sql),
-  };
+  const sql: Sql = executor(client, true, (fn) => fn(sql));
   return sql;
 }
 

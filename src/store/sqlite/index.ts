@@ -1,6 +1,13 @@
 import { runAfterCommit } from '../after-commit.js';
 import { LocalLeadership } from '../local-leadership.js';
-import type { Leadership, Store, StoreChange, StoreRepos, StoreTx } from '../port.js';
+import {
+  type Leadership,
+  STORE_WRITES,
+  type Store,
+  type StoreChange,
+  type StoreRepos,
+  type StoreTx,
+} from '../port.js';
 import { createAlertRepo } from './alerts.js';
 import { checkStoreWritable, type Db, openDatabase } from './database.js';
 import { Mutex } from './mutex.js';
@@ -24,18 +31,6 @@ import { createWatchRepo } from './watches.js';
  * `store.transaction`) there waits for the transaction that is waiting for it, forever.
  */
 
-/** The methods that write, per repository: the rest only read. */
-const WRITES: { [K in keyof StoreRepos]: readonly (keyof StoreRepos[K])[] } = {
-  watches: ['insert', 'update', 'appendEvent', 'saveResults'],
-  rollbacks: ['record'],
-  outbox: ['insert', 'claimDue', 'recordAttempt', 'fail', 'prune'],
-  alerts: ['upsertFiring', 'resolve', 'resolveByLabels', 'resolveExpired', 'markSent'],
-  snapshots: ['save', 'prune'],
-  rollups: ['put', 'prune', 'adoptUnowned'],
-  loadRuns: ['insert', 'finish', 'closeInterrupted'],
-  patterns: ['saveBaseline', 'replaceObservations', 'addFeedback', 'prune'],
-};
-
 type SyncRepos = { [K in keyof StoreRepos]: Sync<StoreRepos[K]> };
 
 /** How a bound repository runs a method: `read` or `write` it, returning the method's value. */
@@ -49,7 +44,7 @@ type Method = (...args: unknown[]) => unknown;
 function bind(repos: SyncRepos, runner: Runner): StoreRepos {
   const bound: Record<string, Record<string, Method>> = {};
   for (const [name, repo] of Object.entries(repos) as [keyof StoreRepos, Record<string, Method>][]) {
-    const writes = new Set<string>(WRITES[name] as readonly string[]);
+    const writes = new Set<string>(STORE_WRITES[name] as readonly string[]);
     const methods: Record<string, Method> = {};
     for (const [method, call] of Object.entries(repo)) {
       methods[method] = writes.has(method)

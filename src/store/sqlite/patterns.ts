@@ -5,7 +5,13 @@ import type {
   PatternSignatureCount,
   PatternSignatureOrigin,
 } from '../port.js';
-import { type BaselineRow, type ObservationRow, toBaseline, toObservation } from '../rows.js';
+import {
+  type BaselineRow,
+  FEEDBACK_COLUMNS,
+  type ObservationRow,
+  toBaseline,
+  toObservation,
+} from '../rows.js';
 import type { Db } from './database.js';
 import type { Sync } from './sync.js';
 
@@ -13,8 +19,6 @@ import type { Sync } from './sync.js';
  * The log-signature tables of migration 3: baselines kept at watch start, what each watch saw, and
  * operators' feedback (one row per decision, the latest per service and signature in force).
  */
-
-const FEEDBACK_COLUMNS = 'service, signature, verdict, level, logger, template, reason, who, at';
 
 /**
  * The pattern repository over an open database.
