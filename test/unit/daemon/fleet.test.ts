@@ -1,7 +1,4 @@
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +7,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import { createDaemon, type Daemon } from '../../../src/daemon/index.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { TEST_API_TOKEN } from '../../helpers/daemon.js';
+import { listenLoopback } from '../../helpers/loopback-server.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 /*
@@ -28,18 +26,11 @@ afterEach(async () => {
 
 /** A service whose /health answers what `status()` says now. */
 async function target(status: () => number): Promise<string> {
-  const server: Server = createServer((req, res) => {
+  return listenLoopback((req, res) => {
     req.resume();
     res.writeHead(status(), { 'content-type': 'application/json' });
     res.end('{"status":"ok"}');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, cleanups);
 }
 
 interface Fleet {

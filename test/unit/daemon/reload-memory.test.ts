@@ -1,6 +1,3 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +7,7 @@ import { createDaemon, type Daemon } from '../../../src/daemon/index.js';
 import { createProber, type Prober, type ProberDeps } from '../../../src/prober/service.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { type DaemonFiles, eventually, writeDaemonConfig } from '../../helpers/daemon.js';
+import { listenLoopback } from '../../helpers/loopback-server.js';
 
 /*
  * What a SIGHUP reload leaves behind: nothing of the config or the probers it replaced. A daemon that kept
@@ -31,18 +29,11 @@ afterEach(async () => {
 
 /** A target every probe passes against: 200 with `{"status":"ok"}`. */
 async function target(): Promise<string> {
-  const server = createServer((req, res) => {
+  return listenLoopback((req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"status":"ok"}');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, cleanups);
 }
 
 function probesYaml(count: number): string {

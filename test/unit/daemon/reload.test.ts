@@ -1,7 +1,4 @@
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +8,7 @@ import { createDaemon, type Daemon } from '../../../src/daemon/index.js';
 import { createProber, type Prober, type ProberDeps } from '../../../src/prober/service.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { type DaemonFiles, eventually, TEST_API_TOKEN, writeDaemonConfig } from '../../helpers/daemon.js';
+import { listenLoopback } from '../../helpers/loopback-server.js';
 
 /*
  * What a SIGHUP reload changes in a running daemon (createDaemon in-process, on a virtual clock): probers
@@ -59,7 +57,7 @@ async function api(daemon: Daemon, method: 'GET' | 'POST', url: string, payload?
 
 /** A Prometheus that answers 1 to every instant query. */
 async function constantPrometheus(): Promise<string> {
-  const server: Server = createServer((req, res) => {
+  return listenLoopback((req, res) => {
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -72,14 +70,7 @@ async function constantPrometheus(): Promise<string> {
         );
       } else res.end('{"status":"success","data":{}}');
     });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, cleanups);
 }
 
 describe('reload', () => {
