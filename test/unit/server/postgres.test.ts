@@ -1,16 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/clock.js';
-import { buildApp } from '../../../src/server/app.js';
 import { createHealthReporter } from '../../../src/server/health.js';
 import { storeCheck } from '../../../src/server/health-checks.js';
-import { watchRoutes } from '../../../src/server/routes/watches.js';
 import { openStore } from '../../../src/store/open.js';
 import type { Store } from '../../../src/store/port.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
 import type { WatchView } from '../../../src/watch/types.js';
 import { type RunningPostgres, skipWithoutPostgres, startPostgres } from '../../helpers/postgres.js';
 import { createHarness, type Harness } from '../watch/harness.js';
+import { buildWatchApp } from './watch-app.js';
 
 /*
  * The API over a real PostgreSQL that goes away and comes back (DESIGN §13): while the database cannot
@@ -47,15 +45,7 @@ describe.skipIf(skipWithoutPostgres)('the API over PostgreSQL', () => {
       cacheMs: 0,
       checks: () => ({ store: storeCheck(store as Store) }),
     });
-    app = await buildApp({
-      logger: silentLogger(),
-      metrics: h.metrics,
-      apiToken: () => '',
-      rateLimit: { max: 1000, windowMs: 60_000 },
-      isReady: () => true,
-      health,
-      routes: [watchRoutes(h.manager, { services: () => ['prep-api'] })],
-    });
+    app = await buildWatchApp(h, { health });
     const ask = (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
       (app as FastifyInstance).inject({ method, url, ...(payload ? { payload } : {}) });
 

@@ -1,15 +1,8 @@
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { buildApp } from '../../../src/server/app.js';
-import type { HealthReporter } from '../../../src/server/health.js';
-import { watchRoutes } from '../../../src/server/routes/watches.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
-import { createHarness, type Harness, T0 } from '../watch/harness.js';
-
-const health: HealthReporter = {
-  report: async () => ({ status: 'ok', checks: {}, checkedAt: new Date(T0).toISOString() }),
-};
+import { createHarness, type Harness } from '../watch/harness.js';
+import { buildWatchApp } from './watch-app.js';
 
 /** Headers that differ by request, route or body, not by security policy. */
 const PER_RESPONSE = new Set([
@@ -26,15 +19,7 @@ let app: FastifyInstance;
 
 beforeEach(async () => {
   h = await createHarness();
-  app = await buildApp({
-    logger: silentLogger(),
-    metrics: h.metrics,
-    apiToken: () => '',
-    rateLimit: { max: 1000, windowMs: 60_000 },
-    isReady: () => true,
-    health,
-    routes: [watchRoutes(h.manager, { services: () => ['prep-api'] })],
-  });
+  app = await buildWatchApp(h);
 });
 
 afterEach(async () => {

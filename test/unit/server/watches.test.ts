@@ -1,15 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { buildApp } from '../../../src/server/app.js';
-import type { HealthReporter } from '../../../src/server/health.js';
-import { watchRoutes } from '../../../src/server/routes/watches.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
 import type { WatchView } from '../../../src/watch/types.js';
-import { advance, createHarness, type Harness, MINUTE, T0 } from '../watch/harness.js';
-
-const health: HealthReporter = {
-  report: async () => ({ status: 'ok', checks: {}, checkedAt: new Date(T0).toISOString() }),
-};
+import { advance, createHarness, type Harness, MINUTE } from '../watch/harness.js';
+import { buildWatchApp } from './watch-app.js';
 
 let h: Harness;
 let app: FastifyInstance;
@@ -18,15 +11,7 @@ let services: string[];
 beforeEach(async () => {
   h = await createHarness();
   services = ['prep-api'];
-  app = await buildApp({
-    logger: silentLogger(),
-    metrics: h.metrics,
-    apiToken: () => '',
-    rateLimit: { max: 1000, windowMs: 60_000 },
-    isReady: () => true,
-    health,
-    routes: [watchRoutes(h.manager, { services: () => services })],
-  });
+  app = await buildWatchApp(h, { services: () => services });
 });
 
 afterEach(async () => {
@@ -164,15 +149,9 @@ describe('text the store cannot hold', () => {
 describe('a follower replica (DESIGN §13)', () => {
   test('serves the API from the shared store: creates, reads and overrides, and runs nothing', async () => {
     const follower = await createHarness({ store: h.store, clock: h.clock, manager: { leading: false } });
-    const api = await buildApp({
-      logger: silentLogger(),
-      metrics: follower.metrics,
-      apiToken: () => '',
-      rateLimit: { max: 1000, windowMs: 60_000 },
-      isReady: () => true,
-      health,
+    const api = await buildWatchApp(follower, {
+      services: () => services,
       leadership: () => ({ leader: false, instance: 'vigil-b', leaderInstance: 'vigil-a', reason: null }),
-      routes: [watchRoutes(follower.manager, { services: () => services })],
     });
     try {
       const created = await api.inject({
@@ -221,15 +200,7 @@ describe('a follower replica (DESIGN §13)', () => {
 describe('rate limit budgets', () => {
   async function limited(max: number): Promise<FastifyInstance> {
     await app.close();
-    app = await buildApp({
-      logger: silentLogger(),
-      metrics: h.metrics,
-      apiToken: () => '',
-      rateLimit: { max, windowMs: 60_000 },
-      isReady: () => true,
-      health,
-      routes: [watchRoutes(h.manager, { services: () => services })],
-    });
+    app = await buildWatchApp(h, { services: () => services, rateLimit: { max, windowMs: 60_000 } });
     return app;
   }
 
