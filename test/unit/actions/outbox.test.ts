@@ -29,6 +29,13 @@ let attempts: DeliveryAttemptEvent[];
 const dispatcher = testDispatcher();
 const opened: Actions[] = [];
 
+/** Deps that send VigilActionFailed and the other alerts to an Alertmanager at `url`. */
+function alertingTo(url: string): Partial<ActionsDeps> {
+  return {
+    alertmanager: { url, timeout: 1_000, headers: {}, resendInterval: 60_000, runbookBaseUrl: 'https://rb' },
+  };
+}
+
 function build(actions: unknown, overrides: Partial<ActionsDeps> = {}): Actions {
   const built = createActions({
     store,
@@ -226,18 +233,7 @@ describe('rollback request (DESIGN §7)', () => {
 
   it('gives up after maxAge, marks the delivery failed and raises VigilActionFailed', async () => {
     receiver.script(...Array.from({ length: 50 }, () => ({ status: 502 })));
-    const actions = build(
-      { ...rollbackTo(receiver.url), maxAge: '2m' },
-      {
-        alertmanager: {
-          url: receiver.url,
-          timeout: 1_000,
-          headers: {},
-          resendInterval: 60_000,
-          runbookBaseUrl: 'https://rb',
-        },
-      },
-    );
+    const actions = build({ ...rollbackTo(receiver.url), maxAge: '2m' }, alertingTo(receiver.url));
     await failWatch(actions);
     for (let i = 0; i < 20 && (await actions.listDeliveries(verdict.id))[0]!.status === 'pending'; i++) {
       await actions.flush();
@@ -533,15 +529,7 @@ describe('dryRun, templates, notifications and configuration', () => {
 
   it('a pending delivery whose target left the config is failed without an attempt and raises VigilActionFailed', async () => {
     const port = await unusedPort();
-    const actions = build(rollbackTo(`http://127.0.0.1:${port}/gone`), {
-      alertmanager: {
-        url: receiver.url,
-        timeout: 1_000,
-        headers: {},
-        resendInterval: 60_000,
-        runbookBaseUrl: 'https://rb',
-      },
-    });
+    const actions = build(rollbackTo(`http://127.0.0.1:${port}/gone`), alertingTo(receiver.url));
     await failWatch(actions);
     await actions.flush(); // refused: pending, one attempt
     actions.reload(actionsConfig({}));
