@@ -5,6 +5,7 @@ import { createLoadRunStore } from '../../../src/loadtest/runs.js';
 import { parseSummaryText } from '../../../src/loadtest/summary.js';
 import { openStore } from '../../../src/store/open.js';
 import type { Store, StoredWatchStatus } from '../../../src/store/port.js';
+import { makeWatch } from '../../store/contract.js';
 
 const parsed = parseSummaryText(
   readFileSync(join(import.meta.dirname, '../../fixtures/k6/handle-summary-pass.json'), 'utf8'),
@@ -20,24 +21,7 @@ afterEach(async () => {
 async function seed() {
   const db = await openStore({ path: ':memory:' });
   opened.push(db);
-  const addWatch = (id: string, status: StoredWatchStatus) =>
-    db.watches.insert({
-      id,
-      service: 'prep-api',
-      version: '1.0',
-      previousVersion: null,
-      status,
-      verdict: 'pending',
-      phase: 'bake',
-      startedAt: 0,
-      updatedAt: 0,
-      endedAt: null,
-      durationMs: 1,
-      phases: [],
-      reasons: [],
-      state: {},
-      supersededBy: null,
-    });
+  const addWatch = (id: string, status: StoredWatchStatus) => db.watches.insert(makeWatch({ id, status }));
   await addWatch('w_passed', 'passed');
   await addWatch('w_failed', 'failed');
   const store = createLoadRunStore(db, 'prep-api');

@@ -12,6 +12,7 @@ import {
   skipWithoutPostgres,
   startPostgres,
 } from '../../helpers/postgres.js';
+import { makeWatch } from '../../store/contract.js';
 
 /*
  * What only the PostgreSQL adapter does: migrations under an advisory lock, refusing a newer schema,
@@ -47,23 +48,7 @@ function delivery(n: number, now: number): NewDelivery {
 }
 
 function watch(id: string, now: number): StoredWatch {
-  return {
-    id,
-    service: 'prep-api',
-    version: '1.4.2',
-    previousVersion: '1.4.1',
-    status: 'running',
-    verdict: 'pending',
-    phase: 'baking',
-    startedAt: now,
-    updatedAt: now,
-    endedAt: null,
-    durationMs: 600_000,
-    phases: [],
-    reasons: [],
-    state: {},
-    supersededBy: null,
-  };
+  return makeWatch({ id, startedAt: now, updatedAt: now });
 }
 
 describe.skipIf(skipWithoutPostgres)('PostgreSQL store', () => {
