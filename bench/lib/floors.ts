@@ -76,6 +76,49 @@ export async function bareClientLatencies(
   return times;
 }
 
+/** One request of a schedule: where, and its offset inside the interval. */
+export interface ScheduledGet {
+  url: string;
+  offsetMs: number;
+}
+
+/**
+ * The bare client (bareGet) sending `requests` on a schedule: each at its offset inside every interval,
+ * on the epoch grid as Vigil's scheduler places a probe, for `intervals` intervals; returns each
+ * request's wall time in ms. Given Vigil's own offsets, it puts on the target exactly the load the
+ * daemon's probes do, bunches included, so the two are compared on the same answers.
+ *
+ * @example const ms = await scheduledClientLatencies([{ url: 'http://127.0.0.1:8080/health', offsetMs: 120 }], 1000, 10);
+ */
+export async function scheduledClientLatencies(
+  requests: readonly ScheduledGet[],
+  intervalMs: number,
+  intervals: number,
+): Promise<number[]> {
+  const plan = requests
+    .map((r) => ({ url: new URL(r.url), offsetMs: r.offsetMs }))
+    .sort((a, b) => a.offsetMs - b.offsetMs);
+  const times: number[] = [];
+  const pending: Promise<void>[] = [];
+  // Wall-clock grid (what the scheduler uses), read through performance.now() for the waits.
+  const toPerf = performance.now() - Date.now();
+  const first = Math.ceil(Date.now() / intervalMs) * intervalMs;
+  for (let k = 0; k < intervals; k++) {
+    for (const { url, offsetMs } of plan) {
+      const wait = first + k * intervalMs + offsetMs + toPerf - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const t0 = performance.now();
+      pending.push(
+        bareGet(url).then(() => {
+          times.push(performance.now() - t0);
+        }),
+      );
+    }
+  }
+  await Promise.all(pending);
+  return times;
+}
+
 /** "p50 a / p99 b ms" of `values`. */
 export function p50p99(values: readonly number[], digits = 1): string {
   return `p50 ${percentile(values, 50).toFixed(digits)} / p99 ${percentile(values, 99).toFixed(digits)} ms`;
