@@ -30,6 +30,9 @@ interface Measured {
   wallMs: number;
 }
 
+/** |measured − the target's hold|, ms. */
+const errorOf = (durationMs: number): number => Math.abs(durationMs - DELAY_MS);
+
 /** Rounds of daemon-then-floor; the figure is the median round. */
 const ROUNDS = 3;
 
@@ -48,9 +51,9 @@ async function round(file: string, schedule: ScheduledGet[]): Promise<Round> {
     await daemon.stop();
     const floor = await scheduledClientLatencies(schedule, INTERVAL_S * 1000, FLOOR_INTERVALS);
     return {
-      errors: m.durationsMs.map((d) => Math.abs(d - DELAY_MS)),
+      errors: m.durationsMs.map(errorOf),
       rate: m.durationsMs.length / (m.wallMs / 1000),
-      floor: floor.map((d) => Math.abs(d - DELAY_MS)),
+      floor: floor.map(errorOf),
     };
   } finally {
     await daemon.stop();
@@ -89,8 +92,8 @@ export async function run(): Promise<Figure[]> {
     const rounds: Round[] = [];
     for (let i = 0; i < ROUNDS; i++) rounds.push(await round(file, schedule));
     const urls = HOSTS.map((h) => `http://${h}:${target.port}/health`);
-    const even = (await bareClientLatencies(urls, PROBES / INTERVAL_S, PROBES * FLOOR_INTERVALS)).map((d) =>
-      Math.abs(d - DELAY_MS),
+    const even = (await bareClientLatencies(urls, PROBES / INTERVAL_S, PROBES * FLOOR_INTERVALS)).map(
+      errorOf,
     );
     const ratio = (r: Round): number => percentile(r.errors, 99) / percentile(r.floor, 99);
     const mid = [...rounds].sort((a, b) => ratio(a) - ratio(b))[Math.floor(ROUNDS / 2)] as Round;
